@@ -1,0 +1,61 @@
+# facegate: the commands a newcomer needs. `make run` and `make test` set up everything they use.
+SHELL := /bin/bash
+BIN := node_modules/.bin
+# Belt and braces with .npmrc: onnxruntime-node's installer must not download CUDA binaries.
+export ONNXRUNTIME_NODE_INSTALL := skip
+
+# Debian packages the project needs: ffmpeg reads the cameras.
+DEB_PACKAGES := ffmpeg
+
+.PHONY: all deps install models build check typecheck lint format test bench run demo clean
+
+all: build
+
+deps:
+	@missing=$$(for p in $(DEB_PACKAGES); do dpkg-query -W -f='$${Status}' $$p 2>/dev/null | grep -q 'ok installed' || echo $$p; done); \
+	if [ -z "$$missing" ]; then exit 0; fi; \
+	if [ "$$(id -u)" = 0 ]; then \
+	  echo "Installing Debian packages: $$missing"; \
+	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
+	else \
+	  echo "Missing Debian packages: $$missing. Install them with:"; \
+	  echo "  sudo apt-get install -y --no-install-recommends $$missing"; \
+	fi
+
+node_modules/.installed: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+install: node_modules/.installed
+
+# Converts the packaged tfjs weights into models/*.onnx; deterministic, about 1 s.
+models: install
+	$(BIN)/tsx tools/convert-models.ts
+
+build: install models
+	$(BIN)/tsc -p tsconfig.build.json
+
+typecheck: install
+	$(BIN)/tsc --noEmit
+
+lint: install
+	$(BIN)/eslint .
+
+format: install
+	$(BIN)/prettier --write .
+
+check: typecheck lint
+	$(BIN)/prettier --check .
+
+test: deps install models
+	$(BIN)/vitest run
+
+bench: install models
+	$(BIN)/tsx bench/run.ts
+
+# Until the daemon exists: a verification demo on the sample photos shipped in @vladmandic/face-api.
+run: deps build
+	node dist/tools/demo.js
+
+clean:
+	rm -rf dist coverage models/*.onnx

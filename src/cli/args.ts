@@ -1,0 +1,40 @@
+// Command-line parsing shared by every command: node's parseArgs in strict mode (an unknown
+// option is an error, not silently ignored) and a uniform --help.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { FacegateError } from '../errors.js';
+
+export type Io = {
+  out: (line: string) => void;
+  err: (line: string) => void;
+};
+
+export const processIo: Io = {
+  out: (line) => process.stdout.write(`${line}\n`),
+  err: (line) => process.stderr.write(`${line}\n`),
+};
+
+export type Options = NonNullable<ParseArgsConfig['options']>;
+
+/** Parses argv for one command; --help is added to every command's options. */
+export function parseCommand<O extends Options>(argv: string[], options: O, usage: string) {
+  try {
+    return parseArgs({
+      args: argv,
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      allowPositionals: true,
+      strict: true,
+    });
+  } catch (err) {
+    throw new FacegateError('USAGE', `${(err as Error).message}\n\n${usage}`);
+  }
+}
+
+export function parseNumber(name: string, value: string | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  const n = Number(value);
+  if (!Number.isFinite(n)) throw new FacegateError('USAGE', `--${name}: "${value}" is not a number`);
+  return n;
+}
+
+/** Rounds for JSON output: enough digits for distances, no float noise in logs. */
+export const round = (v: number, digits = 6): number => Number(v.toFixed(digits));

@@ -1,0 +1,24 @@
+// Every error facegate reports on purpose carries a code from this list, so callers (the CLI,
+// the daemon, tests) can tell bad input from a broken installation without parsing messages.
+export const ERROR_CODES = {
+  MODEL_MISSING: 'a model file or the model manifest is missing',
+  MODEL_CHECKSUM: "a model file's sha256 differs from models/manifest.json",
+  MODEL_INVALID: 'a model file or the manifest cannot be parsed',
+  IMAGE_UNREADABLE: 'an image file cannot be read or decoded',
+  IMAGE_TOO_LARGE: 'an image exceeds the pixel limit',
+  NO_FACE: 'no face was found in an image',
+  USAGE: 'a command line is wrong',
+} as const;
+
+export type ErrorCode = keyof typeof ERROR_CODES;
+
+export class FacegateError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    options?: { cause?: unknown },
+  ) {
+    super(message, options);
+    this.name = 'FacegateError';
+  }
+}

@@ -1,0 +1,105 @@
+// models/manifest.json: which ONNX files facegate runs, where their weights came from, their
+// tensors and preprocessing, and the sha256 each file must have. The loader refuses any file
+// that does not match, so a corrupted or swapped model stops the program instead of matching
+// the wrong people.
+import { createHash } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FacegateError } from '../errors.js';
+
+export const MODEL_ROLES = ['encoder', 'detector', 'landmarks'] as const;
+export type ModelRole = (typeof MODEL_ROLES)[number];
+
+export type TensorSpec = { name: string; shape: (number | string)[]; dtype: 'float32' };
+
+export type ModelEntry = {
+  file: string;
+  sha256: string;
+  bytes: number;
+  source: { package: string; version: string; weights: string };
+  inputs: TensorSpec[];
+  outputs: TensorSpec[];
+  /** Pixel layout and normalisation applied inside the graph; callers feed NHWC RGB 0..255. */
+  preprocessing: {
+    input: 'NHWC RGB float32 0..255';
+    size: number | 'multiple of 32';
+    meanRgb: number[];
+    divisor: number;
+    /** How face-api squares an image before resizing: padding at the centre or bottom/right. */
+    padToSquare: 'centre' | 'bottom-right';
+  };
+  multiplyAdds: number;
+  description: string;
+};
+
+export type ModelManifest = { format: 1; models: Record<ModelRole, ModelEntry> };
+
+/** The models folder of this checkout: <project root>/models, from src/ (tsx) or dist/src/. */
+export function defaultModelsDir(): string {
+  let root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
+  if (basename(root) === 'dist') root = dirname(root);
+  return join(root, 'models');
+}
+
+export function readManifest(modelsDir: string): ModelManifest {
+  const path = join(modelsDir, 'manifest.json');
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (err) {
+    throw new FacegateError(
+      'MODEL_MISSING',
+      `${path}: cannot read the model manifest (${(err as NodeJS.ErrnoException).code ?? String(err)}); run "make models"`,
+    );
+  }
+  let manifest: ModelManifest;
+  try {
+    manifest = JSON.parse(text) as ModelManifest;
+  } catch (err) {
+    throw new FacegateError('MODEL_INVALID', `${path}: not valid JSON (${(err as Error).message})`);
+  }
+  if (manifest.format !== 1 || typeof manifest.models !== 'object') {
+    throw new FacegateError('MODEL_INVALID', `${path}: unknown manifest format`);
+  }
+  for (const role of MODEL_ROLES) {
+    const e = manifest.models[role];
+    if (!e || typeof e.file !== 'string' || !/^[0-9a-f]{64}$/.test(e.sha256)) {
+      throw new FacegateError('MODEL_INVALID', `${path}: entry "${role}" is missing or has no sha256`);
+    }
+  }
+  return manifest;
+}
+
+/**
+ * Reads a model's bytes and checks them against the manifest: present, the recorded size and
+ * sha256, and an ONNX protobuf at all. Every failure names the file and what is wrong.
+ */
+export function loadModelBytes(modelsDir: string, entry: ModelEntry): Uint8Array {
+  const path = join(modelsDir, entry.file);
+  let bytes: Buffer;
+  try {
+    bytes = readFileSync(path);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    throw new FacegateError(
+      'MODEL_MISSING',
+      `${path}: ${code === 'ENOENT' ? 'model file is missing' : `cannot read model (${code ?? String(err)})`}; run "make models"`,
+    );
+  }
+  const sha = createHash('sha256').update(bytes).digest('hex');
+  if (sha !== entry.sha256) {
+    const hint = looksLikeOnnx(bytes) ? '' : ' and it is not an ONNX model';
+    throw new FacegateError(
+      'MODEL_CHECKSUM',
+      `${path}: sha256 ${sha} does not match the manifest (${entry.sha256})${hint}; rebuild with "make models"`,
+    );
+  }
+  if (!looksLikeOnnx(bytes)) throw new FacegateError('MODEL_INVALID', `${path}: not an ONNX model`);
+  return bytes;
+}
+
+/** An ONNX ModelProto starts with field 1 (ir_version) as a varint: byte 0x08. */
+function looksLikeOnnx(bytes: Uint8Array): boolean {
+  return bytes.length > 16 && bytes[0] === 0x08;
+}

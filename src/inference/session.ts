@@ -1,0 +1,62 @@
+// ONNX Runtime sessions. Execution providers are tried in the configured order (TensorRT, CUDA,
+// CPU); the npm build of onnxruntime-node ships only CPU on linux, so on a development box the
+// list falls through to CPU, and the provider actually used is reported to the caller.
+import * as ort from 'onnxruntime-node';
+import { FacegateError } from '../errors.js';
+import { loadModelBytes, type ModelEntry } from './model-manifest.js';
+
+export const EXECUTION_PROVIDERS = ['tensorrt', 'cuda', 'cpu'] as const;
+export type ExecutionProvider = (typeof EXECUTION_PROVIDERS)[number];
+
+export type SessionOptions = {
+  providers?: readonly ExecutionProvider[];
+  /** Threads for one inference; 0 lets ONNX Runtime use every core. */
+  intraOpThreads?: number;
+};
+
+export type ModelSession = {
+  session: ort.InferenceSession;
+  provider: ExecutionProvider;
+  entry: ModelEntry;
+};
+
+export async function openModel(
+  modelsDir: string,
+  entry: ModelEntry,
+  opts: SessionOptions = {},
+): Promise<ModelSession> {
+  const bytes = loadModelBytes(modelsDir, entry);
+  const available = new Set(ort.listSupportedBackends().map((b) => b.name));
+  const providers = (opts.providers ?? ['cpu']).filter((p) => p === 'cpu' || available.has(p));
+  const errors: string[] = [];
+  for (const provider of providers.length ? providers : (['cpu'] as const)) {
+    try {
+      const session = await ort.InferenceSession.create(bytes, {
+        executionProviders: [provider],
+        graphOptimizationLevel: 'all',
+        intraOpNumThreads: opts.intraOpThreads ?? 0,
+      });
+      return { session, provider, entry };
+    } catch (err) {
+      errors.push(`${provider}: ${(err as Error).message}`);
+    }
+  }
+  throw new FacegateError(
+    'MODEL_INVALID',
+    `${entry.file}: ONNX Runtime could not load it (${errors.join('; ')})`,
+  );
+}
+
+/** Runs a model with one NHWC float input and returns its single output. */
+export async function runModel(
+  m: ModelSession,
+  input: Float32Array,
+  dims: readonly number[],
+): Promise<ort.Tensor> {
+  const inputName = m.entry.inputs[0]!.name;
+  const outputName = m.entry.outputs[0]!.name;
+  const result = await m.session.run({ [inputName]: new ort.Tensor('float32', input, dims) });
+  const out = result[outputName];
+  if (!out) throw new Error(`${m.entry.file}: no output named ${outputName}`);
+  return out;
+}

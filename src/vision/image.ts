@@ -1,0 +1,51 @@
+// Decoding still images (enrollment photos, command-line input) into packed RGB. sharp/libvips
+// reads JPEG, PNG, WebP, TIFF, AVIF and GIF; EXIF orientation is applied so a phone photo taken
+// sideways is upright before detection; grayscale and alpha are normalised to 3-channel RGB.
+import sharp from 'sharp';
+import { FacegateError } from '../errors.js';
+
+/** Packed 8-bit RGB, row-major, no padding between rows. */
+export type RgbImage = { width: number; height: number; data: Uint8Array };
+
+/** A limit well above a 108 MP phone sensor, well below what would exhaust a gateway's memory. */
+export const DEFAULT_MAX_PIXELS = 120_000_000;
+
+export async function decodeImage(
+  input: string | Buffer,
+  opts: { maxPixels?: number } = {},
+): Promise<RgbImage> {
+  const name = typeof input === 'string' ? input : 'image buffer';
+  const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  try {
+    const { data, info } = await sharp(input, { limitInputPixels: maxPixels, failOn: 'error' })
+      .rotate() // EXIF orientation
+      .flatten({ background: '#000000' }) // alpha onto black: no undefined colours under transparency
+      .toColourspace('srgb')
+      .removeAlpha()
+      .raw()
+      .toBuffer({ resolveWithObject: true });
+    if (info.channels !== 3) throw new Error(`decoded to ${info.channels} channels`);
+    return {
+      width: info.width,
+      height: info.height,
+      data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+    };
+  } catch (err) {
+    const reason = describeDecodeError(err);
+    const code = /pixel limit/i.test(reason) ? 'IMAGE_TOO_LARGE' : 'IMAGE_UNREADABLE';
+    throw new FacegateError(code, `${name}: ${reason}`, { cause: err });
+  }
+}
+
+function describeDecodeError(err: unknown): string {
+  const e = err as NodeJS.ErrnoException;
+  if (e.code === 'ENOENT' || /input file is missing/i.test(e.message ?? '')) return 'no such file';
+  if (e.code === 'EACCES') return 'permission denied';
+  if (e.code === 'EISDIR') return 'is a directory';
+  const msg = e.message ?? String(err);
+  if (/unsupported image format/i.test(msg)) return 'not an image (unsupported or unknown format)';
+  if (/pixel limit/i.test(msg)) return `image exceeds the pixel limit (${msg})`;
+  if (/premature end|truncated|corrupt|invalid|VipsJpeg|not a known|bad/i.test(msg))
+    return `corrupt or truncated image (${msg.split('\n')[0]})`;
+  return msg.split('\n')[0] ?? msg;
+}

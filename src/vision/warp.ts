@@ -1,0 +1,118 @@
+// Geometric image operations that feed the networks: every crop, letterbox and alignment is an
+// affine map from output pixels to source pixels, sampled bilinearly. One routine for all of
+// them keeps the coordinate conventions (pixel centres at +0.5) in one place.
+import type { RgbImage } from './image.js';
+
+/** Maps an output pixel (x, y) to source coordinates: [a, b, c, d, e, f] -> (a*x + b*y + c, d*x + e*y + f). */
+export type Affine = [number, number, number, number, number, number];
+
+export type Rect = { x: number; y: number; width: number; height: number };
+
+/** The linear scale of an affine map: source pixels per output pixel. */
+export function affineScale(m: Affine): number {
+  return Math.sqrt(Math.abs(m[0] * m[4] - m[1] * m[3]));
+}
+
+/**
+ * Samples `src` at m(x, y) for every output pixel and writes float RGB (0..255) into `out`
+ * (NHWC, at `offset`). Source pixels outside the image, or outside `clip` when given, read as 0.
+ * When the map shrinks by more than 1.5x, each output pixel averages a grid of samples so that
+ * downscaling does not alias (dlib uses an image pyramid for the same reason).
+ */
+export function warpAffine(
+  src: RgbImage,
+  m: Affine,
+  outWidth: number,
+  outHeight: number,
+  out: Float32Array,
+  offset = 0,
+  clip?: Rect,
+): void {
+  const { width, height, data } = src;
+  const x0 = clip ? Math.max(0, clip.x) : 0;
+  const y0 = clip ? Math.max(0, clip.y) : 0;
+  const x1 = clip ? Math.min(width, clip.x + clip.width) : width;
+  const y1 = clip ? Math.min(height, clip.y + clip.height) : height;
+  const n = Math.min(4, Math.max(1, Math.round(affineScale(m))));
+  const weight = 1 / (n * n);
+  const [a, b, c, d, e, f] = m;
+  let o = offset;
+  for (let y = 0; y < outHeight; y++) {
+    for (let x = 0; x < outWidth; x++) {
+      let r = 0;
+      let g = 0;
+      let bl = 0;
+      for (let sy = 0; sy < n; sy++) {
+        const oy = y + (sy + 0.5) / n;
+        for (let sx = 0; sx < n; sx++) {
+          const ox = x + (sx + 0.5) / n;
+          // Continuous source position of this sample, then to pixel-centre indices.
+          const fx = a * ox + b * oy + c - 0.5;
+          const fy = d * ox + e * oy + f - 0.5;
+          const ix = Math.floor(fx);
+          const iy = Math.floor(fy);
+          const tx = fx - ix;
+          const ty = fy - iy;
+          for (let k = 0; k < 4; k++) {
+            const px = ix + (k & 1);
+            const py = iy + (k >> 1);
+            if (px < x0 || px >= x1 || py < y0 || py >= y1) continue;
+            const w = (k & 1 ? tx : 1 - tx) * (k >> 1 ? ty : 1 - ty);
+            const p = (py * width + px) * 3;
+            r += w * data[p]!;
+            g += w * data[p + 1]!;
+            bl += w * data[p + 2]!;
+          }
+        }
+      }
+      out[o++] = r * weight;
+      out[o++] = g * weight;
+      out[o++] = bl * weight;
+    }
+  }
+}
+
+/**
+ * Least-squares similarity transform (rotation, uniform scale, translation) taking points
+ * `from` onto points `to` (Umeyama's method without reflection). Returned as an Affine.
+ */
+export function fitSimilarity(from: readonly [number, number][], to: readonly [number, number][]): Affine {
+  if (from.length !== to.length || from.length < 2)
+    throw new Error('fitSimilarity needs matching point lists');
+  const n = from.length;
+  let fx = 0;
+  let fy = 0;
+  let tx = 0;
+  let ty = 0;
+  for (let i = 0; i < n; i++) {
+    fx += from[i]![0];
+    fy += from[i]![1];
+    tx += to[i]![0];
+    ty += to[i]![1];
+  }
+  fx /= n;
+  fy /= n;
+  tx /= n;
+  ty /= n;
+  // For a 2-D similarity, the optimal [a -b; b a] has a closed form.
+  let sxx = 0;
+  let sxy = 0;
+  let norm = 0;
+  for (let i = 0; i < n; i++) {
+    const px = from[i]![0] - fx;
+    const py = from[i]![1] - fy;
+    const qx = to[i]![0] - tx;
+    const qy = to[i]![1] - ty;
+    sxx += px * qx + py * qy;
+    sxy += px * qy - py * qx;
+    norm += px * px + py * py;
+  }
+  const a = sxx / norm;
+  const b = sxy / norm;
+  return [a, -b, tx - a * fx + b * fy, b, a, ty - b * fx - a * fy];
+}
+
+/** Applies an Affine to a point. */
+export function applyAffine(m: Affine, x: number, y: number): [number, number] {
+  return [m[0] * x + m[1] * y + m[2], m[3] * x + m[4] * y + m[5]];
+}

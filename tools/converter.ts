@@ -1,0 +1,116 @@
+// Converts the tfjs weights shipped in @vladmandic/face-api into ONNX files under
+// models/ and writes models/manifest.json. Deterministic: the same package gives the same bytes,
+// so the committed manifest's sha256 values double as a check of the build.
+import { createHash } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import type { ModelEntry, ModelManifest, ModelRole } from '../src/inference/model-manifest.js';
+import type { GraphBuilder } from '../src/inference/onnx-writer.js';
+import {
+  buildFaceLandmarks68Tiny,
+  buildFaceRecognition,
+  buildTinyFaceDetector,
+  DETECTOR_MEAN_RGB,
+  ENCODER_SIZE,
+  LANDMARKS_SIZE,
+  PIXEL_DIVISOR,
+  RECOGNITION_MEAN_RGB,
+} from './nets.js';
+import { readTfjsWeights, type WeightMap } from './tfjs-weights.js';
+
+const SOURCE_PACKAGE = '@vladmandic/face-api';
+
+type Spec = {
+  role: ModelRole;
+  file: string;
+  weights: string;
+  build: (w: WeightMap) => GraphBuilder;
+} & Pick<ModelEntry, 'inputs' | 'outputs' | 'preprocessing' | 'multiplyAdds' | 'description'>;
+
+const SPECS: Spec[] = [
+  {
+    role: 'encoder',
+    file: 'face_recognition.onnx',
+    weights: 'model/face_recognition_model-weights_manifest.json',
+    build: buildFaceRecognition,
+    inputs: [{ name: 'image', shape: ['batch', ENCODER_SIZE, ENCODER_SIZE, 3], dtype: 'float32' }],
+    outputs: [{ name: 'embedding', shape: ['batch', 128], dtype: 'float32' }],
+    preprocessing: {
+      input: 'NHWC RGB float32 0..255',
+      size: ENCODER_SIZE,
+      meanRgb: [...RECOGNITION_MEAN_RGB],
+      divisor: PIXEL_DIVISOR,
+      padToSquare: 'centre',
+    },
+    multiplyAdds: 270.9e6,
+    description: 'dlib ResNet-29 face descriptor (128-D, Euclidean distance; same person under about 0.6)',
+  },
+  {
+    role: 'detector',
+    file: 'tiny_face_detector.onnx',
+    weights: 'model/tiny_face_detector_model-weights_manifest.json',
+    build: buildTinyFaceDetector,
+    inputs: [{ name: 'image', shape: ['batch', 'size', 'size', 3], dtype: 'float32' }],
+    outputs: [{ name: 'grid', shape: ['batch', 'cells', 'cells', 25], dtype: 'float32' }],
+    preprocessing: {
+      input: 'NHWC RGB float32 0..255',
+      size: 'multiple of 32',
+      meanRgb: [...DETECTOR_MEAN_RGB],
+      divisor: PIXEL_DIVISOR,
+      padToSquare: 'bottom-right',
+    },
+    multiplyAdds: 199e6,
+    description: 'Tiny-YOLOv2 face detector; grid cells x 5 anchors x (tx, ty, tw, th, confidence logit)',
+  },
+  {
+    role: 'landmarks',
+    file: 'face_landmark_68_tiny.onnx',
+    weights: 'model/face_landmark_68_tiny_model-weights_manifest.json',
+    build: buildFaceLandmarks68Tiny,
+    inputs: [{ name: 'image', shape: ['batch', LANDMARKS_SIZE, LANDMARKS_SIZE, 3], dtype: 'float32' }],
+    outputs: [{ name: 'landmarks', shape: ['batch', 136], dtype: 'float32' }],
+    preprocessing: {
+      input: 'NHWC RGB float32 0..255',
+      size: LANDMARKS_SIZE,
+      meanRgb: [...RECOGNITION_MEAN_RGB],
+      divisor: PIXEL_DIVISOR,
+      padToSquare: 'centre',
+    },
+    multiplyAdds: 28.7e6,
+    description: '68-point landmarks as (x, y) in 0..1 of the centre-padded face crop',
+  },
+];
+
+export function convertModels(outDir: string): ModelManifest {
+  const require = createRequire(import.meta.url);
+  const pkgJson = require.resolve(`${SOURCE_PACKAGE}/package.json`);
+  const pkgDir = dirname(pkgJson);
+  const version = (JSON.parse(readFileSync(pkgJson, 'utf8')) as { version: string }).version;
+  mkdirSync(outDir, { recursive: true });
+
+  const models = {} as Record<ModelRole, ModelEntry>;
+  for (const spec of SPECS) {
+    const weights = readTfjsWeights(join(pkgDir, spec.weights));
+    const bytes = spec.build(weights).toModel({
+      producer: 'facegate tools/convert-models.ts',
+      version: '1',
+      doc: `${spec.description}. Converted from ${SOURCE_PACKAGE}@${version} ${spec.weights}.`,
+    });
+    writeFileSync(join(outDir, spec.file), bytes);
+    models[spec.role] = {
+      file: spec.file,
+      sha256: createHash('sha256').update(bytes).digest('hex'),
+      bytes: bytes.length,
+      source: { package: SOURCE_PACKAGE, version, weights: spec.weights },
+      inputs: spec.inputs,
+      outputs: spec.outputs,
+      preprocessing: spec.preprocessing,
+      multiplyAdds: spec.multiplyAdds,
+      description: spec.description,
+    };
+  }
+  const manifest: ModelManifest = { format: 1, models };
+  writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
+  return manifest;
+}

@@ -1,0 +1,231 @@
+// ONNX graphs for the three face-api networks facegate uses, rebuilt op for op from the
+// architectures in @vladmandic/face-api's source (see ../shared/docs/models.md). Each graph takes
+// NHWC RGB pixels in 0..255 and applies the package's own normalisation inside the graph, so
+// callers feed raw pixels and the parity tests compare whole networks on identical tensors.
+import { GraphBuilder } from '../src/inference/onnx-writer.js';
+import { depthwiseToOihw, hwioToOihw, type WeightMap } from './tfjs-weights.js';
+
+/** Mean RGB that face-api subtracts before dividing by 255, per network. */
+export const RECOGNITION_MEAN_RGB = [122.782, 117.001, 104.298] as const;
+export const DETECTOR_MEAN_RGB = [117.001, 114.697, 97.404] as const;
+export const PIXEL_DIVISOR = 255;
+export const ENCODER_SIZE = 150;
+export const LANDMARKS_SIZE = 112;
+
+/** x (NHWC, 0..255) -> (x - mean) / 255 in NCHW. */
+function normalizedNchw(g: GraphBuilder, input: string, mean: readonly number[]): string {
+  const centred = g.node('Sub', [input, g.floats('mean_rgb', [3], mean)]);
+  const scaled = g.node('Div', [centred, g.floats('pixel_divisor', [], [PIXEL_DIVISOR])]);
+  return g.node('Transpose', [scaled], { perm: [0, 3, 1, 2] });
+}
+
+type Pads = [top: number, left: number, bottom: number, right: number];
+
+function conv(
+  g: GraphBuilder,
+  x: string,
+  name: string,
+  weight: { dims: number[]; data: Float32Array },
+  bias: Float32Array,
+  opts: { stride?: number; pads?: Pads; group?: number },
+): string {
+  const [, , kh, kw] = weight.dims as [number, number, number, number];
+  const s = opts.stride ?? 1;
+  const [t, l, b, r] = opts.pads ?? [0, 0, 0, 0];
+  return g.node(
+    'Conv',
+    [x, g.floats(`${name}/W`, weight.dims, weight.data), g.floats(`${name}/B`, [bias.length], bias)],
+    {
+      kernel_shape: [kh, kw],
+      strides: [s, s],
+      pads: [t, l, b, r],
+      group: opts.group ?? 1,
+    },
+  );
+}
+
+/**
+ * face_recognition_model: dlib's ResNet-29, 150x150 -> 128-D descriptor (not L2-normalised).
+ * Every conv is followed by a per-channel scale layer (x * w + b); it is folded into the conv.
+ */
+export function buildFaceRecognition(w: WeightMap): GraphBuilder {
+  const g = new GraphBuilder('face_recognition');
+  const input = g.input('image', ['batch', ENCODER_SIZE, ENCODER_SIZE, 3]);
+  let x = normalizedNchw(g, input, RECOGNITION_MEAN_RGB);
+  let size = ENCODER_SIZE;
+  let channels = 3;
+
+  // conv + bias, then scale (x * sw + sb) == conv with W * sw and bias * sw + sb.
+  const scaledConv = (
+    at: string,
+    prefix: string,
+    cin: number,
+    cout: number,
+    k: number,
+    stride: number,
+    pads: Pads,
+  ): string => {
+    const filters = hwioToOihw(w.get(`${prefix}/conv/filters`, [k, k, cin, cout]));
+    const bias = w.get(`${prefix}/conv/bias`, [cout]).data;
+    const sw = w.get(`${prefix}/scale/weights`, [cout]).data;
+    const sb = w.get(`${prefix}/scale/biases`, [cout]).data;
+    const per = cin * k * k;
+    const folded = new Float32Array(filters.data.length);
+    for (let o = 0; o < cout; o++)
+      for (let i = 0; i < per; i++) folded[o * per + i] = filters.data[o * per + i]! * sw[o]!;
+    const foldedBias = Float32Array.from(bias, (b, o) => b * sw[o]! + sb[o]!);
+    return conv(g, at, prefix, { dims: filters.dims, data: folded }, foldedBias, { stride, pads });
+  };
+  const same3: Pads = [1, 1, 1, 1]; // 3x3 stride 1 SAME pads symmetrically
+  const valid: Pads = [0, 0, 0, 0];
+  const outSize = (n: number, k: number, s: number): number => Math.floor((n - k) / s) + 1;
+
+  x = g.node('Relu', [scaledConv(x, 'conv32_down', 3, 32, 7, 2, valid)]);
+  size = outSize(size, 7, 2);
+  channels = 32;
+  x = g.node('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2] });
+  size = outSize(size, 3, 2);
+
+  const residual = (prefix: string): void => {
+    const a = g.node('Relu', [scaledConv(x, `${prefix}/conv1`, channels, channels, 3, 1, same3)]);
+    const b = scaledConv(a, `${prefix}/conv2`, channels, channels, 3, 1, same3);
+    x = g.node('Relu', [g.node('Add', [b, x])]);
+  };
+  // Conv path: 3x3 stride 2 VALID. Shortcut: 2x2 average pool with zero channels appended.
+  // When the conv path comes out one pixel smaller, face-api zero-pads it at the bottom/right.
+  const residualDown = (prefix: string, cout: number): void => {
+    const a = g.node('Relu', [scaledConv(x, `${prefix}/conv1`, channels, cout, 3, 2, valid)]);
+    let b = scaledConv(a, `${prefix}/conv2`, cout, cout, 3, 1, same3);
+    const convSize = outSize(size, 3, 2);
+    const poolSize = outSize(size, 2, 2);
+    if (convSize !== poolSize) {
+      const extra = poolSize - convSize;
+      b = g.node('Pad', [b, g.int64s(`${prefix}/pad_hw`, [0, 0, 0, 0, 0, 0, extra, extra])]);
+    }
+    let shortcut = g.node('AveragePool', [x], { kernel_shape: [2, 2], strides: [2, 2] });
+    if (cout !== channels) {
+      shortcut = g.node('Pad', [
+        shortcut,
+        g.int64s(`${prefix}/pad_c`, [0, 0, 0, 0, 0, cout - channels, 0, 0]),
+      ]);
+    }
+    x = g.node('Relu', [g.node('Add', [shortcut, b])]);
+    size = poolSize;
+    channels = cout;
+  };
+
+  residual('conv32_1');
+  residual('conv32_2');
+  residual('conv32_3');
+  residualDown('conv64_down', 64);
+  residual('conv64_1');
+  residual('conv64_2');
+  residual('conv64_3');
+  residualDown('conv128_down', 128);
+  residual('conv128_1');
+  residual('conv128_2');
+  residualDown('conv256_down', 256);
+  residual('conv256_1');
+  residual('conv256_2');
+  residualDown('conv256_down_out', 256);
+
+  const pooled = g.node('ReduceMean', [x], { axes: [2, 3], keepdims: 0 });
+  const fc = w.get('fc', [256, 128]);
+  g.node('MatMul', [pooled, g.floats('fc', fc.shape, fc.data)], {}, 'embedding');
+  g.output('embedding', ['batch', 128]);
+  w.assertAllUsed();
+  return g;
+}
+
+function separable(
+  g: GraphBuilder,
+  w: WeightMap,
+  x: string,
+  prefix: string,
+  cin: number,
+  cout: number,
+  stride: number,
+  pads: Pads,
+): string {
+  const dw = depthwiseToOihw(w.get(`${prefix}/depthwise_filter`, [3, 3, cin, 1]));
+  const depthwise = conv(g, x, `${prefix}/depthwise`, dw, new Float32Array(cin), {
+    stride,
+    pads,
+    group: cin,
+  });
+  const pw = hwioToOihw(w.get(`${prefix}/pointwise_filter`, [1, 1, cin, cout]));
+  return conv(g, depthwise, `${prefix}/pointwise`, pw, w.get(`${prefix}/bias`, [cout]).data, {});
+}
+
+/**
+ * tiny_face_detector_model: Tiny-YOLOv2 with depthwise-separable blocks. Input S x S (S a multiple
+ * of 32), output [batch, S/32, S/32, 25] = 5 anchors x (tx, ty, tw, th, confidence logit), NHWC as
+ * face-api decodes it.
+ */
+export function buildTinyFaceDetector(w: WeightMap): GraphBuilder {
+  const g = new GraphBuilder('tiny_face_detector');
+  const input = g.input('image', ['batch', 'size', 'size', 3]);
+  let x = normalizedNchw(g, input, DETECTOR_MEAN_RGB);
+  const leaky = (v: string): string => g.node('LeakyRelu', [v], { alpha: { float: 0.1 } });
+  // TF SAME max pooling pads only at the end; ONNX's SAME_UPPER does the same, ignoring pads.
+  const pool = (v: string, stride: number): string =>
+    g.node('MaxPool', [v], { kernel_shape: [2, 2], strides: [stride, stride], auto_pad: 'SAME_UPPER' });
+
+  const c0 = hwioToOihw(w.get('conv0/filters', [3, 3, 3, 16]));
+  x = pool(leaky(conv(g, x, 'conv0', c0, w.get('conv0/bias', [16]).data, {})), 2);
+  const widths = [16, 32, 64, 128, 256, 512];
+  for (let i = 1; i <= 5; i++) {
+    x = leaky(separable(g, w, x, `conv${i}`, widths[i - 1]!, widths[i]!, 1, [1, 1, 1, 1]));
+    x = pool(x, i === 5 ? 1 : 2);
+  }
+  const c8 = hwioToOihw(w.get('conv8/filters', [1, 1, 512, 25]));
+  const logits = conv(g, x, 'conv8', c8, w.get('conv8/bias', [25]).data, {});
+  g.node('Transpose', [logits], { perm: [0, 2, 3, 1] }, 'grid');
+  g.output('grid', ['batch', 'cells', 'cells', 25]);
+  w.assertAllUsed();
+  return g;
+}
+
+/**
+ * face_landmark_68_tiny_model: three dense blocks and a fully connected layer, 112x112 ->
+ * 136 values, the 68 (x, y) landmarks in 0..1 of the (centre-padded) input square.
+ */
+export function buildFaceLandmarks68Tiny(w: WeightMap): GraphBuilder {
+  const g = new GraphBuilder('face_landmark_68_tiny');
+  const input = g.input('image', ['batch', LANDMARKS_SIZE, LANDMARKS_SIZE, 3]);
+  let x = normalizedNchw(g, input, RECOGNITION_MEAN_RGB);
+  // 3x3 stride 2 SAME on an even size pads 0 before and 1 after (TF's rule).
+  const down: Pads = [0, 0, 1, 1];
+  const same: Pads = [1, 1, 1, 1];
+
+  const denseBlock = (prefix: string, cin: number, cout: number, first: boolean): void => {
+    const c0 = first
+      ? conv(
+          g,
+          x,
+          `${prefix}/conv0`,
+          hwioToOihw(w.get(`${prefix}/conv0/filters`, [3, 3, cin, cout])),
+          w.get(`${prefix}/conv0/bias`, [cout]).data,
+          { stride: 2, pads: down },
+        )
+      : separable(g, w, x, `${prefix}/conv0`, cin, cout, 2, down);
+    const out1 = g.node('Relu', [c0]);
+    const out2 = separable(g, w, out1, `${prefix}/conv1`, cout, cout, 1, same);
+    const in3 = g.node('Relu', [g.node('Add', [out1, out2])]);
+    const out3 = separable(g, w, in3, `${prefix}/conv2`, cout, cout, 1, same);
+    x = g.node('Relu', [g.node('Add', [out1, g.node('Add', [out2, out3])])]);
+  };
+  denseBlock('dense0', 3, 32, true);
+  denseBlock('dense1', 32, 64, false);
+  denseBlock('dense2', 64, 128, false);
+
+  const pooled = g.node('AveragePool', [x], { kernel_shape: [14, 14], strides: [2, 2] });
+  const flat = g.node('Flatten', [pooled], { axis: 1 });
+  const fcW = w.get('fc/weights', [128, 136]);
+  const fcB = w.get('fc/bias', [136]);
+  const fc = g.node('MatMul', [flat, g.floats('fc/weights', fcW.shape, fcW.data)]);
+  g.node('Add', [fc, g.floats('fc/bias', [136], fcB.data)], {}, 'landmarks');
+  g.output('landmarks', ['batch', 136]);
+  w.assertAllUsed();
+  return g;
+}
