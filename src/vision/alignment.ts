@@ -36,6 +36,17 @@ const ALIGNMENT_POINTS = Array.from({ length: 68 }, (_, i) => i).filter(
 /** dlib's face recognition example extracts 150x150 chips with padding 0.25. */
 export const CHIP_PADDING = 0.25;
 
+/** Where each landmark used for alignment belongs in a `size` x `size` chip. */
+export function alignmentTemplate(size: number, padding = CHIP_PADDING): { index: number; chip: Point }[] {
+  return ALIGNMENT_POINTS.map((index) => ({
+    index,
+    chip: [
+      ((padding + MEAN_FACE_X[index - 17]!) / (2 * padding + 1)) * size,
+      ((padding + MEAN_FACE_Y[index - 17]!) / (2 * padding + 1)) * size,
+    ],
+  }));
+}
+
 /**
  * The affine map from chip pixels to image pixels that puts `landmarks` (68 points, image
  * coordinates) onto the mean face in a `size` x `size` chip with `padding` around it.
@@ -46,16 +57,11 @@ export function alignmentTransform(
   padding = CHIP_PADDING,
 ): Affine {
   if (landmarks.length !== 68) throw new Error(`alignment needs 68 landmarks, got ${landmarks.length}`);
-  const chip: Point[] = [];
-  const image: Point[] = [];
-  for (const i of ALIGNMENT_POINTS) {
-    chip.push([
-      ((padding + MEAN_FACE_X[i - 17]!) / (2 * padding + 1)) * size,
-      ((padding + MEAN_FACE_Y[i - 17]!) / (2 * padding + 1)) * size,
-    ]);
-    image.push(landmarks[i]!);
-  }
-  return fitSimilarity(chip, image);
+  const template = alignmentTemplate(size, padding);
+  return fitSimilarity(
+    template.map((t) => t.chip),
+    template.map((t) => landmarks[t.index]!),
+  );
 }
 
 /**

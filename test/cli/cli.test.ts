@@ -1,0 +1,136 @@
+// The facegate command as a user runs it: JSON output, exit codes, errors that name the input.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { PROJECT_ROOT, samplePhoto, sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
+
+const haveShared = sharedFacesAvailable('facegate verify on ../shared/faces/deepface');
+const dir = mkdtempSync(join(tmpdir(), 'fg-cli-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+const textJpg = join(dir, 'notes.jpg');
+writeFileSync(textJpg, 'not an image');
+
+async function run(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out, err: err.join('\n') };
+}
+
+type EmbedLine = {
+  file: string;
+  error?: string;
+  faces?: { box: number[]; score: number; landmarks: number[][]; embedding: number[] }[];
+};
+
+describe('facegate verify', () => {
+  it.runIf(haveShared)('says same for two photos of one person and different for two people', async () => {
+    const same = await run('verify', sharedFace('deepface/img1.jpg'), sharedFace('deepface/img2.jpg'));
+    expect(same.code).toBe(0);
+    const s = JSON.parse(same.out[0]!) as { distance: number; threshold: number; same: boolean };
+    expect(s).toMatchObject({ threshold: 0.6, same: true });
+    const diff = await run('verify', sharedFace('deepface/img1.jpg'), sharedFace('deepface/img3.jpg'));
+    const d = JSON.parse(diff.out[0]!) as { distance: number; same: boolean };
+    expect(d.same).toBe(false);
+    expect(d.distance).toBeGreaterThan(s.distance);
+  });
+
+  it('honours --threshold', async () => {
+    const r = await run(
+      'verify',
+      samplePhoto('sample2.jpg'),
+      samplePhoto('sample2.jpg'),
+      '--threshold',
+      '0.01',
+    );
+    expect(JSON.parse(r.out[0]!)).toEqual({ distance: 0, threshold: 0.01, same: true });
+  });
+
+  it('exits 2 naming the file when an image is unreadable or has no face', async () => {
+    const unreadable = await run('verify', samplePhoto('sample2.jpg'), textJpg);
+    expect(unreadable.code).toBe(2);
+    expect(unreadable.err).toMatch(/notes\.jpg: not an image/);
+    const blank = join(dir, 'blank.png');
+    const sharp = (await import('sharp')).default;
+    await sharp({ create: { width: 320, height: 240, channels: 3, background: '#808080' } })
+      .png()
+      .toFile(blank);
+    const noFace = await run('verify', blank, samplePhoto('sample2.jpg'));
+    expect(noFace.code).toBe(2);
+    expect(noFace.err).toMatch(/blank\.png: no face found/);
+  });
+
+  it('rejects wrong arguments', async () => {
+    expect((await run('verify', samplePhoto('sample2.jpg'))).err).toMatch(/exactly two images/);
+    expect((await run('verify', 'a', 'b', '--threshold', 'x')).err).toMatch(
+      /--threshold: "x" is not a number/,
+    );
+    const unknown = await run('verify', 'a', 'b', '--bogus');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/Unknown option '--bogus'/);
+  });
+});
+
+describe('facegate embed', () => {
+  it('prints one line per image with box, score, 68 landmarks and a 128-D embedding', async () => {
+    const r = await run('embed', samplePhoto('sample2.jpg'), samplePhoto('sample1.jpg'));
+    expect(r.code).toBe(0);
+    const lines = r.out.map((l) => JSON.parse(l) as EmbedLine);
+    expect(lines.map((l) => l.file)).toEqual([samplePhoto('sample2.jpg'), samplePhoto('sample1.jpg')]);
+    for (const line of lines) {
+      expect(line.faces).toHaveLength(1); // largest face only
+      const f = line.faces![0]!;
+      expect(f.box).toHaveLength(4);
+      expect(f.score).toBeGreaterThan(0.5);
+      expect(f.landmarks).toHaveLength(68);
+      expect(f.embedding).toHaveLength(128);
+    }
+  });
+
+  it('--all-faces lists every face, largest first', async () => {
+    const r = await run('embed', '--all-faces', samplePhoto('sample1.jpg'));
+    const faces = (JSON.parse(r.out[0]!) as EmbedLine).faces!;
+    expect(faces.length).toBe(3);
+    const areas = faces.map((f) => f.box[2]! * f.box[3]!);
+    expect([...areas].sort((a, b) => b - a)).toEqual(areas);
+  });
+
+  it('reports an unreadable image on its own line, runs the rest, and exits 1', async () => {
+    const r = await run('embed', textJpg, join(dir, 'missing.png'), samplePhoto('sample2.jpg'));
+    expect(r.code).toBe(1);
+    const lines = r.out.map((l) => JSON.parse(l) as EmbedLine);
+    expect(lines[0]).toEqual({ file: textJpg, error: expect.stringMatching(/not an image/) as string });
+    expect(lines[1]!.error).toMatch(/missing\.png: no such file/);
+    expect(lines[2]!.faces).toHaveLength(1);
+  });
+
+  it('prints --help for every command and refuses unknown options and commands', async () => {
+    for (const cmd of ['embed', 'verify']) {
+      const h = await run(cmd, '--help');
+      expect(h.code).toBe(0);
+      expect(h.out.join('\n')).toMatch(new RegExp(`Usage: facegate ${cmd}`));
+    }
+    expect((await run('--help')).out.join('\n')).toMatch(/Commands:/);
+    expect((await run('embed', '--nope', 'x.jpg')).code).toBe(2);
+    const unknown = await run('enrol');
+    expect(unknown.code).toBe(2);
+    expect(unknown.err).toMatch(/unknown command "enrol"/);
+  });
+});
+
+describe('the facegate executable', () => {
+  it('exits with the command status', async () => {
+    const exec = promisify(execFile);
+    const bin = [join(PROJECT_ROOT, 'node_modules/.bin/tsx'), join(PROJECT_ROOT, 'src/cli/bin.ts')] as const;
+    const help = await exec(bin[0], [bin[1], 'verify', '--help']);
+    expect(help.stdout).toMatch(/Usage: facegate verify/);
+    await expect(exec(bin[0], [bin[1], 'verify', textJpg, textJpg])).rejects.toMatchObject({
+      code: 2,
+      stderr: expect.stringMatching(/facegate verify: .*notes\.jpg: not an image/) as string,
+    });
+  });
+});

@@ -1,0 +1,74 @@
+// A model that is missing, altered, or not ONNX at all stops the program with an error that
+// names the file and the problem.
+import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { FaceEngine } from '../../src/inference/faces.js';
+import { defaultModelsDir, readManifest, type ModelManifest } from '../../src/inference/model-manifest.js';
+import { createHash } from 'node:crypto';
+
+let dir: string;
+let manifest: ModelManifest;
+
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fg-manifest-'));
+  const src = defaultModelsDir();
+  manifest = readManifest(src);
+  copyFileSync(join(src, 'manifest.json'), join(dir, 'manifest.json'));
+  for (const e of Object.values(manifest.models)) copyFileSync(join(src, e.file), join(dir, e.file));
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const open = () => FaceEngine.open({ modelsDir: dir });
+
+describe('model loading', () => {
+  it('loads intact models', async () => {
+    const engine = await open();
+    expect(engine.providers).toEqual({ detector: 'cpu', landmarks: 'cpu', encoder: 'cpu' });
+    await engine.release();
+  });
+
+  it('names a missing model file', async () => {
+    rmSync(join(dir, manifest.models.encoder.file));
+    await expect(open()).rejects.toThrow(/face_recognition\.onnx: model file is missing; run "make models"/);
+  });
+
+  it('names a model whose sha256 does not match the manifest', async () => {
+    const path = join(dir, manifest.models.landmarks.file);
+    const bytes = readFileSync(path);
+    bytes[bytes.length - 1] = (bytes[bytes.length - 1] ?? 0) ^ 0xff;
+    writeFileSync(path, bytes);
+    await expect(open()).rejects.toMatchObject({
+      code: 'MODEL_CHECKSUM',
+      message: expect.stringMatching(
+        /face_landmark_68_tiny\.onnx: sha256 [0-9a-f]{64} does not match the manifest/,
+      ),
+    });
+  });
+
+  it('says when a file is not ONNX at all, even with a matching checksum', async () => {
+    const text = Buffer.from('this is not a model\n'.repeat(10));
+    writeFileSync(join(dir, manifest.models.detector.file), text);
+    manifest.models.detector.sha256 = createHash('sha256').update(text).digest('hex');
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify(manifest));
+    await expect(open()).rejects.toMatchObject({
+      code: 'MODEL_INVALID',
+      message: expect.stringMatching(/tiny_face_detector\.onnx: not an ONNX model/),
+    });
+  });
+
+  it('says when a file is not ONNX and does not match', async () => {
+    writeFileSync(join(dir, manifest.models.detector.file), 'garbage');
+    await expect(open()).rejects.toThrow(/tiny_face_detector\.onnx: sha256 .* and it is not an ONNX model/);
+  });
+
+  it('names a missing or broken manifest', async () => {
+    rmSync(join(dir, 'manifest.json'));
+    await expect(open()).rejects.toThrow(/manifest\.json: cannot read the model manifest \(ENOENT\)/);
+    writeFileSync(join(dir, 'manifest.json'), '{"format": 1, "models": {}}');
+    await expect(open()).rejects.toThrow(/manifest\.json: entry "encoder" is missing/);
+    writeFileSync(join(dir, 'manifest.json'), '{not json');
+    await expect(open()).rejects.toThrow(/manifest\.json: not valid JSON/);
+  });
+});
