@@ -30,7 +30,7 @@ async function faceChips(engine: FaceEngine, count: number): Promise<Float32Arra
   const chips: Float32Array[] = [];
   for (const name of ['sample1.jpg', 'sample3.jpg', 'sample4.jpg']) {
     const image = await decodeImage(samplePhoto(name));
-    for (const f of await engine.analyze(image, { allFaces: true })) {
+    for (const f of await engine.analyze(image, { select: 'all' })) {
       const chip = new Float32Array(per);
       warpAffine(image, alignmentTransform(f.landmarks, 150), 150, 150, chip);
       chips.push(chip);

@@ -14,7 +14,7 @@ const engine = await FaceEngine.open();
 console.log(`facegate demo: models on ${JSON.stringify(engine.providers)}, threshold ${DEFAULT_THRESHOLD}`);
 
 const enrollPath = join(demoDir, 'sample1.jpg');
-const gallery = (await engine.analyze(await decodeImage(enrollPath), { allFaces: true })).map((f, i) => ({
+const gallery = (await engine.analyze(await decodeImage(enrollPath), { select: 'all' })).map((f, i) => ({
   name: `person${i + 1}`,
   embedding: f.embedding,
 }));
@@ -30,7 +30,7 @@ const probes: [string, Buffer | string][] = [
   ...[2, 3, 4, 5, 6].map((i): [string, string] => [`sample${i}.jpg`, join(demoDir, `sample${i}.jpg`)]),
 ];
 for (const [label, input] of probes) {
-  for (const face of await engine.analyze(await decodeImage(input), { allFaces: true })) {
+  for (const face of await engine.analyze(await decodeImage(input), { select: 'all' })) {
     const scored = gallery.map((g) => ({ name: g.name, d: euclidean(g.embedding, face.embedding) }));
     const best = scored.reduce((a, b) => (b.d < a.d ? b : a));
     const at = `${face.box.x.toFixed(0)},${face.box.y.toFixed(0)}`.padEnd(9);

@@ -158,13 +158,14 @@ function separable(
 }
 
 /**
- * tiny_face_detector_model: Tiny-YOLOv2 with depthwise-separable blocks. Input S x S (S a multiple
- * of 32), output [batch, S/32, S/32, 25] = 5 anchors x (tx, ty, tw, th, confidence logit), NHWC as
+ * tiny_face_detector_model: Tiny-YOLOv2 with depthwise-separable blocks, fully convolutional.
+ * Input H x W (multiples of 32; face-api only ever fed squares, facegate feeds whole frames),
+ * output [batch, H/32, W/32, 25] = 5 anchors x (tx, ty, tw, th, confidence logit), NHWC as
  * face-api decodes it.
  */
 export function buildTinyFaceDetector(w: WeightMap): GraphBuilder {
   const g = new GraphBuilder('tiny_face_detector');
-  const input = g.input('image', ['batch', 'size', 'size', 3]);
+  const input = g.input('image', ['batch', 'height', 'width', 3]);
   let x = normalizedNchw(g, input, DETECTOR_MEAN_RGB);
   const leaky = (v: string): string => g.node('LeakyRelu', [v], { alpha: { float: 0.1 } });
   // TF SAME max pooling pads only at the end; ONNX's SAME_UPPER does the same, ignoring pads.
@@ -181,23 +182,28 @@ export function buildTinyFaceDetector(w: WeightMap): GraphBuilder {
   const c8 = hwioToOihw(w.get('conv8/filters', [1, 1, 512, 25]));
   const logits = conv(g, x, 'conv8', c8, w.get('conv8/bias', [25]).data, {});
   g.node('Transpose', [logits], { perm: [0, 2, 3, 1] }, 'grid');
-  g.output('grid', ['batch', 'cells', 'cells', 25]);
+  g.output('grid', ['batch', 'rows', 'cols', 25]);
   w.assertAllUsed();
   return g;
 }
 
 /**
- * face_landmark_68_tiny_model: three dense blocks and a fully connected layer, 112x112 ->
- * 136 values, the 68 (x, y) landmarks in 0..1 of the (centre-padded) input square.
+ * face_landmark_68_model and face_landmark_68_tiny_model: dense blocks of depthwise-separable
+ * convolutions (4 blocks of 4 convs, or 3 of 3 in the tiny one) and a fully connected layer,
+ * 112x112 -> 136 values, the 68 (x, y) landmarks in 0..1 of the (centre-padded) input square.
  */
-export function buildFaceLandmarks68Tiny(w: WeightMap): GraphBuilder {
-  const g = new GraphBuilder('face_landmark_68_tiny');
+export function buildFaceLandmarks68(w: WeightMap, variant: 'full' | 'tiny'): GraphBuilder {
+  const g = new GraphBuilder(variant === 'tiny' ? 'face_landmark_68_tiny' : 'face_landmark_68');
   const input = g.input('image', ['batch', LANDMARKS_SIZE, LANDMARKS_SIZE, 3]);
   let x = normalizedNchw(g, input, RECOGNITION_MEAN_RGB);
   // 3x3 stride 2 SAME on an even size pads 0 before and 1 after (TF's rule).
   const down: Pads = [0, 0, 1, 1];
   const same: Pads = [1, 1, 1, 1];
+  const convsPerBlock = variant === 'tiny' ? 3 : 4;
+  const widths = variant === 'tiny' ? [32, 64, 128] : [32, 64, 128, 256];
 
+  // out1 = relu(conv0(x)); each further conv k reads relu(out1 + out2 + ... + outk) and the
+  // block returns relu(out1 + ... + outN), summed right to left as face-api does.
   const denseBlock = (prefix: string, cin: number, cout: number, first: boolean): void => {
     const c0 = first
       ? conv(
@@ -210,18 +216,22 @@ export function buildFaceLandmarks68Tiny(w: WeightMap): GraphBuilder {
         )
       : separable(g, w, x, `${prefix}/conv0`, cin, cout, 2, down);
     const out1 = g.node('Relu', [c0]);
-    const out2 = separable(g, w, out1, `${prefix}/conv1`, cout, cout, 1, same);
-    const in3 = g.node('Relu', [g.node('Add', [out1, out2])]);
-    const out3 = separable(g, w, in3, `${prefix}/conv2`, cout, cout, 1, same);
-    x = g.node('Relu', [g.node('Add', [out1, g.node('Add', [out2, out3])])]);
+    const later: string[] = [];
+    let next = out1;
+    for (let k = 1; k < convsPerBlock; k++) {
+      later.push(separable(g, w, next, `${prefix}/conv${k}`, cout, cout, 1, same));
+      const tail = later.reduceRight((acc, o) => (acc === '' ? o : g.node('Add', [o, acc])), '');
+      next = g.node('Relu', [g.node('Add', [out1, tail])]);
+    }
+    x = next;
   };
-  denseBlock('dense0', 3, 32, true);
-  denseBlock('dense1', 32, 64, false);
-  denseBlock('dense2', 64, 128, false);
+  widths.forEach((cout, i) => denseBlock(`dense${i}`, i === 0 ? 3 : widths[i - 1]!, cout, i === 0));
 
-  const pooled = g.node('AveragePool', [x], { kernel_shape: [14, 14], strides: [2, 2] });
+  const side = LANDMARKS_SIZE / 2 ** widths.length;
+  const pooled = g.node('AveragePool', [x], { kernel_shape: [side, side], strides: [2, 2] });
   const flat = g.node('Flatten', [pooled], { axis: 1 });
-  const fcW = w.get('fc/weights', [128, 136]);
+  const channels = widths[widths.length - 1]!;
+  const fcW = w.get('fc/weights', [channels, 136]);
   const fcB = w.get('fc/bias', [136]);
   const fc = g.node('MatMul', [flat, g.floats('fc/weights', fcW.shape, fcW.data)]);
   g.node('Add', [fc, g.floats('fc/bias', [136], fcB.data)], {}, 'landmarks');

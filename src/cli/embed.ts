@@ -52,8 +52,7 @@ export async function embedCommand(
   for (const file of positionals) {
     try {
       const image = await decodeImage(file);
-      const faces = await engine.analyze(image, { allFaces: values['all-faces'] ?? false, crop });
-      faces.sort((a, b) => b.box.width * b.box.height - a.box.width * a.box.height);
+      const faces = await engine.analyze(image, { select: values['all-faces'] ? 'all' : 'largest', crop });
       io.out(JSON.stringify({ file, faces: faces.map(faceToJson) }));
     } catch (err) {
       failed++;

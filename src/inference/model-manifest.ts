@@ -23,11 +23,11 @@ export type ModelEntry = {
   /** Pixel layout and normalisation applied inside the graph; callers feed NHWC RGB 0..255. */
   preprocessing: {
     input: 'NHWC RGB float32 0..255';
-    size: number | 'multiple of 32';
+    size: number | 'multiples of 32';
     meanRgb: number[];
     divisor: number;
-    /** How face-api squares an image before resizing: padding at the centre or bottom/right. */
-    padToSquare: 'centre' | 'bottom-right';
+    /** How the input is padded: a face crop to a centred square, a frame at the bottom/right. */
+    pad: 'centre to square' | 'bottom-right to multiples of 32';
   };
   multiplyAdds: number;
   description: string;
