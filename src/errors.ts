@@ -7,6 +7,9 @@ export const ERROR_CODES = {
   IMAGE_UNREADABLE: 'an image file cannot be read or decoded',
   IMAGE_TOO_LARGE: 'an image exceeds the pixel limit',
   NO_FACE: 'no face was found in an image',
+  ENROLL_REJECTED: 'an enrollment photo was refused (no face, several faces, low quality, duplicate)',
+  GALLERY_INVALID: 'the gallery database cannot be opened or has an unknown schema',
+  NOT_FOUND: 'a person or file named on the command line does not exist',
   USAGE: 'a command line is wrong',
 } as const;
 

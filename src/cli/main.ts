@@ -4,7 +4,10 @@
 import { FacegateError } from '../errors.js';
 import { FaceEngine } from '../inference/faces.js';
 import { processIo, type Io } from './args.js';
+import { calibrateCommand } from './calibrate.js';
 import { embedCommand } from './embed.js';
+import { evalCommand } from './eval.js';
+import { enrollCommand, galleryCommand } from './gallery.js';
 import { verifyCommand } from './verify.js';
 
 type Command = (argv: string[], io: Io, openEngine: () => Promise<FaceEngine>) => Promise<number>;
@@ -12,6 +15,10 @@ type Command = (argv: string[], io: Io, openEngine: () => Promise<FaceEngine>) =
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   embed: { run: embedCommand, summary: 'print the faces and 128-D embeddings found in images' },
   verify: { run: verifyCommand, summary: 'decide whether two photos show the same person' },
+  eval: { run: evalCommand, summary: 'measure verification or open-set accuracy on labelled photos' },
+  enroll: { run: enrollCommand, summary: 'add a person to the gallery from one photo' },
+  gallery: { run: galleryCommand, summary: 'list, remove, export or import gallery people' },
+  calibrate: { run: calibrateCommand, summary: 'choose the threshold for a false-accept rate' },
 };
 
 const USAGE = `Usage: facegate COMMAND [OPTIONS]

@@ -24,7 +24,13 @@ const TARGET_MIN_FACE = 56;
 /** The last level is the one where the whole image fits in this many network pixels. */
 const COARSEST_SIDE = 160;
 
-export type Detection = { box: Rect; score: number };
+export type Detection = {
+  /** The box clipped to the image. */
+  box: Rect;
+  score: number;
+  /** Fraction of the unclipped box outside the image: a face cut by the frame edge. */
+  outside: number;
+};
 
 export type DetectorOptions = {
   /** Smallest face box side to find, in image pixels (about 2.4x the distance between the eyes). */
@@ -95,7 +101,8 @@ async function detectAtScale(
         const cy = (row + sigmoid(data[o + 1]!)) * unit;
         const w = Math.exp(data[o + 2]!) * aw * unit;
         const h = Math.exp(data[o + 3]!) * ah * unit;
-        found.push({ box: clipToImage({ x: cx - w / 2, y: cy - h / 2, width: w, height: h }, image), score });
+        const box = clipToImage({ x: cx - w / 2, y: cy - h / 2, width: w, height: h }, image);
+        found.push({ box, score, outside: 1 - (box.width * box.height) / (w * h) });
       }
     }
   }

@@ -1,9 +1,10 @@
 // The face pipeline for one image: detect, find 68 landmarks per face, align each face to the
-// encoder's 150x150 chip, encode all faces in one batch. Returns faces in image coordinates
-// with their embeddings; deciding what to do with them is the caller's business.
+// encoder's 150x150 chip, measure its quality, encode all faces in one batch. Returns faces in
+// image coordinates with their embeddings; deciding what to do with them is the caller's business.
 import { alignmentTransform, boxCropTransform, type Point } from '../vision/alignment.js';
 import type { RgbImage } from '../vision/image.js';
-import { warpAffine, type Affine, type Rect } from '../vision/warp.js';
+import { measureQuality, type FaceQuality } from '../vision/quality.js';
+import { warpAffine, type Rect } from '../vision/warp.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces, type Detection, type DetectorOptions } from './detector.js';
 import { defaultModelsDir, readManifest } from './model-manifest.js';
 import {
@@ -18,16 +19,17 @@ export type Face = {
   box: Rect;
   score: number;
   landmarks: Point[];
+  quality: FaceQuality;
   embedding: Float32Array;
 };
-
-export type CropMode = 'aligned' | 'box';
 
 /**
  * Which faces of an image to encode: every face, the largest (an enrollment photo, a door
  * camera), or the one nearest the image centre (how labelled datasets such as LFW are cut).
  */
 export type FaceSelection = 'all' | 'largest' | 'central';
+
+export type CropMode = 'aligned' | 'box';
 
 export type AnalyzeOptions = {
   select?: FaceSelection;
@@ -69,6 +71,10 @@ export class FaceEngine {
     return this.encoder.entry.sha256;
   }
 
+  get encoderSize(): number {
+    return this.encoder.entry.inputs[0]!.shape[1] as number;
+  }
+
   /** Faces in `image`, largest first; see AnalyzeOptions.select (default 'largest'). */
   async analyze(image: RgbImage, opts: AnalyzeOptions = {}): Promise<Face[]> {
     const found = await detectFaces(this.detector, image, { ...DEFAULT_DETECTOR_OPTIONS, ...opts.detector });
@@ -78,23 +84,32 @@ export class FaceEngine {
       image,
       dets.map((d) => d.box),
     );
-    const crop = opts.crop ?? 'aligned';
-    const transforms = dets.map((d, i) =>
-      crop === 'aligned'
-        ? alignmentTransform(landmarks[i]!, this.encoderSize)
-        : boxCropTransform(d.box, this.encoderSize),
-    );
-    const embeddings = await this.encode(image, transforms);
+    const size = this.encoderSize;
+    const per = size * size * 3;
+    const chips = new Float32Array(dets.length * per);
+    const quality = dets.map((d, i) => {
+      const m =
+        (opts.crop ?? 'aligned') === 'aligned'
+          ? alignmentTransform(landmarks[i]!, size)
+          : boxCropTransform(d.box, size);
+      const chip = chips.subarray(i * per, (i + 1) * per);
+      warpAffine(image, m, size, size, chip);
+      return measureQuality({
+        landmarks: landmarks[i]!,
+        score: d.score,
+        outside: d.outside,
+        chip,
+        chipSize: size,
+      });
+    });
+    const embeddings = await this.encodeWithMirror(chips, dets.length);
     return dets.map((d, i) => ({
       box: d.box,
       score: d.score,
       landmarks: landmarks[i]!,
+      quality: quality[i]!,
       embedding: embeddings[i]!,
     }));
-  }
-
-  get encoderSize(): number {
-    return this.encoder.entry.inputs[0]!.shape[1] as number;
   }
 
   /**
@@ -120,27 +135,21 @@ export class FaceEngine {
   }
 
   /**
-   * Warps each face with its chip-to-image map and encodes them in one batch. Each face is also
-   * encoded mirrored and the two embeddings averaged: a face and its mirror image are the same
-   * person, and the average is steadier under pose and lighting (1.4 -> 0.9% equal error rate
-   * on lfw-dev) for twice the encoder time.
+   * Encodes `count` chips together with their mirror images and averages each pair: a face and
+   * its mirror are the same person, and the average is steadier under pose and lighting
+   * (equal error rate 1.3% -> 0.9% on lfw-dev) for twice the encoder time.
    */
-  async encode(image: RgbImage, transforms: readonly Affine[]): Promise<Float32Array[]> {
+  async encodeWithMirror(chips: Float32Array, count: number): Promise<Float32Array[]> {
     const size = this.encoderSize;
     const per = size * size * 3;
-    const n = transforms.length;
-    const input = new Float32Array(2 * n * per);
-    transforms.forEach((m, i) => {
-      warpAffine(image, m, size, size, input, i * per);
-      // Chip x -> size - x: the same face, mirrored.
-      const mirrored: Affine = [-m[0], m[1], m[0] * size + m[2], -m[3], m[4], m[3] * size + m[5]];
-      warpAffine(image, mirrored, size, size, input, (n + i) * per);
-    });
-    const all = await this.encodeChips(input, 2 * n);
-    return all.slice(0, n).map((e, i) => e.map((v, k) => (v + all[n + i]![k]!) / 2));
+    const both = new Float32Array(2 * count * per);
+    both.set(chips.subarray(0, count * per));
+    for (let i = 0; i < count; i++) mirrorChip(chips, both, i * per, (count + i) * per, size);
+    const all = await this.encodeChips(both, 2 * count);
+    return all.slice(0, count).map((e, i) => e.map((v, k) => (v + all[count + i]![k]!) / 2));
   }
 
-  /** Encodes ready chips (NHWC RGB 0..255, `count` x size x size x 3). */
+  /** Encodes ready chips (NHWC RGB 0..255, `count` x size x size x 3), one pass each. */
   async encodeChips(chips: Float32Array, count: number): Promise<Float32Array[]> {
     const size = this.encoderSize;
     const out = (await runModel(this.encoder, chips, [count, size, size, 3])).data as Float32Array;
@@ -154,6 +163,18 @@ export class FaceEngine {
       this.landmarker.session.release(),
       this.encoder.session.release(),
     ]);
+  }
+}
+
+function mirrorChip(src: Float32Array, dst: Float32Array, from: number, to: number, size: number): void {
+  for (let y = 0; y < size; y++) {
+    for (let x = 0; x < size; x++) {
+      const s = from + (y * size + x) * 3;
+      const d = to + (y * size + (size - 1 - x)) * 3;
+      dst[d] = src[s]!;
+      dst[d + 1] = src[s + 1]!;
+      dst[d + 2] = src[s + 2]!;
+    }
   }
 }
 

@@ -1,0 +1,77 @@
+// facegate calibrate: the threshold for a chosen false-accept rate on labelled pairs, printed
+// with the config line that applies it. A threshold is an operating point, not a constant.
+import { readPairs } from '../eval/datasets.js';
+import { scorePairs } from '../eval/evaluate.js';
+import { farAt, tarAt, thresholdAtFar } from '../eval/metrics.js';
+import { FacegateError } from '../errors.js';
+import type { FaceEngine } from '../inference/faces.js';
+import { parseCommand, parseNumber, round, type Io } from './args.js';
+import { embedForEval, EVAL_SETUP_OPTIONS, evalSetup } from './eval.js';
+
+export const CALIBRATE_USAGE = `Usage: facegate calibrate --pairs FILE --root DIR --far F [options]
+
+Encodes the labelled pairs and prints the largest threshold whose false-accept rate on the
+different-person pairs is at most F, the true-accept rate there, and the config line to use it.
+With N different pairs, rates below 1/N cannot be told apart: use at least 10/F pairs.
+
+Options:
+  --far F             target false-accept rate, e.g. 1e-3 (required)
+  --root DIR, --prefix P, --select MODE, --crop MODE, --gate, --json   as for facegate eval
+  -h, --help          this text`;
+
+export async function calibrateCommand(
+  argv: string[],
+  io: Io,
+  openEngine: () => Promise<FaceEngine>,
+): Promise<number> {
+  const { values } = parseCommand(
+    argv,
+    { ...EVAL_SETUP_OPTIONS, pairs: { type: 'string' }, far: { type: 'string' } },
+    CALIBRATE_USAGE,
+  );
+  if (values.help) {
+    io.out(CALIBRATE_USAGE);
+    return 0;
+  }
+  if (!values.pairs) throw new FacegateError('USAGE', `--pairs FILE is required\n\n${CALIBRATE_USAGE}`);
+  if (values.far === undefined) throw new FacegateError('USAGE', `--far F is required\n\n${CALIBRATE_USAGE}`);
+  const far = parseNumber('far', values.far, 0);
+  if (!(far > 0 && far < 1)) throw new FacegateError('USAGE', `--far must be between 0 and 1, got ${far}`);
+  const setup = evalSetup(values);
+  const pairs = readPairs(values.pairs, setup.prefix);
+  const engine = await openEngine();
+  const scored = scorePairs(
+    pairs,
+    await embedForEval(
+      engine,
+      setup,
+      pairs.flatMap((p) => [p.file1, p.file2]),
+    ),
+  );
+  const threshold = round(thresholdAtFar(scored, far), 4);
+  const different = scored.filter((p) => !p.same).length;
+  const result = {
+    far,
+    threshold,
+    measuredFar: farAt(scored, threshold),
+    tar: tarAt(scored, threshold),
+    differentPairs: different,
+    samePairs: scored.length - different,
+    configLine: `{"match": {"threshold": ${threshold}}}`,
+    environment: `FACEGATE_MATCH_THRESHOLD=${threshold}`,
+  };
+  if (setup.json) {
+    io.out(JSON.stringify(result));
+  } else {
+    io.out(
+      `threshold ${threshold} for FAR <= ${far}: measured FAR ${result.measuredFar.toFixed(5)}, TAR ${(100 * result.tar).toFixed(2)}% (${different} different, ${result.samePairs} same pairs)`,
+    );
+    if (far * different < 10)
+      io.out(
+        `note: only ${different} different pairs; FAR ${far} rests on ${Math.floor(far * different)} of them`,
+      );
+    io.out(`config:      ${result.configLine}`);
+    io.out(`environment: ${result.environment}`);
+  }
+  return 0;
+}

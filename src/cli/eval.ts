@@ -1,0 +1,182 @@
+// facegate eval: how well detection, alignment and the encoder separate people, on labelled
+// pairs (verification) or a labelled manifest (open-set identification, as a door sees it).
+import { readManifestTsv, readPairs } from '../eval/datasets.js';
+import { embedFiles } from '../eval/embed-files.js';
+import {
+  opensetReport,
+  verificationReport,
+  type OpensetReport,
+  type VerificationReport,
+} from '../eval/evaluate.js';
+import { writeEvaluationPlot } from '../eval/plot.js';
+import { FacegateError } from '../errors.js';
+import { DEFAULT_THRESHOLD, type FaceEngine, type FaceSelection } from '../inference/faces.js';
+import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
+import { parseCommand, parseNumber, round, type Io } from './args.js';
+
+export const EVAL_USAGE = `Usage: facegate eval --pairs FILE --root DIR [options]
+       facegate eval --openset --manifest FILE --root DIR [options]
+
+Verification (--pairs, a TSV with columns file1, file2, same): accuracy at the threshold, the
+LFW 10-fold protocol (threshold chosen on 9 folds, tested on the 10th), equal error rate, TAR at
+FAR 1e-2 and 1e-3, and how many images had no usable face (such pairs count as rejected).
+
+Open set (--openset, a TSV with columns path, identity): identities with two or more images are
+enrolled from one photo and probed with the others; single-image identities probe as strangers.
+Reports rank-1 accuracy and TPIR at FPIR 1e-2 and 1e-3.
+
+Options:
+  --root DIR          folder the paths in FILE are relative to
+  --prefix P          only rows whose paths start with P (e.g. lfw-dev/)
+  --select MODE       central (default: the face nearest the image centre, as datasets are cut)
+                      or largest
+  --crop MODE         aligned (default) or box (plain box crop, for comparison)
+  --threshold T       decision threshold to report at (default ${DEFAULT_THRESHOLD})
+  --gate              drop faces that fail the quality gates (counted as without a usable face)
+  --plot OUT.png      ROC curve and distance histograms (verification)
+  --json              one JSON object instead of a table
+  -h, --help          this text`;
+
+export type EvalSetup = {
+  root: string;
+  prefix: string;
+  select: FaceSelection;
+  crop: 'aligned' | 'box';
+  gate: boolean;
+  json: boolean;
+};
+
+export function evalSetup(values: Record<string, string | boolean | undefined>): EvalSetup {
+  const root = values.root;
+  if (typeof root !== 'string') throw new FacegateError('USAGE', '--root DIR is required');
+  const select = (values.select as string | undefined) ?? 'central';
+  if (select !== 'central' && select !== 'largest')
+    throw new FacegateError('USAGE', `--select must be central or largest, not "${select}"`);
+  const crop = (values.crop as string | undefined) ?? 'aligned';
+  if (crop !== 'aligned' && crop !== 'box')
+    throw new FacegateError('USAGE', `--crop must be aligned or box, not "${crop}"`);
+  return {
+    root,
+    prefix: (values.prefix as string | undefined) ?? '',
+    select,
+    crop,
+    gate: values.gate === true,
+    json: values.json === true,
+  };
+}
+
+export const EVAL_SETUP_OPTIONS = {
+  root: { type: 'string' },
+  prefix: { type: 'string' },
+  select: { type: 'string' },
+  crop: { type: 'string' },
+  gate: { type: 'boolean' },
+  json: { type: 'boolean' },
+} as const;
+
+export async function embedForEval(engine: FaceEngine, setup: EvalSetup, paths: string[]) {
+  const progress = process.stderr.isTTY
+    ? (done: number, total: number) => {
+        if (done % 50 === 0 || done === total) process.stderr.write(`\rencoding ${done}/${total}`);
+        if (done === total) process.stderr.write('\n');
+      }
+    : undefined;
+  if (!paths.length)
+    throw new FacegateError('USAGE', `no images under ${setup.root} match prefix "${setup.prefix}"`);
+  return embedFiles(engine, setup.root, paths, {
+    select: setup.select,
+    crop: setup.crop,
+    ...(setup.gate ? { gates: DEFAULT_QUALITY_GATES } : {}),
+    ...(progress ? { onProgress: progress } : {}),
+  });
+}
+
+export async function evalCommand(
+  argv: string[],
+  io: Io,
+  openEngine: () => Promise<FaceEngine>,
+): Promise<number> {
+  const { values } = parseCommand(
+    argv,
+    {
+      ...EVAL_SETUP_OPTIONS,
+      pairs: { type: 'string' },
+      openset: { type: 'boolean' },
+      manifest: { type: 'string' },
+      threshold: { type: 'string' },
+      plot: { type: 'string' },
+    },
+    EVAL_USAGE,
+  );
+  if (values.help) {
+    io.out(EVAL_USAGE);
+    return 0;
+  }
+  const setup = evalSetup(values);
+  const threshold = parseNumber('threshold', values.threshold, DEFAULT_THRESHOLD);
+  const engine = await openEngine();
+  const settings = { select: setup.select, crop: setup.crop, gate: setup.gate, prefix: setup.prefix };
+
+  if (values.openset) {
+    if (!values.manifest) throw new FacegateError('USAGE', '--openset needs --manifest FILE');
+    const images = readManifestTsv(values.manifest, setup.prefix);
+    const files = await embedForEval(
+      engine,
+      setup,
+      images.map((i) => i.path),
+    );
+    const report = opensetReport(images, files, threshold);
+    io.out(setup.json ? JSON.stringify({ mode: 'openset', ...settings, ...report }) : opensetTable(report));
+    return 0;
+  }
+  if (!values.pairs)
+    throw new FacegateError('USAGE', `--pairs FILE or --openset is required\n\n${EVAL_USAGE}`);
+  const pairs = readPairs(values.pairs, setup.prefix);
+  const files = await embedForEval(
+    engine,
+    setup,
+    pairs.flatMap((p) => [p.file1, p.file2]),
+  );
+  const report = verificationReport(pairs, files, threshold);
+  if (values.plot) {
+    await writeEvaluationPlot(values.plot, {
+      roc: report.roc,
+      scored: report.scored,
+      threshold,
+      title: `${values.pairs} ${setup.prefix} (${setup.crop}, ${setup.select}): 10-fold ${(100 * report.tenFold.mean).toFixed(2)}%`,
+    });
+  }
+  const { scored: _scored, roc: _roc, ...summary } = report;
+  io.out(setup.json ? JSON.stringify({ mode: 'pairs', ...settings, ...summary }) : verificationTable(report));
+  return 0;
+}
+
+const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
+
+function verificationTable(r: VerificationReport): string {
+  const wf = r.withoutFace;
+  return [
+    `pairs                 ${r.pairs} (${r.samePairs} same, ${r.differentPairs} different)`,
+    `images                ${r.images}; without a usable face: ${wf['no face']} no face, ${wf.unreadable} unreadable, ${wf.gated} gated (${r.pairsWithoutFace} pairs)`,
+    `at threshold ${round(r.threshold, 4)}`.padEnd(22) +
+      `accuracy ${pct(r.accuracyAtThreshold)}, TAR ${pct(r.tarAtThreshold)}, FAR ${pct(r.farAtThreshold)}`,
+    `10-fold accuracy      ${pct(r.tenFold.mean)} +- ${pct(r.tenFold.std)}`,
+    `equal error rate      ${pct(r.equalErrorRate)} at ${round(r.eerThreshold, 4)}`,
+    ...r.tarAtFar.map(
+      (t) => `TAR at FAR ${t.far}`.padEnd(22) + `${pct(t.tar)} (threshold ${round(t.threshold, 4)})`,
+    ),
+  ].join('\n');
+}
+
+function opensetTable(r: OpensetReport): string {
+  return [
+    `enrolled              ${r.identitiesEnrolled} identities, one photo each (${r.enrollmentWithoutFace} had no usable face)`,
+    `probes                ${r.matedProbes} mated, ${r.nonMatedProbes} strangers; ${r.probesWithoutFace} without a usable face`,
+    `rank-1 accuracy       ${pct(r.rank1)}`,
+    `at threshold ${round(r.threshold, 4)}`.padEnd(22) +
+      `TPIR ${pct(r.tpirAtThreshold)}, FPIR ${pct(r.fpirAtThreshold)}`,
+    ...r.tpirAtFpir.map(
+      (t) => `TPIR at FPIR ${t.fpir}`.padEnd(22) + `${pct(t.tpir)} (threshold ${round(t.threshold, 4)})`,
+    ),
+  ].join('\n');
+}

@@ -1,0 +1,225 @@
+// facegate enroll and facegate gallery list|remove|export|import: the one-shot gallery from the
+// command line. The gallery lives in <state dir>/gallery.sqlite.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { FacegateError } from '../errors.js';
+import {
+  DEFAULT_SIMILAR_FACE_RATIO,
+  enrollPerson,
+  EnrollmentRejected,
+  reembedGallery,
+  type EnrollmentPolicy,
+} from '../gallery/enroll.js';
+import { GalleryStore } from '../gallery/store.js';
+import { exportGallery, importGallery, parseExport } from '../gallery/transfer.js';
+import { DEFAULT_THRESHOLD, type FaceEngine } from '../inference/faces.js';
+import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
+import { parseCommand, parseNumber, type Io } from './args.js';
+
+const STATE_HELP = `  --state-dir DIR     where the gallery lives (default $FACEGATE_STATE_DIR, else ./state)`;
+
+export function galleryPath(stateDir: string | undefined): string {
+  return join(resolve(stateDir ?? process.env.FACEGATE_STATE_DIR ?? 'state'), 'gallery.sqlite');
+}
+
+/** Opens the gallery and re-embeds photos the current encoder has not seen (after a model change). */
+async function openGallery(stateDir: string | undefined, engine: FaceEngine, io: Io): Promise<GalleryStore> {
+  const store = new GalleryStore(galleryPath(stateDir));
+  const { embedded, failed } = await reembedGallery(engine, store);
+  if (embedded || failed.length) io.err(`gallery: re-embedded ${embedded} photos for the current encoder`);
+  for (const f of failed) io.err(`gallery: ${f.personId}: cannot re-embed (${f.reason}); re-enroll them`);
+  return store;
+}
+
+export const ENROLL_USAGE = `Usage: facegate enroll --id ID --name NAME [--metadata JSON] [--force] IMAGE...
+
+Adds a person to the gallery from one photo (or a few). A photo is refused, with the reason, when
+it has no face, two faces of similar size, a face below the quality gates, or a face closer than
+the threshold to someone already enrolled (then it names who; --force enrolls anyway).
+
+Options:
+  --id ID             stable identifier (letters, digits, . _ : @ -)
+  --name NAME         display name, used in events
+  --metadata JSON     a JSON object kept with the person
+  --threshold T       duplicate check threshold (default ${DEFAULT_THRESHOLD})
+  --force             enroll even when the face matches someone else
+${STATE_HELP}
+  -h, --help          this text`;
+
+export async function enrollCommand(
+  argv: string[],
+  io: Io,
+  openEngine: () => Promise<FaceEngine>,
+): Promise<number> {
+  const { values, positionals } = parseCommand(
+    argv,
+    {
+      id: { type: 'string' },
+      name: { type: 'string' },
+      metadata: { type: 'string' },
+      threshold: { type: 'string' },
+      force: { type: 'boolean' },
+      'state-dir': { type: 'string' },
+    },
+    ENROLL_USAGE,
+  );
+  if (values.help) {
+    io.out(ENROLL_USAGE);
+    return 0;
+  }
+  if (!values.id || !values.name)
+    throw new FacegateError('USAGE', `--id and --name are required\n\n${ENROLL_USAGE}`);
+  if (!positionals.length) throw new FacegateError('USAGE', `no photo given\n\n${ENROLL_USAGE}`);
+  let metadata: Record<string, unknown> = {};
+  if (values.metadata !== undefined) {
+    try {
+      metadata = JSON.parse(values.metadata) as Record<string, unknown>;
+    } catch {
+      throw new FacegateError('USAGE', `--metadata is not valid JSON: ${values.metadata}`);
+    }
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+      throw new FacegateError('USAGE', '--metadata must be a JSON object');
+    }
+  }
+  const photos = positionals.map((file) => {
+    try {
+      return { bytes: readFileSync(file), source: basename(file) };
+    } catch (err) {
+      throw new FacegateError(
+        'IMAGE_UNREADABLE',
+        `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
+      );
+    }
+  });
+  const policy: EnrollmentPolicy = {
+    threshold: parseNumber('threshold', values.threshold, DEFAULT_THRESHOLD),
+    gates: DEFAULT_QUALITY_GATES,
+    similarFaceRatio: DEFAULT_SIMILAR_FACE_RATIO,
+    force: values.force ?? false,
+  };
+  const engine = await openEngine();
+  const store = await openGallery(values['state-dir'], engine, io);
+  try {
+    const r = await enrollPerson(
+      engine,
+      store,
+      { id: values.id, name: values.name, metadata },
+      photos,
+      policy,
+    );
+    io.out(
+      JSON.stringify({
+        enrolled: r.personId,
+        name: values.name,
+        images: r.images,
+        galleryVersion: r.galleryVersion,
+      }),
+    );
+    return 0;
+  } catch (err) {
+    if (err instanceof EnrollmentRejected) {
+      io.out(
+        JSON.stringify({ refused: values.id, reason: err.reason, message: err.message, ...err.details }),
+      );
+    }
+    throw err;
+  } finally {
+    store.close();
+  }
+}
+
+export const GALLERY_USAGE = `Usage: facegate gallery list [--json]
+       facegate gallery remove ID
+       facegate gallery export FILE
+       facegate gallery import FILE
+
+  list                people, photos per person, gallery version
+  remove ID           removes a person and their photos
+  export FILE         writes every person with their enrollment photos as JSON
+  import FILE         re-encodes and adds (or replaces) the people in an export, all or nothing
+${STATE_HELP}
+  -h, --help          this text`;
+
+export async function galleryCommand(
+  argv: string[],
+  io: Io,
+  openEngine: () => Promise<FaceEngine>,
+): Promise<number> {
+  const { values, positionals } = parseCommand(
+    argv,
+    { json: { type: 'boolean' }, 'state-dir': { type: 'string' } },
+    GALLERY_USAGE,
+  );
+  const [verb, arg] = positionals;
+  if (values.help || !verb) {
+    io.out(GALLERY_USAGE);
+    return values.help ? 0 : 2;
+  }
+  const needsArg = (what: string) => {
+    if (!arg) throw new FacegateError('USAGE', `gallery ${verb} needs ${what}\n\n${GALLERY_USAGE}`);
+    return arg;
+  };
+  const stateDir = values['state-dir'];
+  switch (verb) {
+    case 'list': {
+      const store = new GalleryStore(galleryPath(stateDir));
+      const people = store.listPeople();
+      if (values.json) io.out(JSON.stringify({ galleryVersion: store.version, people }));
+      else {
+        io.out(`gallery version ${store.version}, ${people.length} people`);
+        for (const p of people)
+          io.out(`${p.id.padEnd(24)} ${p.name.padEnd(24)} ${p.images} photo${p.images === 1 ? '' : 's'}`);
+      }
+      store.close();
+      return 0;
+    }
+    case 'remove': {
+      const id = needsArg('an ID');
+      const store = new GalleryStore(galleryPath(stateDir));
+      const removed = store.write(() => store.removePerson(id));
+      const version = store.version;
+      store.close();
+      if (!removed) throw new FacegateError('NOT_FOUND', `no person with id "${id}"`);
+      io.out(JSON.stringify({ removed: id, galleryVersion: version }));
+      return 0;
+    }
+    case 'export': {
+      const file = needsArg('a FILE');
+      const store = new GalleryStore(galleryPath(stateDir));
+      const doc = exportGallery(store);
+      store.close();
+      writeFileSync(file, JSON.stringify(doc));
+      io.out(JSON.stringify({ exported: doc.people.length, file, galleryVersion: doc.galleryVersion }));
+      return 0;
+    }
+    case 'import': {
+      const file = needsArg('a FILE');
+      let text: string;
+      try {
+        text = readFileSync(file, 'utf8');
+      } catch (err) {
+        throw new FacegateError(
+          'NOT_FOUND',
+          `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        );
+      }
+      const doc = parseExport(text, file);
+      const engine = await openEngine();
+      const store = await openGallery(stateDir, engine, io);
+      try {
+        const policy = {
+          threshold: DEFAULT_THRESHOLD,
+          gates: DEFAULT_QUALITY_GATES,
+          similarFaceRatio: DEFAULT_SIMILAR_FACE_RATIO,
+        };
+        const r = await importGallery(engine, store, doc, policy);
+        io.out(JSON.stringify({ imported: r.people, galleryVersion: r.galleryVersion }));
+      } finally {
+        store.close();
+      }
+      return 0;
+    }
+    default:
+      throw new FacegateError('USAGE', `unknown gallery command "${verb}"\n\n${GALLERY_USAGE}`);
+  }
+}

@@ -1,0 +1,51 @@
+// Encodes a set of image files once each, for evaluation: every file ends up either with an
+// embedding or with the reason it has none (unreadable, no face, or failed a quality gate).
+import { join } from 'node:path';
+import type { AnalyzeOptions, Face, FaceEngine } from '../inference/faces.js';
+import { decodeImage } from '../vision/image.js';
+import { checkGates, type QualityGates } from '../vision/quality.js';
+
+export type EmbeddedFile =
+  { ok: true; face: Face } | { ok: false; reason: 'unreadable' | 'no face' | 'gated'; detail: string };
+
+export async function embedFiles(
+  engine: FaceEngine,
+  root: string,
+  paths: readonly string[],
+  opts: AnalyzeOptions & { gates?: QualityGates; onProgress?: (done: number, total: number) => void } = {},
+): Promise<Map<string, EmbeddedFile>> {
+  const out = new Map<string, EmbeddedFile>();
+  const unique = [...new Set(paths)];
+  for (const [i, path] of unique.entries()) {
+    out.set(path, await embedOne(engine, join(root, path), opts));
+    opts.onProgress?.(i + 1, unique.length);
+  }
+  return out;
+}
+
+async function embedOne(
+  engine: FaceEngine,
+  file: string,
+  opts: AnalyzeOptions & { gates?: QualityGates },
+): Promise<EmbeddedFile> {
+  let faces: Face[];
+  try {
+    faces = await engine.analyze(await decodeImage(file), opts);
+  } catch (err) {
+    return { ok: false, reason: 'unreadable', detail: (err as Error).message };
+  }
+  const face = faces[0];
+  if (!face) return { ok: false, reason: 'no face', detail: `${file}: no face found` };
+  const failed = opts.gates ? checkGates(face.quality, opts.gates) : [];
+  if (failed.length) return { ok: false, reason: 'gated', detail: failed.map((f) => f.reason).join('; ') };
+  return { ok: true, face };
+}
+
+/** How many files ended without an embedding, by reason. */
+export function countFailures(
+  files: Map<string, EmbeddedFile>,
+): Record<'unreadable' | 'no face' | 'gated', number> {
+  const counts = { unreadable: 0, 'no face': 0, gated: 0 };
+  for (const f of files.values()) if (!f.ok) counts[f.reason]++;
+  return counts;
+}

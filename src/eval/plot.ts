@@ -1,0 +1,100 @@
+// ROC curve and distance histograms as one PNG: drawn as SVG, rasterised by sharp (librsvg).
+import sharp from 'sharp';
+import type { ScoredPair } from './metrics.js';
+
+const W = 900;
+const H = 380;
+const PANEL = { w: 380, h: 280, top: 40 };
+
+export async function writeEvaluationPlot(
+  file: string,
+  data: {
+    roc: { far: number; tar: number }[];
+    scored: readonly ScoredPair[];
+    threshold: number;
+    title: string;
+  },
+): Promise<void> {
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" font-family="sans-serif" font-size="12">
+<rect width="100%" height="100%" fill="white"/>
+<text x="${W / 2}" y="20" text-anchor="middle" font-size="14">${escape(data.title)}</text>
+${rocPanel(60, data.roc)}
+${histogramPanel(500, data.scored, data.threshold)}
+</svg>`;
+  await sharp(Buffer.from(svg)).png().toFile(file);
+}
+
+function axes(
+  x0: number,
+  label: string,
+  yLabel: string,
+  ticksX: [number, string][],
+  ticksY: [number, string][],
+): string {
+  const { w, h, top } = PANEL;
+  const parts = [`<rect x="${x0}" y="${top}" width="${w}" height="${h}" fill="none" stroke="black"/>`];
+  for (const [x, t] of ticksX) {
+    parts.push(
+      `<line x1="${x0 + x * w}" y1="${top + h}" x2="${x0 + x * w}" y2="${top + h + 4}" stroke="black"/>`,
+    );
+    parts.push(`<text x="${x0 + x * w}" y="${top + h + 16}" text-anchor="middle">${t}</text>`);
+  }
+  for (const [y, t] of ticksY) {
+    parts.push(
+      `<line x1="${x0 - 4}" y1="${top + h - y * h}" x2="${x0}" y2="${top + h - y * h}" stroke="black"/>`,
+    );
+    parts.push(`<text x="${x0 - 6}" y="${top + h - y * h + 4}" text-anchor="end">${t}</text>`);
+  }
+  parts.push(`<text x="${x0 + w / 2}" y="${top + h + 34}" text-anchor="middle">${label}</text>`);
+  parts.push(
+    `<text x="${x0 - 40}" y="${top + h / 2}" text-anchor="middle" transform="rotate(-90 ${x0 - 40} ${top + h / 2})">${yLabel}</text>`,
+  );
+  return parts.join('\n');
+}
+
+/** TAR against FAR on a log axis from 1e-4 to 1. */
+function rocPanel(x0: number, roc: { far: number; tar: number }[]): string {
+  const { w, h, top } = PANEL;
+  const minLog = -4;
+  const fx = (far: number) => (Math.max(minLog, Math.log10(Math.max(far, 1e-12))) - minLog) / -minLog;
+  const pts = roc
+    .map((p) => `${(x0 + fx(p.far) * w).toFixed(1)},${(top + h - p.tar * h).toFixed(1)}`)
+    .join(' ');
+  const ticksX: [number, string][] = [-4, -3, -2, -1, 0].map((e) => [(e - minLog) / -minLog, `1e${e}`]);
+  const ticksY: [number, string][] = [0, 0.25, 0.5, 0.75, 1].map((v) => [v, v.toFixed(2)]);
+  return `${axes(x0, 'false accept rate', 'true accept rate', ticksX, ticksY)}
+<polyline points="${pts}" fill="none" stroke="#1f77b4" stroke-width="2"/>`;
+}
+
+/** Distance histograms of same (green) and different (red) pairs, with the threshold. */
+function histogramPanel(x0: number, scored: readonly ScoredPair[], threshold: number): string {
+  const { w, h, top } = PANEL;
+  const max = 1.2;
+  const bins = 60;
+  const count = (same: boolean) => {
+    const c = new Array<number>(bins).fill(0);
+    for (const p of scored)
+      if (p.same === same && Number.isFinite(p.distance))
+        c[Math.min(bins - 1, Math.floor((p.distance / max) * bins))]!++;
+    const total = c.reduce((a, b) => a + b, 0) || 1;
+    return c.map((v) => v / total);
+  };
+  const same = count(true);
+  const diff = count(false);
+  const peak = Math.max(...same, ...diff, 1e-9);
+  const bars = (c: number[], colour: string) =>
+    c
+      .map(
+        (v, i) =>
+          `<rect x="${x0 + (i / bins) * w}" y="${top + h - (v / peak) * h}" width="${w / bins}" height="${(v / peak) * h}" fill="${colour}" fill-opacity="0.5"/>`,
+      )
+      .join('');
+  const tx = x0 + Math.min(1, threshold / max) * w;
+  const ticksX: [number, string][] = [0, 0.2, 0.4, 0.6, 0.8, 1.0, 1.2].map((v) => [v / max, v.toFixed(1)]);
+  return `${axes(x0, 'distance (green: same person, red: different)', 'share of pairs', ticksX, [])}
+${bars(same, '#2ca02c')}${bars(diff, '#d62728')}
+<line x1="${tx}" y1="${top}" x2="${tx}" y2="${top + h}" stroke="black" stroke-dasharray="4 3"/>
+<text x="${tx + 4}" y="${top + 14}">threshold ${threshold.toFixed(3)}</text>`;
+}
+
+const escape = (s: string): string => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
