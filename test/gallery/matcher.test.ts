@@ -1,0 +1,80 @@
+import { describe, expect, it } from 'vitest';
+import { Matcher, type GalleryEntry } from '../../src/gallery/matcher.js';
+
+function rng(seed: number) {
+  let s = seed;
+  return () => {
+    s = (s * 1103515245 + 12345) % 2147483648;
+    return s / 2147483648 - 0.5;
+  };
+}
+const random = rng(7);
+const vector = (dim = 128) => Float32Array.from({ length: dim }, random);
+const dist = (a: Float32Array, b: Float32Array) => Math.sqrt(a.reduce((s, v, i) => s + (v - b[i]!) ** 2, 0));
+
+describe('Matcher', () => {
+  const entries: GalleryEntry[] = Array.from({ length: 300 }, (_, i) => ({
+    personId: `p${i % 100}`,
+    name: `P ${i % 100}`,
+    embedding: vector(),
+  }));
+
+  it('agrees with a brute-force search: nearest person, runner-up and margin', () => {
+    const m = new Matcher(entries);
+    expect(m.size).toBe(100);
+    for (let q = 0; q < 20; q++) {
+      const query = vector();
+      const perPerson = new Map<string, number>();
+      for (const e of entries)
+        perPerson.set(e.personId, Math.min(perPerson.get(e.personId) ?? Infinity, dist(query, e.embedding)));
+      const ranked = [...perPerson].sort((a, b) => a[1] - b[1]);
+      const r = m.nearest(query)!;
+      expect(r.personId).toBe(ranked[0]![0]);
+      expect(r.distance).toBeCloseTo(ranked[0]![1], 4);
+      expect(r.second!.personId).toBe(ranked[1]![0]);
+      expect(r.margin).toBeCloseTo(ranked[1]![1] - ranked[0]![1], 4);
+    }
+  });
+
+  it("uses a person's mean embedding when built with 'mean'", () => {
+    const a = Float32Array.from({ length: 4 }, (_, i) => (i === 0 ? 1 : 0));
+    const b = Float32Array.from({ length: 4 }, (_, i) => (i === 0 ? 3 : 0));
+    const m = new Matcher(
+      [
+        { personId: 'x', name: 'X', embedding: a },
+        { personId: 'x', name: 'X', embedding: b },
+      ],
+      'mean',
+    );
+    expect(m.nearest(Float32Array.from([2, 0, 0, 0]))!.distance).toBeCloseTo(0, 6);
+    expect(
+      new Matcher([
+        { personId: 'x', name: 'X', embedding: a },
+        { personId: 'x', name: 'X', embedding: b },
+      ]).nearest(Float32Array.from([2, 0, 0, 0]))!.distance,
+    ).toBeCloseTo(1, 6);
+  });
+
+  it('decides open-set: known under the threshold with enough margin, else unknown with the nearest', () => {
+    const one = Float32Array.from([0, 0]);
+    const two = Float32Array.from([1, 0]);
+    const m = new Matcher([
+      { personId: 'a', name: 'A', embedding: one },
+      { personId: 'b', name: 'B', embedding: two },
+    ]);
+    expect(m.decide(Float32Array.from([0.1, 0]), 0.6)).toMatchObject({
+      known: true,
+      match: { personId: 'a' },
+    });
+    expect(m.decide(Float32Array.from([0.45, 0]), 0.6, 0.2)).toMatchObject({
+      known: false,
+      nearest: { personId: 'a' },
+    });
+    expect(m.decide(Float32Array.from([0, 5]), 0.6)).toMatchObject({
+      known: false,
+      nearest: { personId: 'a' },
+    });
+    expect(new Matcher([]).decide(one, 0.6)).toEqual({ known: false });
+    expect(new Matcher([{ personId: 'a', name: 'A', embedding: one }]).nearest(one)!.margin).toBe(Infinity);
+  });
+});

@@ -1,0 +1,142 @@
+// The gallery store: transactions, versions, model tags, and what survives a SIGKILL mid-write.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Database from 'better-sqlite3';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { GalleryStore } from '../../src/gallery/store.js';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
+
+let dir: string;
+let path: string;
+beforeEach(() => {
+  dir = mkdtempSync(join(tmpdir(), 'fg-store-'));
+  path = join(dir, 'gallery.sqlite');
+});
+afterEach(() => rmSync(dir, { recursive: true, force: true }));
+
+const quality = { score: 0.9, eyeDistance: 40, sharpness: 80, yaw: 1, roll: 2, outside: 0 };
+const vec = (v: number) => new Float32Array(128).fill(v);
+const photo = (seed: number, v = seed) => ({
+  bytes: Buffer.from(`photo ${seed}`),
+  source: `${seed}.jpg`,
+  embedding: vec(v),
+  quality,
+});
+
+describe('GalleryStore', () => {
+  it('stores people, photos and embeddings per model, and bumps the version once per write', () => {
+    const store = new GalleryStore(path);
+    expect(store.version).toBe(0);
+    store.write(() =>
+      store.putPerson({ id: 'ann', name: 'Ann', metadata: { flat: 3 } }, [photo(1), photo(2)], 'model-a'),
+    );
+    expect(store.version).toBe(1);
+    expect(store.getPerson('ann')).toMatchObject({
+      id: 'ann',
+      name: 'Ann',
+      metadata: { flat: 3 },
+      images: 2,
+    });
+    expect(store.entries('model-a').map((e) => e.embedding[0])).toEqual([1, 2]);
+    expect(store.entries('model-b')).toEqual([]);
+    // The same photo again is kept once.
+    store.write(() => store.putPerson({ id: 'ann', name: 'Ann B.' }, [photo(1)], 'model-a'));
+    expect(store.version).toBe(2);
+    expect(store.getPerson('ann')).toMatchObject({ name: 'Ann B.', images: 2 });
+    expect(store.write(() => store.removePerson('ann'))).toBe(true);
+    expect(store.listPeople()).toEqual([]);
+    expect(store.images()).toEqual([]); // photos and embeddings go with the person
+    store.close();
+  });
+
+  it('finds photos a new model has not embedded, and prunes the old model', () => {
+    const store = new GalleryStore(path);
+    store.write(() => store.putPerson({ id: 'bob', name: 'Bob' }, [photo(1)], 'model-a'));
+    const missing = store.imagesMissingEmbedding('model-b');
+    expect(missing.map((i) => i.personId)).toEqual(['bob']);
+    expect(missing[0]!.bytes.toString()).toBe('photo 1'); // the enrollment photo itself is kept
+    store.write(() => {
+      store.putEmbedding(missing[0]!.id, 'model-b', vec(7), quality);
+      store.pruneEmbeddings('model-b');
+    });
+    expect(store.imagesMissingEmbedding('model-b')).toEqual([]);
+    expect(store.entries('model-a')).toEqual([]);
+    expect(store.entries('model-b')[0]!.embedding[0]).toBe(7);
+    store.close();
+  });
+
+  it('rolls back a write that throws: nothing of it remains, the version is unchanged', () => {
+    const store = new GalleryStore(path);
+    store.write(() => store.putPerson({ id: 'a', name: 'A' }, [photo(1)], 'm'));
+    expect(() =>
+      store.write(() => {
+        store.putPerson({ id: 'b', name: 'B' }, [photo(2)], 'm');
+        throw new Error('disk on fire');
+      }),
+    ).toThrow('disk on fire');
+    expect(store.listPeople().map((p) => p.id)).toEqual(['a']);
+    expect(store.version).toBe(1);
+    store.close();
+  });
+
+  it('refuses invalid person ids with the rule', () => {
+    const store = new GalleryStore(path);
+    expect(() => store.write(() => store.putPerson({ id: '../etc', name: 'x' }, [], 'm'))).toThrow(
+      /person id "\.\.\/etc": use 1-128 letters/,
+    );
+    store.close();
+  });
+
+  it('names a file that is not a gallery', () => {
+    const bad = join(dir, 'bad.sqlite');
+    writeFileSync(bad, 'not a database at all, just text'.repeat(100));
+    expect(() => new GalleryStore(bad)).toThrow(/bad\.sqlite: cannot open the gallery/);
+  });
+
+  async function runWriter(mode: 'KILL' | 'COMMIT'): Promise<void> {
+    // node itself with tsx as a loader: the tsx wrapper would leave its node child alive on SIGKILL.
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(PROJECT_ROOT, 'test/gallery/crash-writer.ts'), path, mode],
+      {
+        cwd: PROJECT_ROOT,
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    await new Promise<void>((resolve, reject) => {
+      let out = '';
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        if (mode === 'KILL' && out.includes('IN_TRANSACTION')) child.kill('SIGKILL');
+      });
+      child.on('exit', (code, signal) => {
+        if (mode === 'KILL' && signal === 'SIGKILL') resolve();
+        else if (mode === 'COMMIT' && code === 0 && out.includes('COMMITTED')) resolve();
+        else reject(new Error(`writer ended with ${code ?? signal}: ${out}`));
+      });
+    });
+  }
+
+  it('after SIGKILL in the middle of a write, holds the old gallery; after a commit, the new one', async () => {
+    const before = new GalleryStore(path);
+    before.write(() => before.putPerson({ id: 'resident', name: 'Resident' }, [photo(1)], 'model-a'));
+    before.close();
+
+    await runWriter('KILL');
+    const afterKill = new GalleryStore(path);
+    expect(afterKill.version).toBe(1);
+    expect(afterKill.listPeople().map((p) => p.id)).toEqual(['resident']);
+    afterKill.close();
+    const check = new Database(path);
+    expect(check.pragma('integrity_check', { simple: true })).toBe('ok');
+    check.close();
+
+    await runWriter('COMMIT');
+    const afterCommit = new GalleryStore(path);
+    expect(afterCommit.version).toBe(2);
+    expect(afterCommit.listPeople()).toHaveLength(102);
+    afterCommit.close();
+  });
+});
