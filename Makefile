@@ -7,7 +7,7 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 # Debian packages the project needs: ffmpeg reads the cameras.
 DEB_PACKAGES := ffmpeg
 
-.PHONY: all deps install models build check typecheck lint format test bench run demo clean
+.PHONY: all deps install models build check typecheck lint format test bench bench-quality run clean
 
 all: build
 
@@ -53,7 +53,11 @@ test: deps install models
 bench: install models
 	$(BIN)/tsx bench/run.ts
 
-# Until the daemon exists: a verification demo on the sample photos shipped in @vladmandic/face-api.
+# How accuracy falls as lfw-dev faces are shrunk or blurred: the basis of the quality gates (minutes).
+bench-quality: install models
+	$(BIN)/tsx bench/quality-sweep.ts
+
+# Until the daemon exists: a one-shot identification demo on the sample photos in @vladmandic/face-api.
 run: deps build
 	node dist/tools/demo.js
 

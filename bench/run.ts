@@ -2,6 +2,9 @@
 // backend, in the same process on the same images, plus the machine's fp32 matrix rate so the
 // encoder can be compared with its floor (multiply-adds per face / achievable FLOP rate).
 import * as ort from 'onnxruntime-node';
+import sharp from 'sharp';
+import { Matcher } from '../src/gallery/matcher.js';
+import { DEFAULT_DETECTOR_OPTIONS, detectFaces } from '../src/inference/detector.js';
 import { FaceEngine } from '../src/inference/faces.js';
 import { GraphBuilder } from '../src/inference/onnx-writer.js';
 import { decodeImage } from '../src/vision/image.js';
@@ -95,4 +98,95 @@ for (const batch of [1, 8]) {
   );
 }
 console.log(table.toString());
+console.log(
+  '\nThe pipeline encodes each face twice (the face and its mirror image), so per face it costs two encoder passes.\n',
+);
+
+// The whole pipeline on a 720p frame (sample1.jpg scaled and cropped to 1280x720, 3 faces).
+const frameBytes = await sharp(samplePhoto('sample1.jpg'))
+  .resize(1280, 720, { fit: 'cover' })
+  .png()
+  .toBuffer();
+const frame = await decodeImage(frameBytes);
+const faces = await engine.analyze(frame, { select: 'all' });
+const detectMs = await medianMs(() => detectFaces(engine.detector, frame, DEFAULT_DETECTOR_OPTIONS), {
+  runs: 9,
+});
+const landmarkMs = await medianMs(
+  () =>
+    engine.landmarks(
+      frame,
+      faces.map((f) => f.box),
+    ),
+  { runs: 9 },
+);
+const chip = new Float32Array(150 * 150 * 3);
+const alignMs = await medianMs(
+  () => warpAffine(frame, alignmentTransform(faces[0]!.landmarks, 150), 150, 150, chip),
+  { runs: 50 },
+);
+const pipelineMs = await medianMs(() => engine.analyze(frame, { select: 'all' }), { runs: 9 });
+
+const frameTensor = tf.tensor3d(frame.data, [frame.height, frame.width, 3], 'int32');
+await loadFaceApi(['ssdMobilenetv1', 'faceLandmark68Net']);
+const faceApiDefault = async () =>
+  faceapi
+    .detectAllFaces(frameTensor, new faceapi.SsdMobilenetv1Options())
+    .withFaceLandmarks()
+    .withFaceDescriptors();
+const faceApiTiny = async () =>
+  faceapi
+    .detectAllFaces(frameTensor, new faceapi.TinyFaceDetectorOptions())
+    .withFaceLandmarks(true)
+    .withFaceDescriptors();
+const defaultFaces = (await faceApiDefault()).length;
+const tinyFaces = (await faceApiTiny()).length;
+const defaultMs = await medianMs(faceApiDefault, { warmup: 1, runs: 5 });
+const tinyMs = await medianMs(faceApiTiny, { warmup: 1, runs: 5 });
+frameTensor.dispose();
+
+const stages = new Table([
+  '720p frame (1280x720)',
+  'faces',
+  'ms',
+  'face-api default (SSD) / this',
+  'face-api tiny / this',
+]);
+stages.add('facegate detection (pyramid)', faces.length, detectMs, '', '');
+stages.add('facegate landmarks (all faces)', faces.length, landmarkMs, '', '');
+stages.add('facegate alignment (one face)', 1, alignMs, '', '');
+stages.add(
+  'facegate whole pipeline',
+  faces.length,
+  pipelineMs,
+  `${(defaultMs / pipelineMs).toFixed(1)}x`,
+  `${(tinyMs / pipelineMs).toFixed(1)}x`,
+);
+stages.add('face-api default: SSD MobileNet + 68 landmarks + descriptors', defaultFaces, defaultMs, '', '');
+stages.add('face-api tiny: tiny detector + tiny landmarks + descriptors', tinyFaces, tinyMs, '', '');
+console.log(stages.toString());
+
+// The matcher over galleries of random embeddings.
+const matcherTable = new Table(['gallery people', 'ms per query', 'build ms']);
+for (const people of [1_000, 10_000, 100_000]) {
+  const entries = Array.from({ length: people }, (_, i) => ({
+    personId: `p${i}`,
+    name: `P ${i}`,
+    embedding: Float32Array.from({ length: 128 }, () => Math.random() - 0.5),
+  }));
+  const t0 = performance.now();
+  const matcher = await Matcher.create(entries);
+  const buildMs = performance.now() - t0;
+  const query = Float32Array.from({ length: 128 }, () => Math.random() - 0.5);
+  matcherTable.add(
+    people.toLocaleString('en'),
+    await medianMs(() => matcher.nearest(query), { runs: 21 }),
+    buildMs,
+  );
+  await matcher.release();
+}
+console.log(`\n${matcherTable.toString()}`);
+console.log(
+  `\npeak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (this process: facegate models, face-api on WASM, a 100,000-person gallery)`,
+);
 await engine.release();

@@ -34,6 +34,8 @@ Options:
   --threshold T       decision threshold to report at (default ${DEFAULT_THRESHOLD})
   --gate              drop faces that fail the quality gates (counted as without a usable face)
   --plot OUT.png      ROC curve and distance histograms (verification)
+  --enroll-images K   open set: enroll K photos per identity (default 1, one-shot)
+  --aggregate MODE    open set with K > 1: best (nearest photo, default) or mean (mean embedding)
   --json              one JSON object instead of a table
   -h, --help          this text`;
 
@@ -105,6 +107,8 @@ export async function evalCommand(
       manifest: { type: 'string' },
       threshold: { type: 'string' },
       plot: { type: 'string' },
+      'enroll-images': { type: 'string' },
+      aggregate: { type: 'string' },
     },
     EVAL_USAGE,
   );
@@ -125,7 +129,13 @@ export async function evalCommand(
       setup,
       images.map((i) => i.path),
     );
-    const report = opensetReport(images, files, threshold);
+    const enrollImages = parseNumber('enroll-images', values['enroll-images'], 1);
+    const aggregation = values.aggregate ?? 'best';
+    if (!Number.isInteger(enrollImages) || enrollImages < 1)
+      throw new FacegateError('USAGE', '--enroll-images must be a positive integer');
+    if (aggregation !== 'best' && aggregation !== 'mean')
+      throw new FacegateError('USAGE', `--aggregate must be best or mean, not "${aggregation}"`);
+    const report = await opensetReport(images, files, threshold, { enrollImages, aggregation });
     io.out(setup.json ? JSON.stringify({ mode: 'openset', ...settings, ...report }) : opensetTable(report));
     return 0;
   }
@@ -170,7 +180,7 @@ function verificationTable(r: VerificationReport): string {
 
 function opensetTable(r: OpensetReport): string {
   return [
-    `enrolled              ${r.identitiesEnrolled} identities, one photo each (${r.enrollmentWithoutFace} had no usable face)`,
+    `enrolled              ${r.identitiesEnrolled} identities, ${r.enrollImages === 1 ? 'one photo each' : `${r.enrollImages} photos each (${r.aggregation})`} (${r.enrollmentWithoutFace} had no usable face)`,
     `probes                ${r.matedProbes} mated, ${r.nonMatedProbes} strangers; ${r.probesWithoutFace} without a usable face`,
     `rank-1 accuracy       ${pct(r.rank1)}`,
     `at threshold ${round(r.threshold, 4)}`.padEnd(22) +

@@ -1,6 +1,6 @@
 // Verification (labelled pairs) and open-set identification (one photo enrolled per identity)
 // reports, from files already encoded by embedFiles.
-import { Matcher } from '../gallery/matcher.js';
+import { Matcher, type PersonAggregation } from '../gallery/matcher.js';
 import { euclidean } from '../inference/faces.js';
 import type { LabelledImage, LabelledPair } from './datasets.js';
 import { countFailures, type EmbeddedFile } from './embed-files.js';
@@ -60,15 +60,18 @@ export function verificationReport(
 export type VerificationReport = ReturnType<typeof verificationReport>;
 
 /**
- * One-shot identification as a door sees it. Identities with two or more images are enrolled
- * from their first image (by path) and probed with the others (mated probes); identities with a
- * single image are never enrolled and probe as strangers (non-mated probes).
+ * One-shot identification as a door sees it. Identities with more than `enrollImages` images
+ * are enrolled from their first `enrollImages` (by path) and probed with the others (mated
+ * probes); the rest are never enrolled and probe as strangers (non-mated probes). With several
+ * enrollment images, a person's distance is their best image's or their mean embedding's.
  */
-export function opensetReport(
+export async function opensetReport(
   images: readonly LabelledImage[],
   files: Map<string, EmbeddedFile>,
   threshold: number,
+  opts: { enrollImages?: number; aggregation?: PersonAggregation } = {},
 ) {
+  const k = opts.enrollImages ?? 1;
   const byIdentity = new Map<string, string[]>();
   for (const img of images) byIdentity.set(img.identity, [...(byIdentity.get(img.identity) ?? []), img.path]);
   const enrolled: { personId: string; name: string; embedding: Float32Array }[] = [];
@@ -77,34 +80,43 @@ export function opensetReport(
   let enrollFailed = 0;
   for (const [identity, paths] of byIdentity) {
     const sorted = [...paths].sort();
-    if (sorted.length < 2) {
-      nonMated.push(sorted[0]!);
+    if (sorted.length <= k) {
+      nonMated.push(...sorted);
       continue;
     }
-    const first = files.get(sorted[0]!);
-    if (!first?.ok) {
+    const usable = sorted
+      .slice(0, k)
+      .map((p) => files.get(p))
+      .filter((f) => f?.ok === true);
+    if (!usable.length) {
       enrollFailed++;
       continue; // a door cannot enrol a photo without a usable face; its probes are not counted
     }
-    enrolled.push({ personId: identity, name: identity, embedding: first.face.embedding });
-    for (const p of sorted.slice(1)) mated.push({ identity, path: p });
+    for (const f of usable)
+      enrolled.push({ personId: identity, name: identity, embedding: f.face.embedding });
+    for (const p of sorted.slice(k)) mated.push({ identity, path: p });
   }
-  const matcher = new Matcher(enrolled);
+  const matcher = await Matcher.create(enrolled, opts.aggregation ?? 'best');
   // A probe without a usable face is never identified (distance Infinity).
-  const mat = mated.map((m) => {
-    const f = files.get(m.path);
-    const r = f?.ok ? matcher.nearest(f.face.embedding) : undefined;
-    return { correct: r?.personId === m.identity, distance: r?.distance ?? Infinity };
-  });
-  const non = nonMated.map((p) => {
-    const f = files.get(p);
-    return f?.ok ? (matcher.nearest(f.face.embedding)?.distance ?? Infinity) : Infinity;
-  });
+  const search = async (paths: string[]) => {
+    const usable = paths.map((p) => files.get(p)).map((f) => (f?.ok ? f.face.embedding : undefined));
+    const found = await matcher.nearestBatch(usable.filter((e): e is Float32Array => e !== undefined));
+    let i = 0;
+    return usable.map((e) => (e ? found[i++] : undefined));
+  };
+  const mat = (await search(mated.map((m) => m.path))).map((r, i) => ({
+    correct: r?.personId === mated[i]!.identity,
+    distance: r?.distance ?? Infinity,
+  }));
+  const non = (await search(nonMated)).map((r) => r?.distance ?? Infinity);
+  await matcher.release();
   const sortedNon = [...non].sort((a, b) => a - b);
   const tpirAt = (t: number) => mat.filter((m) => m.correct && m.distance < t).length / (mat.length || 1);
   const fpirAt = (t: number) => non.filter((d) => d < t).length / (non.length || 1);
   return {
-    identitiesEnrolled: enrolled.length,
+    enrollImages: k,
+    aggregation: opts.aggregation ?? 'best',
+    identitiesEnrolled: new Set(enrolled.map((e) => e.personId)).size,
     enrollmentWithoutFace: enrollFailed,
     matedProbes: mat.length,
     nonMatedProbes: non.length,
@@ -121,4 +133,4 @@ export function opensetReport(
   };
 }
 
-export type OpensetReport = ReturnType<typeof opensetReport>;
+export type OpensetReport = Awaited<ReturnType<typeof opensetReport>>;

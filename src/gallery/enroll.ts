@@ -82,26 +82,30 @@ export async function prepareEnrollment(
   policy: EnrollmentPolicy,
 ): Promise<NewImage[]> {
   if (!photos.length) throw new FacegateError('USAGE', `enrolling ${personId}: no photo given`);
-  const others = new Matcher(store.entries(engine.encoderId).filter((e) => e.personId !== personId));
-  const images: NewImage[] = [];
-  for (const photo of photos) {
-    const face = await enrollmentFace(engine, photo, policy);
-    const nearest = others.nearest(face.embedding);
-    if (nearest && nearest.distance < policy.threshold && !policy.force) {
-      throw new EnrollmentRejected(
-        'duplicate',
-        `${photo.source}: looks like ${nearest.personId} (${nearest.name}), distance ${nearest.distance.toFixed(3)} under the threshold ${policy.threshold}; use --force if they are different people`,
-        { personId: nearest.personId, name: nearest.name, distance: nearest.distance },
-      );
+  const others = await Matcher.create(store.entries(engine.encoderId).filter((e) => e.personId !== personId));
+  try {
+    const images: NewImage[] = [];
+    for (const photo of photos) {
+      const face = await enrollmentFace(engine, photo, policy);
+      const nearest = await others.nearest(face.embedding);
+      if (nearest && nearest.distance < policy.threshold && !policy.force) {
+        throw new EnrollmentRejected(
+          'duplicate',
+          `${photo.source}: looks like ${nearest.personId} (${nearest.name}), distance ${nearest.distance.toFixed(3)} under the threshold ${policy.threshold}; use --force if they are different people`,
+          { personId: nearest.personId, name: nearest.name, distance: nearest.distance },
+        );
+      }
+      images.push({
+        bytes: photo.bytes,
+        source: photo.source,
+        embedding: face.embedding,
+        quality: face.quality,
+      });
     }
-    images.push({
-      bytes: photo.bytes,
-      source: photo.source,
-      embedding: face.embedding,
-      quality: face.quality,
-    });
+    return images;
+  } finally {
+    await others.release();
   }
-  return images;
 }
 
 /**

@@ -1,7 +1,11 @@
-// Nearest-neighbour search over the gallery. Embeddings live in one contiguous Float32Array
-// with their squared norms precomputed, so a query costs one pass of dot products:
-// |q - g|^2 = |q|^2 + |g|^2 - 2 q.g. Several enrollment images of one person are separate rows;
-// a person's distance is their best row (or the mean embedding, when built with 'mean').
+// Nearest-neighbour search over the gallery, run by ONNX Runtime: the gallery is one [D, N]
+// matrix inside a small ONNX graph (MatMul, then TopK), so a query costs one pass of optimised
+// GEMV over the embeddings instead of a JavaScript loop (100,000 people: 29 ms in JS). With
+// squared norms precomputed, |q - g|^2 = |q|^2 + |g|^2 - 2 q.g and |q|^2 does not change the order.
+// Several enrollment images of one person are separate rows; a person's distance is their best
+// row, or their mean embedding when built with 'mean'.
+import * as ort from 'onnxruntime-node';
+import { GraphBuilder } from '../inference/onnx-writer.js';
 
 export type GalleryEntry = { personId: string; name: string; embedding: Float32Array };
 
@@ -19,47 +23,53 @@ export type Decision = { known: true; match: MatchResult } | { known: false; nea
 
 export type PersonAggregation = 'best' | 'mean';
 
-export class Matcher {
-  readonly dim: number;
-  private readonly vectors: Float32Array;
-  private readonly norms: Float32Array;
-  /** Row -> person index. */
-  private readonly owner: Int32Array;
-  private readonly people: { personId: string; name: string }[];
+type Row = { person: number; v: Float32Array };
 
-  constructor(entries: readonly GalleryEntry[], aggregation: PersonAggregation = 'best') {
+export class Matcher {
+  private constructor(
+    private readonly session: ort.InferenceSession | undefined,
+    private readonly owner: Int32Array,
+    private readonly people: { personId: string; name: string }[],
+    readonly dim: number,
+  ) {}
+
+  static async create(
+    entries: readonly GalleryEntry[],
+    aggregation: PersonAggregation = 'best',
+  ): Promise<Matcher> {
     const byPerson = new Map<string, { name: string; rows: Float32Array[] }>();
     for (const e of entries) {
       const p = byPerson.get(e.personId) ?? { name: e.name, rows: [] };
       p.rows.push(e.embedding);
       byPerson.set(e.personId, p);
     }
-    this.dim = entries[0]?.embedding.length ?? 128;
-    this.people = [...byPerson].map(([personId, p]) => ({ personId, name: p.name }));
-    const rows: { person: number; v: Float32Array }[] = [];
+    const dim = entries[0]?.embedding.length ?? 128;
+    const people = [...byPerson].map(([personId, p]) => ({ personId, name: p.name }));
+    const rows: Row[] = [];
     [...byPerson.values()].forEach((p, person) => {
+      for (const v of p.rows) {
+        if (v.length !== dim)
+          throw new Error(`embedding of ${people[person]!.personId} has ${v.length} values, expected ${dim}`);
+      }
       if (aggregation === 'mean' && p.rows.length > 1) {
-        const m = new Float32Array(this.dim);
-        for (const r of p.rows) for (let k = 0; k < this.dim; k++) m[k]! += r[k]! / p.rows.length;
+        const m = new Float32Array(dim);
+        for (const r of p.rows) for (let k = 0; k < dim; k++) m[k]! += r[k]! / p.rows.length;
         rows.push({ person, v: m });
       } else {
         for (const v of p.rows) rows.push({ person, v });
       }
     });
-    this.vectors = new Float32Array(rows.length * this.dim);
-    this.norms = new Float32Array(rows.length);
-    this.owner = new Int32Array(rows.length);
-    rows.forEach((r, i) => {
-      if (r.v.length !== this.dim)
-        throw new Error(
-          `embedding of ${this.people[r.person]!.personId} has ${r.v.length} values, expected ${this.dim}`,
-        );
-      this.vectors.set(r.v, i * this.dim);
-      let n = 0;
-      for (let k = 0; k < this.dim; k++) n += r.v[k]! * r.v[k]!;
-      this.norms[i] = n;
-      this.owner[i] = r.person;
+    const owner = Int32Array.from(rows, (r) => r.person);
+    if (!rows.length) return new Matcher(undefined, owner, people, dim);
+    // Enough rows that the second-nearest person is always among them.
+    const rowsPerPerson = new Map<number, number>();
+    for (const r of rows) rowsPerPerson.set(r.person, (rowsPerPerson.get(r.person) ?? 0) + 1);
+    const k = Math.min(rows.length, Math.max(...rowsPerPerson.values()) + 1);
+    const session = await ort.InferenceSession.create(searchGraph(rows, dim, k), {
+      graphOptimizationLevel: 'all',
+      extra: { session: { intra_op: { allow_spinning: '0' } } },
     });
+    return new Matcher(session, owner, people, dim);
   }
 
   get size(): number {
@@ -67,63 +77,76 @@ export class Matcher {
   }
 
   /** The nearest person and the runner-up; undefined for an empty gallery. */
-  nearest(query: Float32Array): MatchResult | undefined {
-    const rows = this.owner.length;
-    if (!rows) return undefined;
-    const dim = this.dim;
-    let qn = 0;
-    for (let k = 0; k < dim; k++) qn += query[k]! * query[k]!;
-    // Best and second-best squared distance over distinct people.
-    let best = Infinity;
-    let bestP = -1;
-    let second = Infinity;
-    let secondP = -1;
-    const v = this.vectors;
-    for (let r = 0; r < rows; r++) {
-      const o = r * dim;
-      let dot0 = 0;
-      let dot1 = 0;
-      let dot2 = 0;
-      let dot3 = 0;
-      let k = 0;
-      for (; k + 3 < dim; k += 4) {
-        dot0 += query[k]! * v[o + k]!;
-        dot1 += query[k + 1]! * v[o + k + 1]!;
-        dot2 += query[k + 2]! * v[o + k + 2]!;
-        dot3 += query[k + 3]! * v[o + k + 3]!;
+  async nearest(query: Float32Array): Promise<MatchResult | undefined> {
+    return (await this.nearestBatch([query]))[0];
+  }
+
+  /** nearest() for many queries in one pass. */
+  async nearestBatch(queries: readonly Float32Array[]): Promise<(MatchResult | undefined)[]> {
+    if (!this.session || !queries.length) return queries.map(() => undefined);
+    const input = new Float32Array(queries.length * this.dim);
+    queries.forEach((q, i) => {
+      if (q.length !== this.dim) throw new Error(`query has ${q.length} values, expected ${this.dim}`);
+      input.set(q, i * this.dim);
+    });
+    const out = await this.session.run({
+      query: new ort.Tensor('float32', input, [queries.length, this.dim]),
+    });
+    const d2 = out.d2!.data as Float32Array;
+    const idx = out.rows!.data as BigInt64Array;
+    const k = d2.length / queries.length;
+    return queries.map((q, i) => {
+      let qn = 0;
+      for (let j = 0; j < this.dim; j++) qn += q[j]! * q[j]!;
+      const dist = (at: number) => Math.sqrt(Math.max(0, d2[i * k + at]! + qn));
+      const best = this.owner[Number(idx[i * k])]!;
+      let second = -1;
+      for (let j = 1; j < k; j++) {
+        if (this.owner[Number(idx[i * k + j])] !== best) {
+          second = j;
+          break;
+        }
       }
-      for (; k < dim; k++) dot0 += query[k]! * v[o + k]!;
-      const d = qn + this.norms[r]! - 2 * (dot0 + dot1 + dot2 + dot3);
-      if (d >= second) continue;
-      const p = this.owner[r]!;
-      if (p === bestP) {
-        best = Math.min(best, d);
-      } else if (d < best) {
-        second = best;
-        secondP = bestP;
-        best = d;
-        bestP = p;
-      } else {
-        second = d;
-        secondP = p;
-      }
-    }
-    const dist = (sq: number): number => Math.sqrt(Math.max(0, sq));
-    const top = this.people[bestP]!;
-    const runnerUp = secondP >= 0 ? this.people[secondP]! : undefined;
-    return {
-      personId: top.personId,
-      name: top.name,
-      distance: dist(best),
-      ...(runnerUp ? { second: { ...runnerUp, distance: dist(second) } } : {}),
-      margin: runnerUp ? dist(second) - dist(best) : Infinity,
-    };
+      const top = this.people[best]!;
+      const distance = dist(0);
+      if (second < 0) return { ...top, distance, margin: Infinity };
+      const runnerUp = { ...this.people[this.owner[Number(idx[i * k + second])]!]!, distance: dist(second) };
+      return { ...top, distance, second: runnerUp, margin: runnerUp.distance - distance };
+    });
   }
 
   /** Open-set decision: known when the nearest person is under `threshold` with `minMargin` to spare. */
-  decide(query: Float32Array, threshold: number, minMargin = 0): Decision {
-    const match = this.nearest(query);
+  async decide(query: Float32Array, threshold: number, minMargin = 0): Promise<Decision> {
+    const match = await this.nearest(query);
     if (match && match.distance < threshold && match.margin >= minMargin) return { known: true, match };
     return match ? { known: false, nearest: match } : { known: false };
   }
+
+  async release(): Promise<void> {
+    await this.session?.release();
+  }
+}
+
+/** query [B, D] -> the k rows with the smallest |g|^2 - 2 q.g, ascending. */
+function searchGraph(rows: readonly Row[], dim: number, k: number): Uint8Array {
+  const n = rows.length;
+  const transposed = new Float32Array(dim * n);
+  const norms = new Float32Array(n);
+  rows.forEach((r, i) => {
+    let s = 0;
+    for (let j = 0; j < dim; j++) {
+      transposed[j * n + i] = r.v[j]!;
+      s += r.v[j]! * r.v[j]!;
+    }
+    norms[i] = s;
+  });
+  const g = new GraphBuilder('gallery_search');
+  const query = g.input('query', ['batch', dim]);
+  const dots = g.node('MatMul', [query, g.floats('gallery', [dim, n], transposed)]);
+  const scaled = g.node('Mul', [dots, g.floats('minus_two', [], [-2])]);
+  const d2 = g.node('Add', [scaled, g.floats('norms', [n], norms)]);
+  g.node('TopK', [d2, g.int64s('k', [k])], { axis: -1, largest: 0, sorted: 1 }, ['d2', 'rows']);
+  g.output('d2', ['batch', k]);
+  g.output('rows', ['batch', k], 'int64');
+  return g.toModel({ producer: 'facegate matcher', version: '1', doc: `gallery of ${n} embeddings` });
 }

@@ -4,7 +4,7 @@
 import { alignmentTransform, boxCropTransform, type Point } from '../vision/alignment.js';
 import type { RgbImage } from '../vision/image.js';
 import { measureQuality, type FaceQuality } from '../vision/quality.js';
-import { warpAffine, type Rect } from '../vision/warp.js';
+import { ImagePyramid, type Rect } from '../vision/warp.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces, type Detection, type DetectorOptions } from './detector.js';
 import { defaultModelsDir, readManifest } from './model-manifest.js';
 import {
@@ -77,11 +77,16 @@ export class FaceEngine {
 
   /** Faces in `image`, largest first; see AnalyzeOptions.select (default 'largest'). */
   async analyze(image: RgbImage, opts: AnalyzeOptions = {}): Promise<Face[]> {
-    const found = await detectFaces(this.detector, image, { ...DEFAULT_DETECTOR_OPTIONS, ...opts.detector });
+    // One pyramid per image: the detector's levels and every crop below sample from it.
+    const pyramid = new ImagePyramid(image);
+    const found = await detectFaces(this.detector, pyramid, {
+      ...DEFAULT_DETECTOR_OPTIONS,
+      ...opts.detector,
+    });
     const dets = selectFaces(found, image, opts.select ?? 'largest');
     if (!dets.length) return [];
     const landmarks = await this.landmarks(
-      image,
+      pyramid,
       dets.map((d) => d.box),
     );
     const size = this.encoderSize;
@@ -93,7 +98,7 @@ export class FaceEngine {
           ? alignmentTransform(landmarks[i]!, size)
           : boxCropTransform(d.box, size);
       const chip = chips.subarray(i * per, (i + 1) * per);
-      warpAffine(image, m, size, size, chip);
+      pyramid.warp(m, size, size, chip);
       return measureQuality({
         landmarks: landmarks[i]!,
         score: d.score,
@@ -116,12 +121,13 @@ export class FaceEngine {
    * 68 landmarks per box. As in face-api, the box is cut out, padded to a square around its
    * centre with black, and scaled to the network's input; outputs are fractions of that square.
    */
-  async landmarks(image: RgbImage, boxes: readonly Rect[]): Promise<Point[][]> {
+  async landmarks(image: RgbImage | ImagePyramid, boxes: readonly Rect[]): Promise<Point[][]> {
+    const pyramid = image instanceof ImagePyramid ? image : new ImagePyramid(image);
     const size = this.landmarker.entry.inputs[0]!.shape[1] as number;
     const input = new Float32Array(boxes.length * size * size * 3);
     const crops = boxes.map((box, i) => {
       const m = boxCropTransform(box, size);
-      warpAffine(image, m, size, size, input, i * size * size * 3, box);
+      pyramid.warp(m, size, size, input, i * size * size * 3, box);
       return m;
     });
     const out = (await runModel(this.landmarker, input, [boxes.length, size, size, 3])).data as Float32Array;

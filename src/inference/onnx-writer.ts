@@ -102,7 +102,7 @@ function attributeProto(name: string, value: AttributeValue): Message {
 /** A dimension: a fixed size or a symbolic name such as "batch". */
 export type Dim = number | string;
 
-function valueInfo(name: string, dims: readonly Dim[]): Message {
+function valueInfo(name: string, dims: readonly Dim[], type: 'float32' | 'int64' = 'float32'): Message {
   const shape = new Message();
   for (const d of dims) {
     const dim = new Message();
@@ -110,7 +110,9 @@ function valueInfo(name: string, dims: readonly Dim[]): Message {
     else dim.string(2, d);
     shape.message(1, dim);
   }
-  const tensorType = new Message().int(1, DataType.FLOAT).message(2, shape);
+  const tensorType = new Message()
+    .int(1, type === 'float32' ? DataType.FLOAT : DataType.INT64)
+    .message(2, shape);
   return new Message().string(1, name).message(2, new Message().message(1, tensorType));
 }
 
@@ -132,8 +134,8 @@ export class GraphBuilder {
     return name;
   }
 
-  output(name: string, dims: readonly Dim[]): void {
-    this.outputs.push(valueInfo(name, dims));
+  output(name: string, dims: readonly Dim[], type: 'float32' | 'int64' = 'float32'): void {
+    this.outputs.push(valueInfo(name, dims, type));
   }
 
   constant(name: string, t: TensorData): string {
@@ -158,18 +160,23 @@ export class GraphBuilder {
     });
   }
 
-  /** Adds a node and returns the name of its (single) output, or `outputName` when given. */
+  /**
+   * Adds a node and returns the name of its first output: `outputName` when given (a list for
+   * ops with several outputs, such as TopK), else a generated one.
+   */
   node(
     opType: string,
     inputs: readonly string[],
     attributes: Record<string, AttributeValue> = {},
-    outputName?: string,
+    outputName?: string | readonly string[],
   ): string {
     const id = this.counter++;
-    const out = outputName ?? `${opType.toLowerCase()}_${id}`;
+    const outs =
+      typeof outputName === 'string' ? [outputName] : (outputName ?? [`${opType.toLowerCase()}_${id}`]);
     const m = new Message();
     for (const i of inputs) m.string(1, i);
-    m.string(2, out);
+    for (const o of outs) m.string(2, o);
+    const out = outs[0]!;
     m.string(3, `${opType}_${id}`);
     m.string(4, opType);
     for (const [k, v] of Object.entries(attributes)) m.message(5, attributeProto(k, v));

@@ -1,16 +1,74 @@
 // Geometric image operations that feed the networks: every crop, letterbox and alignment is an
 // affine map from output pixels to source pixels, sampled bilinearly. One routine for all of
 // them keeps the coordinate conventions (pixel centres at +0.5) in one place.
-import type { RgbImage } from './image.js';
 
 /** Maps an output pixel (x, y) to source coordinates: [a, b, c, d, e, f] -> (a*x + b*y + c, d*x + e*y + f). */
 export type Affine = [number, number, number, number, number, number];
 
 export type Rect = { x: number; y: number; width: number; height: number };
 
+/** Packed RGB at any precision: decoded images (bytes) or intermediate resamplings (floats). */
+export type PixelImage = { width: number; height: number; data: Uint8Array | Float32Array };
+
+/** Halves an image by averaging 2x2 blocks (an odd last row or column is dropped): exact and fast. */
+export function halve(src: PixelImage): PixelImage {
+  const width = Math.floor(src.width / 2);
+  const height = Math.floor(src.height / 2);
+  const out = new Float32Array(width * height * 3);
+  const d = src.data;
+  const row = src.width * 3;
+  for (let y = 0; y < height; y++) {
+    let i = 2 * y * row;
+    let o = y * width * 3;
+    for (let x = 0; x < width; x++, i += 6) {
+      for (let c = 0; c < 3; c++)
+        out[o++] = (d[i + c]! + d[i + 3 + c]! + d[i + row + c]! + d[i + row + 3 + c]!) * 0.25;
+    }
+  }
+  return { width, height, data: out };
+}
+
 /** The linear scale of an affine map: source pixels per output pixel. */
 export function affineScale(m: Affine): number {
   return Math.sqrt(Math.abs(m[0] * m[4] - m[1] * m[3]));
+}
+
+/**
+ * An image with its halvings, made on demand and kept, so every crop, chip and detector level
+ * of one frame samples from a level at most 2x larger than its output instead of averaging
+ * many samples per pixel from the full image.
+ */
+export class ImagePyramid {
+  private readonly levels: PixelImage[];
+
+  constructor(readonly image: PixelImage) {
+    this.levels = [image];
+  }
+
+  get width(): number {
+    return this.image.width;
+  }
+
+  get height(): number {
+    return this.image.height;
+  }
+
+  /** The image halved k times. */
+  level(k: number): PixelImage {
+    while (this.levels.length <= k) this.levels.push(halve(this.levels[this.levels.length - 1]!));
+    return this.levels[k]!;
+  }
+
+  /** warpAffine from the coarsest level that still has at least one source pixel per output pixel. */
+  warp(m: Affine, outWidth: number, outHeight: number, out: Float32Array, offset = 0, clip?: Rect): void {
+    const scale = affineScale(m);
+    let k = 0;
+    while (scale / 2 ** (k + 1) >= 1 && Math.min(this.level(k).width, this.level(k).height) >= 4) k++;
+    const f = 2 ** k;
+    const mk: Affine = [m[0] / f, m[1] / f, m[2] / f, m[3] / f, m[4] / f, m[5] / f];
+    const ck = clip && { x: clip.x / f, y: clip.y / f, width: clip.width / f, height: clip.height / f };
+    warpAffine(this.level(k), mk, outWidth, outHeight, out, offset, ck);
+  }
 }
 
 /**
@@ -20,7 +78,7 @@ export function affineScale(m: Affine): number {
  * downscaling does not alias (dlib uses an image pyramid for the same reason).
  */
 export function warpAffine(
-  src: RgbImage,
+  src: PixelImage,
   m: Affine,
   outWidth: number,
   outHeight: number,

@@ -19,8 +19,8 @@ describe('Matcher', () => {
     embedding: vector(),
   }));
 
-  it('agrees with a brute-force search: nearest person, runner-up and margin', () => {
-    const m = new Matcher(entries);
+  it('agrees with a brute-force search: nearest person, runner-up and margin', async () => {
+    const m = await Matcher.create(entries);
     expect(m.size).toBe(100);
     for (let q = 0; q < 20; q++) {
       const query = vector();
@@ -28,7 +28,7 @@ describe('Matcher', () => {
       for (const e of entries)
         perPerson.set(e.personId, Math.min(perPerson.get(e.personId) ?? Infinity, dist(query, e.embedding)));
       const ranked = [...perPerson].sort((a, b) => a[1] - b[1]);
-      const r = m.nearest(query)!;
+      const r = (await m.nearest(query))!;
       expect(r.personId).toBe(ranked[0]![0]);
       expect(r.distance).toBeCloseTo(ranked[0]![1], 4);
       expect(r.second!.personId).toBe(ranked[1]![0]);
@@ -36,45 +36,54 @@ describe('Matcher', () => {
     }
   });
 
-  it("uses a person's mean embedding when built with 'mean'", () => {
+  it("uses a person's mean embedding when built with 'mean'", async () => {
     const a = Float32Array.from({ length: 4 }, (_, i) => (i === 0 ? 1 : 0));
     const b = Float32Array.from({ length: 4 }, (_, i) => (i === 0 ? 3 : 0));
-    const m = new Matcher(
-      [
-        { personId: 'x', name: 'X', embedding: a },
-        { personId: 'x', name: 'X', embedding: b },
-      ],
-      'mean',
-    );
-    expect(m.nearest(Float32Array.from([2, 0, 0, 0]))!.distance).toBeCloseTo(0, 6);
-    expect(
-      new Matcher([
-        { personId: 'x', name: 'X', embedding: a },
-        { personId: 'x', name: 'X', embedding: b },
-      ]).nearest(Float32Array.from([2, 0, 0, 0]))!.distance,
-    ).toBeCloseTo(1, 6);
+    const rows = [
+      { personId: 'x', name: 'X', embedding: a },
+      { personId: 'x', name: 'X', embedding: b },
+    ];
+    const probe = Float32Array.from([2, 0, 0, 0]);
+    expect((await (await Matcher.create(rows, 'mean')).nearest(probe))!.distance).toBeCloseTo(0, 3);
+    expect((await (await Matcher.create(rows)).nearest(probe))!.distance).toBeCloseTo(1, 6);
   });
 
-  it('decides open-set: known under the threshold with enough margin, else unknown with the nearest', () => {
+  it('decides open-set: known under the threshold with enough margin, else unknown with the nearest', async () => {
     const one = Float32Array.from([0, 0]);
     const two = Float32Array.from([1, 0]);
-    const m = new Matcher([
+    const m = await Matcher.create([
       { personId: 'a', name: 'A', embedding: one },
       { personId: 'b', name: 'B', embedding: two },
     ]);
-    expect(m.decide(Float32Array.from([0.1, 0]), 0.6)).toMatchObject({
+    expect(await m.decide(Float32Array.from([0.1, 0]), 0.6)).toMatchObject({
       known: true,
       match: { personId: 'a' },
     });
-    expect(m.decide(Float32Array.from([0.45, 0]), 0.6, 0.2)).toMatchObject({
+    expect(await m.decide(Float32Array.from([0.45, 0]), 0.6, 0.2)).toMatchObject({
       known: false,
       nearest: { personId: 'a' },
     });
-    expect(m.decide(Float32Array.from([0, 5]), 0.6)).toMatchObject({
+    expect(await m.decide(Float32Array.from([0, 5]), 0.6)).toMatchObject({
       known: false,
       nearest: { personId: 'a' },
     });
-    expect(new Matcher([]).decide(one, 0.6)).toEqual({ known: false });
-    expect(new Matcher([{ personId: 'a', name: 'A', embedding: one }]).nearest(one)!.margin).toBe(Infinity);
+    expect(await (await Matcher.create([])).decide(one, 0.6)).toEqual({ known: false });
+    const single = await Matcher.create([{ personId: 'a', name: 'A', embedding: one }]);
+    expect((await single.nearest(one))!.margin).toBe(Infinity);
+  });
+
+  it('finds the runner-up even when the best person has several photos', async () => {
+    const v = (x: number) => Float32Array.from([x, 0]);
+    const m = await Matcher.create([
+      { personId: 'a', name: 'A', embedding: v(0) },
+      { personId: 'a', name: 'A', embedding: v(0.1) },
+      { personId: 'a', name: 'A', embedding: v(0.2) },
+      { personId: 'b', name: 'B', embedding: v(1) },
+    ]);
+    expect(await m.nearest(v(0))).toMatchObject({
+      personId: 'a',
+      distance: 0,
+      second: { personId: 'b', distance: 1 },
+    });
   });
 });

@@ -1,0 +1,138 @@
+// facegate eval and calibrate end to end on small labelled sets: the deepface/faceapi pairs of
+// ../shared/faces when present, and a pairs file made here from the sample photos everywhere.
+import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { SHARED_FACES, sharedFacesAvailable } from '../helpers/fixtures.js';
+import { faceCrop } from '../helpers/faces.js';
+
+const haveShared = sharedFacesAvailable('facegate eval on ../shared/faces');
+let dir: string;
+
+async function run(...argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(argv, { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fg-eval-'));
+  // Three people, two photos each (the second resized and mirrored), plus a photo with no face.
+  for (const i of [0, 1, 2] as const) {
+    const crop = await faceCrop(i);
+    writeFileSync(join(dir, `p${i}-a.png`), crop);
+    writeFileSync(join(dir, `p${i}-b.png`), await sharp(crop).flop().resize(280).png().toBuffer());
+  }
+  await sharp({ create: { width: 200, height: 200, channels: 3, background: '#444' } })
+    .png()
+    .toFile(join(dir, 'empty.png'));
+  const rows = ['file1\tfile2\tsame'];
+  for (const i of [0, 1, 2]) rows.push(`p${i}-a.png\tp${i}-b.png\t1`);
+  rows.push(
+    'p0-a.png\tp1-b.png\t0',
+    'p1-a.png\tp2-b.png\t0',
+    'p2-a.png\tp0-b.png\t0',
+    'empty.png\tp0-a.png\t1',
+  );
+  writeFileSync(join(dir, 'pairs.tsv'), rows.join('\n') + '\n');
+  const manifest = [
+    'path\tidentity',
+    ...[0, 1, 2].flatMap((i) => [`p${i}-a.png\tperson${i}`, `p${i}-b.png\tperson${i}`]),
+  ];
+  writeFileSync(join(dir, 'manifest.tsv'), manifest.join('\n') + '\n');
+});
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('facegate eval', () => {
+  it('reports verification figures and counts images without a face', async () => {
+    const r = await run(
+      'eval',
+      '--pairs',
+      join(dir, 'pairs.tsv'),
+      '--root',
+      dir,
+      '--json',
+      '--plot',
+      join(dir, 'roc.png'),
+    );
+    expect(r.code).toBe(0);
+    const report = JSON.parse(r.out) as Record<string, unknown> & {
+      withoutFace: Record<string, number>;
+      tarAtFar: { far: number }[];
+    };
+    expect(report).toMatchObject({
+      mode: 'pairs',
+      pairs: 7,
+      samePairs: 4,
+      differentPairs: 3,
+      images: 7,
+      pairsWithoutFace: 1,
+      accuracyAtThreshold: 6 / 7,
+    });
+    expect(report.withoutFace).toEqual({ 'no face': 1, unreadable: 0, gated: 0 });
+    expect(report.tarAtFar.map((t) => t.far)).toEqual([0.01, 0.001]);
+    expect(existsSync(join(dir, 'roc.png'))).toBe(true);
+    const table = await run('eval', '--pairs', join(dir, 'pairs.tsv'), '--root', dir);
+    expect(table.out).toMatch(/10-fold accuracy\s+\d+\.\d+%/);
+    expect(table.out).toMatch(/without a usable face: 1 no face/);
+  });
+
+  it('reports open-set identification', async () => {
+    const r = await run(
+      'eval',
+      '--openset',
+      '--manifest',
+      join(dir, 'manifest.tsv'),
+      '--root',
+      dir,
+      '--json',
+    );
+    const report = JSON.parse(r.out) as Record<string, unknown>;
+    expect(report).toMatchObject({
+      mode: 'openset',
+      identitiesEnrolled: 3,
+      matedProbes: 3,
+      nonMatedProbes: 0,
+      rank1: 1,
+    });
+  });
+
+  it('calibrates a threshold for a false-accept rate and prints the config line', async () => {
+    const r = await run('calibrate', '--pairs', join(dir, 'pairs.tsv'), '--root', dir, '--far', '0.01');
+    expect(r.code).toBe(0);
+    expect(r.out).toMatch(/^threshold \d\.\d+ for FAR <= 0\.01/);
+    expect(r.out).toMatch(/config: +\{"match": \{"threshold": \d\.\d+\}\}/);
+    expect(r.out).toMatch(/note: only 3 different pairs/);
+  });
+
+  it('names a malformed pairs file and line', async () => {
+    writeFileSync(join(dir, 'bad.tsv'), 'file1\tfile2\tsame\na.png\tb.png\tyes\n');
+    const r = await run('eval', '--pairs', join(dir, 'bad.tsv'), '--root', dir);
+    expect(r.code).toBe(2);
+    expect(r.err).toMatch(/bad\.tsv:2: same must be 0 or 1, not "yes"/);
+    writeFileSync(join(dir, 'nohead.tsv'), 'a.png\tb.png\t1\n');
+    expect((await run('eval', '--pairs', join(dir, 'nohead.tsv'), '--root', dir)).err).toMatch(
+      /nohead\.tsv: header must name the columns file1, file2, same/,
+    );
+  });
+
+  it.runIf(haveShared)('separates the face-api example pairs of ../shared/faces', async () => {
+    const r = await run(
+      'eval',
+      '--pairs',
+      join(SHARED_FACES, 'pairs.tsv'),
+      '--root',
+      SHARED_FACES,
+      '--prefix',
+      'faceapi/',
+      '--json',
+    );
+    const report = JSON.parse(r.out) as { pairs: number; tenFold: { mean: number } };
+    expect(report.pairs).toBe(160);
+    expect(report.tenFold.mean).toBeGreaterThan(0.9);
+  });
+});
