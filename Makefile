@@ -7,7 +7,7 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 # Debian packages the project needs: ffmpeg reads the cameras.
 DEB_PACKAGES := ffmpeg
 
-.PHONY: all deps install models build check typecheck lint format test bench bench-quality run clean
+.PHONY: all deps install models build check typecheck lint format test bench bench-quality config-docs run clean
 
 all: build
 
@@ -56,6 +56,10 @@ bench: install models
 # How accuracy falls as lfw-dev faces are shrunk or blurred: the basis of the quality gates (minutes).
 bench-quality: install models
 	$(BIN)/tsx bench/quality-sweep.ts
+
+# config/default.json and docs/configuration.md, generated from the schema in src/config.
+config-docs: install
+	$(BIN)/tsx tools/config-docs.ts
 
 # Until the daemon exists: a one-shot identification demo on the sample photos in @vladmandic/face-api.
 run: deps build

@@ -11,6 +11,7 @@ export const ERROR_CODES = {
   GALLERY_INVALID: 'the gallery database cannot be opened or has an unknown schema',
   NOT_FOUND: 'a person or file named on the command line does not exist',
   USAGE: 'a command line is wrong',
+  CONFIG_INVALID: 'a configuration file or FACEGATE_* variable is invalid',
 } as const;
 
 export type ErrorCode = keyof typeof ERROR_CODES;

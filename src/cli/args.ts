@@ -1,11 +1,20 @@
 // Command-line parsing shared by every command: node's parseArgs in strict mode (an unknown
 // option is an error, not silently ignored) and a uniform --help.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import type { Config } from '../config/schema.js';
 import { FacegateError } from '../errors.js';
+import type { FaceEngine } from '../inference/faces.js';
 
 export type Io = {
   out: (line: string) => void;
   err: (line: string) => void;
+};
+
+/** What every command gets: output, the validated configuration, and the models on demand. */
+export type CommandContext = {
+  io: Io;
+  config: Config;
+  engine: () => Promise<FaceEngine>;
 };
 
 export const processIo: Io = {

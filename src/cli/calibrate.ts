@@ -4,8 +4,7 @@ import { readPairs } from '../eval/datasets.js';
 import { scorePairs } from '../eval/evaluate.js';
 import { farAt, tarAt, thresholdAtFar } from '../eval/metrics.js';
 import { FacegateError } from '../errors.js';
-import type { FaceEngine } from '../inference/faces.js';
-import { parseCommand, parseNumber, round, type Io } from './args.js';
+import { parseCommand, parseNumber, round, type CommandContext } from './args.js';
 import { embedForEval, EVAL_SETUP_OPTIONS, evalSetup } from './eval.js';
 
 export const CALIBRATE_USAGE = `Usage: facegate calibrate --pairs FILE --root DIR --far F [options]
@@ -19,11 +18,8 @@ Options:
   --root DIR, --prefix P, --select MODE, --crop MODE, --gate, --json   as for facegate eval
   -h, --help          this text`;
 
-export async function calibrateCommand(
-  argv: string[],
-  io: Io,
-  openEngine: () => Promise<FaceEngine>,
-): Promise<number> {
+export async function calibrateCommand(argv: string[], ctx: CommandContext): Promise<number> {
+  const { io, config } = ctx;
   const { values } = parseCommand(
     argv,
     { ...EVAL_SETUP_OPTIONS, pairs: { type: 'string' }, far: { type: 'string' } },
@@ -39,13 +35,14 @@ export async function calibrateCommand(
   if (!(far > 0 && far < 1)) throw new FacegateError('USAGE', `--far must be between 0 and 1, got ${far}`);
   const setup = evalSetup(values);
   const pairs = readPairs(values.pairs, setup.prefix);
-  const engine = await openEngine();
+  const engine = await ctx.engine();
   const scored = scorePairs(
     pairs,
     await embedForEval(
       engine,
       setup,
       pairs.flatMap((p) => [p.file1, p.file2]),
+      config,
     ),
   );
   const threshold = round(thresholdAtFar(scored, far), 4);

@@ -1,12 +1,13 @@
 // facegate embed [--all-faces] IMAGE...: one JSON line per image with its faces and embeddings.
-import type { Face, FaceEngine } from '../inference/faces.js';
+import type { Face } from '../inference/faces.js';
 import { decodeImage } from '../vision/image.js';
-import { parseCommand, round, type Io } from './args.js';
+import { parseCommand, round, type CommandContext } from './args.js';
 
 export const EMBED_USAGE = `Usage: facegate embed [--all-faces] [--crop aligned|box] IMAGE...
 
 Prints one JSON line per image:
-  {"file", "faces": [{"box": [x, y, w, h], "score", "landmarks": [[x, y], ...68], "embedding": [128 numbers]}]}
+  {"file", "faces": [{"box": [x, y, w, h], "score", "landmarks": [[x, y], ...68], "quality": {...},
+                      "embedding": [128 numbers]}]}
 Only the largest face unless --all-faces. An image that cannot be read prints {"file", "error"}
 and the others still run. Exit status 0 only when every image was read.
 
@@ -20,15 +21,13 @@ export function faceToJson(f: Face) {
     box: [f.box.x, f.box.y, f.box.width, f.box.height].map((v) => round(v, 1)),
     score: round(f.score, 4),
     landmarks: f.landmarks.map(([x, y]) => [round(x, 1), round(y, 1)]),
+    quality: Object.fromEntries(Object.entries(f.quality).map(([k, v]) => [k, round(v, 3)])),
     embedding: Array.from(f.embedding, (v) => round(v, 7)),
   };
 }
 
-export async function embedCommand(
-  argv: string[],
-  io: Io,
-  openEngine: () => Promise<FaceEngine>,
-): Promise<number> {
+export async function embedCommand(argv: string[], ctx: CommandContext): Promise<number> {
+  const { io, config } = ctx;
   const { values, positionals } = parseCommand(
     argv,
     { 'all-faces': { type: 'boolean' }, crop: { type: 'string' } },
@@ -47,12 +46,16 @@ export async function embedCommand(
     io.err(`facegate embed: no images given\n\n${EMBED_USAGE}`);
     return 2;
   }
-  const engine = await openEngine();
+  const engine = await ctx.engine();
   let failed = 0;
   for (const file of positionals) {
     try {
       const image = await decodeImage(file);
-      const faces = await engine.analyze(image, { select: values['all-faces'] ? 'all' : 'largest', crop });
+      const faces = await engine.analyze(image, {
+        select: values['all-faces'] ? 'all' : 'largest',
+        crop,
+        detector: config.detector,
+      });
       io.out(JSON.stringify({ file, faces: faces.map(faceToJson) }));
     } catch (err) {
       failed++;

@@ -11,8 +11,8 @@ import {
 import { writeEvaluationPlot } from '../eval/plot.js';
 import { FacegateError } from '../errors.js';
 import { DEFAULT_THRESHOLD, type FaceEngine, type FaceSelection } from '../inference/faces.js';
-import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
-import { parseCommand, parseNumber, round, type Io } from './args.js';
+import type { Config } from '../config/schema.js';
+import { parseCommand, parseNumber, round, type CommandContext } from './args.js';
 
 export const EVAL_USAGE = `Usage: facegate eval --pairs FILE --root DIR [options]
        facegate eval --openset --manifest FILE --root DIR [options]
@@ -31,7 +31,7 @@ Options:
   --select MODE       central (default: the face nearest the image centre, as datasets are cut)
                       or largest
   --crop MODE         aligned (default) or box (plain box crop, for comparison)
-  --threshold T       decision threshold to report at (default ${DEFAULT_THRESHOLD})
+  --threshold T       decision threshold to report at (default: match.threshold, ${DEFAULT_THRESHOLD})
   --gate              drop faces that fail the quality gates (counted as without a usable face)
   --plot OUT.png      ROC curve and distance histograms (verification)
   --enroll-images K   open set: enroll K photos per identity (default 1, one-shot)
@@ -76,7 +76,7 @@ export const EVAL_SETUP_OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-export async function embedForEval(engine: FaceEngine, setup: EvalSetup, paths: string[]) {
+export async function embedForEval(engine: FaceEngine, setup: EvalSetup, paths: string[], config: Config) {
   const progress = process.stderr.isTTY
     ? (done: number, total: number) => {
         if (done % 50 === 0 || done === total) process.stderr.write(`\rencoding ${done}/${total}`);
@@ -88,16 +88,14 @@ export async function embedForEval(engine: FaceEngine, setup: EvalSetup, paths: 
   return embedFiles(engine, setup.root, paths, {
     select: setup.select,
     crop: setup.crop,
-    ...(setup.gate ? { gates: DEFAULT_QUALITY_GATES } : {}),
+    detector: config.detector,
+    ...(setup.gate ? { gates: config.quality } : {}),
     ...(progress ? { onProgress: progress } : {}),
   });
 }
 
-export async function evalCommand(
-  argv: string[],
-  io: Io,
-  openEngine: () => Promise<FaceEngine>,
-): Promise<number> {
+export async function evalCommand(argv: string[], ctx: CommandContext): Promise<number> {
+  const { io, config } = ctx;
   const { values } = parseCommand(
     argv,
     {
@@ -117,8 +115,8 @@ export async function evalCommand(
     return 0;
   }
   const setup = evalSetup(values);
-  const threshold = parseNumber('threshold', values.threshold, DEFAULT_THRESHOLD);
-  const engine = await openEngine();
+  const threshold = parseNumber('threshold', values.threshold, config.match.threshold);
+  const engine = await ctx.engine();
   const settings = { select: setup.select, crop: setup.crop, gate: setup.gate, prefix: setup.prefix };
 
   if (values.openset) {
@@ -128,6 +126,7 @@ export async function evalCommand(
       engine,
       setup,
       images.map((i) => i.path),
+      config,
     );
     const enrollImages = parseNumber('enroll-images', values['enroll-images'], 1);
     const aggregation = values.aggregate ?? 'best';
@@ -146,6 +145,7 @@ export async function evalCommand(
     engine,
     setup,
     pairs.flatMap((p) => [p.file1, p.file2]),
+    config,
   );
   const report = verificationReport(pairs, files, threshold);
   if (values.plot) {

@@ -4,7 +4,6 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FacegateError } from '../errors.js';
 import {
-  DEFAULT_SIMILAR_FACE_RATIO,
   enrollPerson,
   EnrollmentRejected,
   reembedGallery,
@@ -13,17 +12,26 @@ import {
 import { GalleryStore } from '../gallery/store.js';
 import { exportGallery, importGallery, parseExport } from '../gallery/transfer.js';
 import { DEFAULT_THRESHOLD, type FaceEngine } from '../inference/faces.js';
-import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
-import { parseCommand, parseNumber, type Io } from './args.js';
+import type { Config } from '../config/schema.js';
+import { parseCommand, parseNumber, type CommandContext, type Io } from './args.js';
 
-const STATE_HELP = `  --state-dir DIR     where the gallery lives (default $FACEGATE_STATE_DIR, else ./state)`;
+const STATE_HELP = `  --state-dir DIR     where the gallery lives (default: stateDir of the config, $FACEGATE_STATE_DIR, ./state)`;
 
-export function galleryPath(stateDir: string | undefined): string {
-  return join(resolve(stateDir ?? process.env.FACEGATE_STATE_DIR ?? 'state'), 'gallery.sqlite');
+export function galleryPath(stateDir: string): string {
+  return join(resolve(stateDir), 'gallery.sqlite');
+}
+
+/** The enrollment checks as configured; `threshold` overrides match.threshold for the duplicate check. */
+function enrollmentPolicy(
+  config: Config,
+  threshold = config.match.threshold,
+  force = false,
+): EnrollmentPolicy {
+  return { threshold, gates: config.quality, similarFaceRatio: config.enrollment.similarFaceRatio, force };
 }
 
 /** Opens the gallery and re-embeds photos the current encoder has not seen (after a model change). */
-async function openGallery(stateDir: string | undefined, engine: FaceEngine, io: Io): Promise<GalleryStore> {
+async function openGallery(stateDir: string, engine: FaceEngine, io: Io): Promise<GalleryStore> {
   const store = new GalleryStore(galleryPath(stateDir));
   const { embedded, failed } = await reembedGallery(engine, store);
   if (embedded || failed.length) io.err(`gallery: re-embedded ${embedded} photos for the current encoder`);
@@ -41,16 +49,13 @@ Options:
   --id ID             stable identifier (letters, digits, . _ : @ -)
   --name NAME         display name, used in events
   --metadata JSON     a JSON object kept with the person
-  --threshold T       duplicate check threshold (default ${DEFAULT_THRESHOLD})
+  --threshold T       duplicate check threshold (default: match.threshold, ${DEFAULT_THRESHOLD})
   --force             enroll even when the face matches someone else
 ${STATE_HELP}
   -h, --help          this text`;
 
-export async function enrollCommand(
-  argv: string[],
-  io: Io,
-  openEngine: () => Promise<FaceEngine>,
-): Promise<number> {
+export async function enrollCommand(argv: string[], ctx: CommandContext): Promise<number> {
+  const { io, config } = ctx;
   const { values, positionals } = parseCommand(
     argv,
     {
@@ -91,14 +96,13 @@ export async function enrollCommand(
       );
     }
   });
-  const policy: EnrollmentPolicy = {
-    threshold: parseNumber('threshold', values.threshold, DEFAULT_THRESHOLD),
-    gates: DEFAULT_QUALITY_GATES,
-    similarFaceRatio: DEFAULT_SIMILAR_FACE_RATIO,
-    force: values.force ?? false,
-  };
-  const engine = await openEngine();
-  const store = await openGallery(values['state-dir'], engine, io);
+  const policy = enrollmentPolicy(
+    config,
+    parseNumber('threshold', values.threshold, config.match.threshold),
+    values.force,
+  );
+  const engine = await ctx.engine();
+  const store = await openGallery(values['state-dir'] ?? config.stateDir, engine, io);
   try {
     const r = await enrollPerson(
       engine,
@@ -140,11 +144,8 @@ export const GALLERY_USAGE = `Usage: facegate gallery list [--json]
 ${STATE_HELP}
   -h, --help          this text`;
 
-export async function galleryCommand(
-  argv: string[],
-  io: Io,
-  openEngine: () => Promise<FaceEngine>,
-): Promise<number> {
+export async function galleryCommand(argv: string[], ctx: CommandContext): Promise<number> {
+  const { io, config } = ctx;
   const { values, positionals } = parseCommand(
     argv,
     { json: { type: 'boolean' }, 'state-dir': { type: 'string' } },
@@ -159,7 +160,7 @@ export async function galleryCommand(
     if (!arg) throw new FacegateError('USAGE', `gallery ${verb} needs ${what}\n\n${GALLERY_USAGE}`);
     return arg;
   };
-  const stateDir = values['state-dir'];
+  const stateDir = values['state-dir'] ?? config.stateDir;
   switch (verb) {
     case 'list': {
       const store = new GalleryStore(galleryPath(stateDir));
@@ -204,15 +205,10 @@ export async function galleryCommand(
         );
       }
       const doc = parseExport(text, file);
-      const engine = await openEngine();
+      const engine = await ctx.engine();
       const store = await openGallery(stateDir, engine, io);
       try {
-        const policy = {
-          threshold: DEFAULT_THRESHOLD,
-          gates: DEFAULT_QUALITY_GATES,
-          similarFaceRatio: DEFAULT_SIMILAR_FACE_RATIO,
-        };
-        const r = await importGallery(engine, store, doc, policy);
+        const r = await importGallery(engine, store, doc, enrollmentPolicy(config));
         io.out(JSON.stringify({ imported: r.people, galleryVersion: r.galleryVersion }));
       } finally {
         store.close();

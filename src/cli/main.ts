@@ -3,14 +3,15 @@
 // its stack.
 import { FacegateError } from '../errors.js';
 import { FaceEngine } from '../inference/faces.js';
-import { processIo, type Io } from './args.js';
+import { loadConfig, type Config } from '../config/schema.js';
+import { processIo, type CommandContext, type Io } from './args.js';
 import { calibrateCommand } from './calibrate.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { enrollCommand, galleryCommand } from './gallery.js';
 import { verifyCommand } from './verify.js';
 
-type Command = (argv: string[], io: Io, openEngine: () => Promise<FaceEngine>) => Promise<number>;
+type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
   embed: { run: embedCommand, summary: 'print the faces and 128-D embeddings found in images' },
@@ -30,10 +31,38 @@ ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
   .join('\n')}
 
+Global option: --config FILE (a JSON config file; also $FACEGATE_CONFIG). FACEGATE_*
+environment variables override it; see docs/configuration.md.
 Run "facegate COMMAND --help" for a command's options.`;
 
+/** Takes --config FILE / --config=FILE out of argv, wherever it stands. */
+function extractConfigFile(argv: string[]): { file: string | undefined; rest: string[] } {
+  const rest: string[] = [];
+  let file = process.env.FACEGATE_CONFIG || undefined;
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (a === '--config') {
+      file = argv[++i];
+      if (file === undefined) throw new FacegateError('USAGE', '--config needs a FILE');
+    } else if (a.startsWith('--config=')) file = a.slice('--config='.length);
+    else rest.push(a);
+  }
+  return { file, rest };
+}
+
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
-  const [name, ...rest] = argv;
+  let config: Config;
+  let args: string[];
+  try {
+    const { file, rest } = extractConfigFile(argv);
+    config = loadConfig(file);
+    args = rest;
+  } catch (err) {
+    if (!(err instanceof FacegateError)) throw err;
+    io.err(`facegate: ${err.message}`);
+    return err.code === 'CONFIG_INVALID' ? 78 : 2; // EX_CONFIG
+  }
+  const [name, ...rest] = args;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(USAGE);
     return name === undefined ? 2 : 0;
@@ -44,8 +73,13 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     return 2;
   }
   let engine: FaceEngine | undefined;
+  const openEngine = async () =>
+    (engine ??= await FaceEngine.open({
+      ...(config.models.dir ? { modelsDir: config.models.dir } : {}),
+      providers: config.models.providers,
+    }));
   try {
-    return await command.run(rest, io, async () => (engine ??= await FaceEngine.open()));
+    return await command.run(rest, { io, config, engine: openEngine });
   } catch (err) {
     if (err instanceof FacegateError) {
       io.err(`facegate ${name}: ${err.message}`);

@@ -1,8 +1,8 @@
 // facegate verify IMAGE1 IMAGE2 [--threshold T]: the one-shot decision d(img1, img2) < T.
 import { FacegateError } from '../errors.js';
-import { DEFAULT_THRESHOLD, euclidean, type FaceEngine } from '../inference/faces.js';
+import { DEFAULT_THRESHOLD, euclidean } from '../inference/faces.js';
 import { decodeImage } from '../vision/image.js';
-import { parseCommand, parseNumber, round, type Io } from './args.js';
+import { parseCommand, parseNumber, round, type CommandContext } from './args.js';
 
 export const VERIFY_USAGE = `Usage: facegate verify IMAGE1 IMAGE2 [--threshold T]
 
@@ -13,14 +13,11 @@ distance < threshold. Exit status 0 when both faces were compared (same or not),
 image cannot be read or has no face.
 
 Options:
-  --threshold T      decision threshold (default ${DEFAULT_THRESHOLD}, dlib's operating point)
+  --threshold T      decision threshold (default: match.threshold of the config, ${DEFAULT_THRESHOLD})
   -h, --help         this text`;
 
-export async function verifyCommand(
-  argv: string[],
-  io: Io,
-  openEngine: () => Promise<FaceEngine>,
-): Promise<number> {
+export async function verifyCommand(argv: string[], ctx: CommandContext): Promise<number> {
+  const { io, config } = ctx;
   const { values, positionals } = parseCommand(argv, { threshold: { type: 'string' } }, VERIFY_USAGE);
   if (values.help) {
     io.out(VERIFY_USAGE);
@@ -32,12 +29,12 @@ export async function verifyCommand(
       `verify takes exactly two images, got ${positionals.length}\n\n${VERIFY_USAGE}`,
     );
   }
-  const threshold = parseNumber('threshold', values.threshold, DEFAULT_THRESHOLD);
+  const threshold = parseNumber('threshold', values.threshold, config.match.threshold);
   if (threshold <= 0) throw new FacegateError('USAGE', `--threshold must be positive, got ${threshold}`);
-  const engine = await openEngine();
+  const engine = await ctx.engine();
   const embeddings: Float32Array[] = [];
   for (const file of positionals) {
-    const faces = await engine.analyze(await decodeImage(file));
+    const faces = await engine.analyze(await decodeImage(file), { detector: config.detector });
     if (!faces[0]) throw new FacegateError('NO_FACE', `${file}: no face found`);
     embeddings.push(faces[0].embedding);
   }

@@ -1,0 +1,150 @@
+// facegate's configuration: one convict schema, JSON files plus FACEGATE_* environment
+// variables, validated strictly (unknown keys are errors) before anything starts. The
+// TypeScript type is derived from the schema, never written twice. Later stages (cameras,
+// MQTT, gallery sync, HTTP) add their sections here.
+import convict from 'convict';
+import { FacegateError } from '../errors.js';
+import { DEFAULT_SIMILAR_FACE_RATIO } from '../gallery/enroll.js';
+import { DEFAULT_DETECTOR_OPTIONS } from '../inference/detector.js';
+import { DEFAULT_THRESHOLD } from '../inference/faces.js';
+import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../inference/session.js';
+import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
+
+// A comma-separated list in the environment (FACEGATE_MODELS_PROVIDERS=cuda,cpu), a list in JSON.
+convict.addFormat({
+  name: 'provider-list',
+  coerce: (v: string) => v.split(',').map((p) => p.trim()),
+  validate: (v: unknown) => {
+    if (
+      !Array.isArray(v) ||
+      !v.length ||
+      v.some((p) => !(EXECUTION_PROVIDERS as readonly unknown[]).includes(p))
+    ) {
+      throw new Error(`must be a non-empty list of ${EXECUTION_PROVIDERS.join(', ')}`);
+    }
+  },
+});
+
+const positive = (name: string) => (v: unknown) => {
+  if (typeof v !== 'number' || !(v > 0)) throw new Error(`${name} must be a positive number`);
+};
+const fraction = (v: unknown) => {
+  if (typeof v !== 'number' || v < 0 || v > 1) throw new Error('must be between 0 and 1');
+};
+
+export const schema = {
+  stateDir: {
+    doc: 'Where facegate keeps its state: the gallery database (gallery.sqlite).',
+    format: String,
+    default: 'state',
+    env: 'FACEGATE_STATE_DIR',
+  },
+  models: {
+    dir: {
+      doc: 'Folder with the ONNX models and manifest.json; empty means models/ of the installation.',
+      format: String,
+      default: '',
+      env: 'FACEGATE_MODELS_DIR',
+    },
+    providers: {
+      doc: `ONNX Runtime execution providers to try, in order (${EXECUTION_PROVIDERS.join(', ')}); the one used is logged.`,
+      format: 'provider-list',
+      default: ['cpu'] as ExecutionProvider[],
+      env: 'FACEGATE_MODELS_PROVIDERS',
+    },
+  },
+  detector: {
+    minFaceSize: {
+      doc: 'Smallest face box side to find, image pixels (about 2.4x the eye distance); smaller costs more.',
+      format: positive('detector.minFaceSize'),
+      default: DEFAULT_DETECTOR_OPTIONS.minFaceSize,
+      env: 'FACEGATE_DETECTOR_MIN_FACE_SIZE',
+    },
+    maxInputSide: {
+      doc: "Longest side of the detector's finest level, bounding the cost of huge photos.",
+      format: positive('detector.maxInputSide'),
+      default: DEFAULT_DETECTOR_OPTIONS.maxInputSide,
+    },
+    minScore: {
+      doc: 'Detector score threshold.',
+      format: fraction,
+      default: DEFAULT_DETECTOR_OPTIONS.minScore,
+    },
+    iouThreshold: {
+      doc: 'Non-maximum suppression overlap.',
+      format: fraction,
+      default: DEFAULT_DETECTOR_OPTIONS.iouThreshold,
+    },
+  },
+  quality: {
+    minScore: { doc: 'Gate: detector score.', format: fraction, default: DEFAULT_QUALITY_GATES.minScore },
+    minEyeDistance: {
+      doc: 'Gate: pixels between the eye centres.',
+      format: Number,
+      default: DEFAULT_QUALITY_GATES.minEyeDistance,
+    },
+    minSharpness: {
+      doc: "Gate: variance of the Laplacian of the aligned face's luma.",
+      format: Number,
+      default: DEFAULT_QUALITY_GATES.minSharpness,
+    },
+    maxYaw: {
+      doc: 'Gate: head turn, degrees (coarse estimate).',
+      format: Number,
+      default: DEFAULT_QUALITY_GATES.maxYaw,
+    },
+    maxRoll: { doc: 'Gate: head tilt, degrees.', format: Number, default: DEFAULT_QUALITY_GATES.maxRoll },
+    maxOutside: {
+      doc: 'Gate: fraction of the face box outside the frame.',
+      format: fraction,
+      default: DEFAULT_QUALITY_GATES.maxOutside,
+    },
+  },
+  match: {
+    threshold: {
+      doc: 'Same person when the embedding distance is under this (facegate calibrate prints one for a false-accept rate).',
+      format: positive('match.threshold'),
+      default: DEFAULT_THRESHOLD,
+      env: 'FACEGATE_MATCH_THRESHOLD',
+    },
+    minMargin: {
+      doc: 'A match also needs the runner-up this much farther away.',
+      format: Number,
+      default: 0,
+    },
+    aggregation: {
+      doc: "With several photos of a person: 'best' photo or 'mean' embedding.",
+      format: ['best', 'mean'],
+      default: 'best',
+    },
+  },
+  enrollment: {
+    similarFaceRatio: {
+      doc: 'A second face at least this fraction of the largest face makes an enrollment photo ambiguous.',
+      format: fraction,
+      default: DEFAULT_SIMILAR_FACE_RATIO,
+    },
+  },
+};
+
+function build(env: NodeJS.ProcessEnv) {
+  return convict(schema, { env });
+}
+
+export type Config = ReturnType<ReturnType<typeof build>['getProperties']>;
+
+/** Defaults, then `file` (JSON) if given, then the environment; every problem listed with its key. */
+export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Config {
+  try {
+    const config = build(env);
+    if (file) config.loadFile(file);
+    config.validate({ allowed: 'strict' });
+    return config.getProperties();
+  } catch (err) {
+    const where = file ? `${file}: ` : '';
+    throw new FacegateError(
+      'CONFIG_INVALID',
+      `${where}invalid configuration:\n  ${(err as Error).message.split('\n').join('\n  ')}`,
+    );
+  }
+}

@@ -1,0 +1,72 @@
+import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { loadConfig, type Config } from '../../src/config/schema.js';
+import { configDefaults, configReference } from '../../tools/config-docs.js';
+import { PROJECT_ROOT, samplePhoto } from '../helpers/fixtures.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'fg-config-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+describe('configuration', () => {
+  it('has typed defaults derived from the schema', () => {
+    const c = loadConfig(undefined, {});
+    expect(c.match.threshold).toBe(0.6);
+    expect(c.models.providers).toEqual(['cpu']);
+    expectTypeOf(c.match.threshold).toEqualTypeOf<number>();
+    expectTypeOf<Config['models']['providers']>().toEqualTypeOf<('tensorrt' | 'cuda' | 'cpu')[]>();
+  });
+
+  it('takes a file, then FACEGATE_* variables', () => {
+    const file = join(dir, 'ok.json');
+    writeFileSync(file, JSON.stringify({ match: { threshold: 0.5 }, stateDir: '/var/lib/facegate' }));
+    expect(loadConfig(file, {}).match.threshold).toBe(0.5);
+    expect(loadConfig(file, { FACEGATE_MATCH_THRESHOLD: '0.45' }).match.threshold).toBe(0.45);
+    expect(loadConfig(undefined, { FACEGATE_MODELS_PROVIDERS: 'cuda,cpu' }).models.providers).toEqual([
+      'cuda',
+      'cpu',
+    ]);
+  });
+
+  it('lists every problem with its key', () => {
+    const file = join(dir, 'bad.json');
+    writeFileSync(
+      file,
+      JSON.stringify({ match: { threshold: -1, colour: 'red' }, quality: { maxOutside: 3 } }),
+    );
+    let message = '';
+    try {
+      loadConfig(file, { FACEGATE_MODELS_PROVIDERS: 'gpu' });
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/bad\.json: invalid configuration/);
+    expect(message).toMatch(/match\.threshold/);
+    expect(message).toMatch(/match\.colour' not declared/);
+    expect(message).toMatch(/quality\.maxOutside/);
+    expect(message).toMatch(/models\.providers: must be a non-empty list of tensorrt, cuda, cpu/);
+  });
+
+  it('makes the command line exit 78 on a bad config, and apply a good one', async () => {
+    const err: string[] = [];
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: (l: string) => err.push(l) };
+    const bad = join(dir, 'bad2.json');
+    writeFileSync(bad, '{"match": {"threshold": "high"}}');
+    expect(await main(['--config', bad, 'verify', 'a.jpg', 'b.jpg'], io)).toBe(78);
+    expect(err.join('\n')).toMatch(/match\.threshold/);
+    const good = join(dir, 'good.json');
+    writeFileSync(good, '{"match": {"threshold": 0.01}}');
+    expect(
+      await main(['verify', samplePhoto('sample2.jpg'), samplePhoto('sample2.jpg'), `--config=${good}`], io),
+    ).toBe(0);
+    expect(JSON.parse(out.at(-1)!)).toMatchObject({ threshold: 0.01 });
+  });
+
+  it('keeps config/default.json and docs/configuration.md in step with the schema (make config-docs)', () => {
+    expect(readFileSync(join(PROJECT_ROOT, 'config/default.json'), 'utf8')).toBe(configDefaults());
+    expect(readFileSync(join(PROJECT_ROOT, 'docs/configuration.md'), 'utf8')).toBe(configReference());
+  });
+});
