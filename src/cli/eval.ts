@@ -35,7 +35,8 @@ Options:
   --gate              drop faces that fail the quality gates (counted as without a usable face)
   --plot OUT.png      ROC curve and distance histograms (verification)
   --enroll-images K   open set: enroll K photos per identity (default 1, one-shot)
-  --aggregate MODE    open set with K > 1: best (nearest photo, default) or mean (mean embedding)
+  --aggregate MODE    open set with K > 1: mean (mean embedding, default) or best (nearest photo)
+  --gallery-size N    open set: enroll only the first N identities (by name); the rest are strangers
   --json              one JSON object instead of a table
   -h, --help          this text`;
 
@@ -107,6 +108,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
       plot: { type: 'string' },
       'enroll-images': { type: 'string' },
       aggregate: { type: 'string' },
+      'gallery-size': { type: 'string' },
     },
     EVAL_USAGE,
   );
@@ -129,12 +131,13 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
       config,
     );
     const enrollImages = parseNumber('enroll-images', values['enroll-images'], 1);
-    const aggregation = values.aggregate ?? 'best';
+    const aggregation = values.aggregate ?? 'mean';
     if (!Number.isInteger(enrollImages) || enrollImages < 1)
       throw new FacegateError('USAGE', '--enroll-images must be a positive integer');
     if (aggregation !== 'best' && aggregation !== 'mean')
       throw new FacegateError('USAGE', `--aggregate must be best or mean, not "${aggregation}"`);
-    const report = await opensetReport(images, files, threshold, { enrollImages, aggregation });
+    const gallerySize = parseNumber('gallery-size', values['gallery-size'], Infinity);
+    const report = await opensetReport(images, files, threshold, { enrollImages, aggregation, gallerySize });
     io.out(setup.json ? JSON.stringify({ mode: 'openset', ...settings, ...report }) : opensetTable(report));
     return 0;
   }

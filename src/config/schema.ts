@@ -113,9 +113,9 @@ export const schema = {
       default: 0,
     },
     aggregation: {
-      doc: "With several photos of a person: 'best' photo or 'mean' embedding.",
-      format: ['best', 'mean'],
-      default: 'best',
+      doc: "With several photos of a person: their 'mean' embedding (measured better) or their 'best' photo.",
+      format: ['mean', 'best'],
+      default: 'mean',
     },
   },
   enrollment: {

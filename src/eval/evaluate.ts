@@ -64,12 +64,14 @@ export type VerificationReport = ReturnType<typeof verificationReport>;
  * are enrolled from their first `enrollImages` (by path) and probed with the others (mated
  * probes); the rest are never enrolled and probe as strangers (non-mated probes). With several
  * enrollment images, a person's distance is their best image's or their mean embedding's.
+ * `gallerySize` enrolls only the first N such identities (by name), as a door's gallery of tens
+ * of residents rather than thousands; the others then probe as strangers.
  */
 export async function opensetReport(
   images: readonly LabelledImage[],
   files: Map<string, EmbeddedFile>,
   threshold: number,
-  opts: { enrollImages?: number; aggregation?: PersonAggregation } = {},
+  opts: { enrollImages?: number; aggregation?: PersonAggregation; gallerySize?: number } = {},
 ) {
   const k = opts.enrollImages ?? 1;
   const byIdentity = new Map<string, string[]>();
@@ -78,9 +80,11 @@ export async function opensetReport(
   const mated: { identity: string; path: string }[] = [];
   const nonMated: string[] = [];
   let enrollFailed = 0;
-  for (const [identity, paths] of byIdentity) {
+  let enrollable = 0;
+  for (const [identity, paths] of [...byIdentity].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const sorted = [...paths].sort();
-    if (sorted.length <= k) {
+    // Beyond the gallery size, identities that could be enrolled are strangers too.
+    if (sorted.length <= k || enrollable++ >= (opts.gallerySize ?? Infinity)) {
       nonMated.push(...sorted);
       continue;
     }
@@ -96,7 +100,7 @@ export async function opensetReport(
       enrolled.push({ personId: identity, name: identity, embedding: f.face.embedding });
     for (const p of sorted.slice(k)) mated.push({ identity, path: p });
   }
-  const matcher = await Matcher.create(enrolled, opts.aggregation ?? 'best');
+  const matcher = await Matcher.create(enrolled, opts.aggregation ?? 'mean');
   // A probe without a usable face is never identified (distance Infinity).
   const search = async (paths: string[]) => {
     const usable = paths.map((p) => files.get(p)).map((f) => (f?.ok ? f.face.embedding : undefined));
@@ -115,7 +119,7 @@ export async function opensetReport(
   const fpirAt = (t: number) => non.filter((d) => d < t).length / (non.length || 1);
   return {
     enrollImages: k,
-    aggregation: opts.aggregation ?? 'best',
+    aggregation: opts.aggregation ?? 'mean',
     identitiesEnrolled: new Set(enrolled.map((e) => e.personId)).size,
     enrollmentWithoutFace: enrollFailed,
     matedProbes: mat.length,

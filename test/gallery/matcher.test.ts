@@ -20,7 +20,7 @@ describe('Matcher', () => {
   }));
 
   it('agrees with a brute-force search: nearest person, runner-up and margin', async () => {
-    const m = await Matcher.create(entries);
+    const m = await Matcher.create(entries, 'best');
     expect(m.size).toBe(100);
     for (let q = 0; q < 20; q++) {
       const query = vector();
@@ -45,7 +45,7 @@ describe('Matcher', () => {
     ];
     const probe = Float32Array.from([2, 0, 0, 0]);
     expect((await (await Matcher.create(rows, 'mean')).nearest(probe))!.distance).toBeCloseTo(0, 3);
-    expect((await (await Matcher.create(rows)).nearest(probe))!.distance).toBeCloseTo(1, 6);
+    expect((await (await Matcher.create(rows, 'best')).nearest(probe))!.distance).toBeCloseTo(1, 6);
   });
 
   it('decides open-set: known under the threshold with enough margin, else unknown with the nearest', async () => {
@@ -74,12 +74,15 @@ describe('Matcher', () => {
 
   it('finds the runner-up even when the best person has several photos', async () => {
     const v = (x: number) => Float32Array.from([x, 0]);
-    const m = await Matcher.create([
-      { personId: 'a', name: 'A', embedding: v(0) },
-      { personId: 'a', name: 'A', embedding: v(0.1) },
-      { personId: 'a', name: 'A', embedding: v(0.2) },
-      { personId: 'b', name: 'B', embedding: v(1) },
-    ]);
+    const m = await Matcher.create(
+      [
+        { personId: 'a', name: 'A', embedding: v(0) },
+        { personId: 'a', name: 'A', embedding: v(0.1) },
+        { personId: 'a', name: 'A', embedding: v(0.2) },
+        { personId: 'b', name: 'B', embedding: v(1) },
+      ],
+      'best',
+    );
     expect(await m.nearest(v(0))).toMatchObject({
       personId: 'a',
       distance: 0,
