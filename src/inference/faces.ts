@@ -35,6 +35,11 @@ export type AnalyzeOptions = {
   select?: FaceSelection;
   /** 'aligned' (default) warps by landmarks; 'box' crops the detection box, for comparison. */
   crop?: CropMode;
+  /**
+   * Also encode each face mirrored and average (default true): steadier embeddings for twice
+   * the encoder time. A daemon that votes over many frames may trade it for speed.
+   */
+  mirror?: boolean;
   detector?: Partial<DetectorOptions>;
 };
 
@@ -107,7 +112,10 @@ export class FaceEngine {
         chipSize: size,
       });
     });
-    const embeddings = await this.encodeWithMirror(chips, dets.length);
+    const embeddings =
+      opts.mirror === false
+        ? await this.encodeChips(chips, dets.length)
+        : await this.encodeWithMirror(chips, dets.length);
     return dets.map((d, i) => ({
       box: d.box,
       score: d.score,

@@ -41,7 +41,7 @@ export function affineScale(m: Affine): number {
 export class ImagePyramid {
   private readonly levels: PixelImage[];
 
-  constructor(readonly image: PixelImage) {
+  constructor(readonly image: { width: number; height: number; data: Uint8Array }) {
     this.levels = [image];
   }
 
