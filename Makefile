@@ -4,8 +4,11 @@ BIN := node_modules/.bin
 # Belt and braces with .npmrc: onnxruntime-node's installer must not download CUDA binaries.
 export ONNXRUNTIME_NODE_INSTALL := skip
 
-# Debian packages the project needs: ffmpeg reads the cameras.
-DEB_PACKAGES := ffmpeg
+# Debian packages the project needs: ffmpeg reads the cameras; the GStreamer RTSP server (Python
+# GObject bindings) is the real camera the tests stream from.
+DEB_PACKAGES := ffmpeg python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
+	gstreamer1.0-tools
 
 .PHONY: all deps install models build check typecheck lint format test bench bench-quality config-docs run clean
 

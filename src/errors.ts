@@ -9,6 +9,7 @@ export const ERROR_CODES = {
   NO_FACE: 'no face was found in an image',
   ENROLL_REJECTED: 'an enrollment photo was refused (no face, several faces, low quality, duplicate)',
   GALLERY_INVALID: 'the gallery database cannot be opened or has an unknown schema',
+  CAMERA_URL: 'a camera URL is malformed or uses an unsupported scheme',
   NOT_FOUND: 'a person or file named on the command line does not exist',
   USAGE: 'a command line is wrong',
   CONFIG_INVALID: 'a configuration file or FACEGATE_* variable is invalid',

@@ -9,6 +9,7 @@ import { calibrateCommand } from './calibrate.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { enrollCommand, galleryCommand } from './gallery.js';
+import { probeCommand } from './probe.js';
 import { verifyCommand } from './verify.js';
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
@@ -19,6 +20,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   eval: { run: evalCommand, summary: 'measure verification or open-set accuracy on labelled photos' },
   enroll: { run: enrollCommand, summary: 'add a person to the gallery from one photo' },
   gallery: { run: galleryCommand, summary: 'list, remove, export or import gallery people' },
+  probe: { run: probeCommand, summary: 'check that a camera URL delivers video' },
   calibrate: { run: calibrateCommand, summary: 'choose the threshold for a false-accept rate' },
 };
 

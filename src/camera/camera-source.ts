@@ -1,0 +1,187 @@
+// A camera as the rest of facegate sees it: a supervisor that keeps an ffmpeg session running
+// (respawning after any exit with capped exponential backoff and jitter), reports its state
+// (connecting, online, offline with a reason), and hands the consumer only the newest frame:
+// frames the consumer did not take in time are dropped and counted, never queued.
+import { EventEmitter } from 'node:events';
+import { FfmpegSession, type SessionOptions, type Transport } from './ffmpeg-session.js';
+import type { Frame } from './frame-parser.js';
+import { parseCameraInput, redactText } from './url.js';
+
+export type CameraConfig = {
+  name: string;
+  url: string;
+  transport: Transport;
+  fps: number;
+  width: number;
+  height: number;
+  /** ffmpeg socket timeout and the frame watchdog, ms. */
+  ioTimeoutMs: number;
+  watchdogMs: number;
+  inputOptions: string[];
+  backoff: { initialMs: number; maxMs: number; factor: number; jitter: number };
+  /** Online this long resets the backoff. */
+  stableAfterMs: number;
+};
+
+export const CAMERA_DEFAULTS: Omit<CameraConfig, 'name' | 'url'> = {
+  transport: 'tcp',
+  fps: 5,
+  width: 1280,
+  height: 720,
+  ioTimeoutMs: 3000,
+  watchdogMs: 5000,
+  inputOptions: [],
+  backoff: { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.2 },
+  stableAfterMs: 10_000,
+};
+
+export type CameraState = {
+  camera: string;
+  state: 'connecting' | 'online' | 'offline';
+  at: string;
+  /** Why it is offline. */
+  reason?: string;
+  /** Connection attempts since the camera was last stably online. */
+  attempt: number;
+  /** When offline: the wait before the next attempt. */
+  retryInMs?: number;
+};
+
+export type CameraStats = { framesReceived: number; framesDropped: number; sessions: number };
+
+type Events = { state: [CameraState]; frame: [Frame] };
+
+export class CameraSource extends EventEmitter<Events> {
+  readonly config: CameraConfig;
+  private readonly sessionOptions: SessionOptions;
+  private session: FfmpegSession | undefined;
+  private running = false;
+  private retry: NodeJS.Timeout | undefined;
+  private attempt = 0;
+  private onlineSince: number | undefined;
+  private newest: Frame | undefined;
+  private waiter: ((f: Frame) => void) | undefined;
+  private current: CameraState;
+  private readonly counters: CameraStats = { framesReceived: 0, framesDropped: 0, sessions: 0 };
+
+  /** Throws FacegateError (CAMERA_URL) for a malformed URL or an unsupported scheme. */
+  constructor(
+    config: Partial<CameraConfig> & Pick<CameraConfig, 'name' | 'url'>,
+    private readonly random: () => number = Math.random,
+  ) {
+    super();
+    this.config = {
+      ...CAMERA_DEFAULTS,
+      ...config,
+      backoff: { ...CAMERA_DEFAULTS.backoff, ...config.backoff },
+    };
+    const input = parseCameraInput(this.config.url);
+    this.sessionOptions = {
+      input,
+      transport: this.config.transport,
+      fps: this.config.fps,
+      size: { width: this.config.width, height: this.config.height },
+      ioTimeoutMs: this.config.ioTimeoutMs,
+      watchdogMs: this.config.watchdogMs,
+      inputOptions: this.config.inputOptions,
+      loop: input.kind === 'file',
+    };
+    this.current = {
+      camera: this.config.name,
+      state: 'offline',
+      at: new Date().toISOString(),
+      reason: 'not started',
+      attempt: 0,
+    };
+  }
+
+  /** The URL as it may appear anywhere: credentials redacted. */
+  get redactedUrl(): string {
+    return this.sessionOptions.input.redacted;
+  }
+
+  get state(): CameraState {
+    return this.current;
+  }
+
+  get stats(): CameraStats {
+    return { ...this.counters };
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    clearTimeout(this.retry);
+    await this.session?.stop();
+    this.setState({ state: 'offline', reason: 'stopped' });
+  }
+
+  /** The newest frame not yet taken, waiting for one if needed. */
+  nextFrame(): Promise<Frame> {
+    const f = this.newest;
+    if (f) {
+      this.newest = undefined;
+      return Promise.resolve(f);
+    }
+    return new Promise((resolve) => (this.waiter = resolve));
+  }
+
+  private connect(): void {
+    if (!this.running) return;
+    this.attempt++;
+    this.counters.sessions++;
+    this.setState({ state: 'connecting' });
+    const session = new FfmpegSession(this.sessionOptions, {
+      frame: (f) => this.frame(f),
+      stall: (reason) => this.setState({ state: 'offline', reason }),
+    });
+    this.session = session;
+    session.start();
+    void session.ended.then((end) => {
+      if (this.session !== session) return;
+      this.session = undefined;
+      if (this.onlineSince !== undefined && Date.now() - this.onlineSince >= this.config.stableAfterMs)
+        this.attempt = 0;
+      this.onlineSince = undefined;
+      if (!this.running) return;
+      const delay = this.backoffMs();
+      this.setState({ state: 'offline', reason: redactText(end.reason), retryInMs: delay });
+      this.retry = setTimeout(() => this.connect(), delay);
+    });
+  }
+
+  /** initial * factor^(attempt-1), capped, with +-jitter so many cameras do not retry in step. */
+  private backoffMs(): number {
+    const { initialMs, maxMs, factor, jitter } = this.config.backoff;
+    const base = Math.min(maxMs, initialMs * factor ** Math.max(0, this.attempt - 1));
+    return Math.round(base * (1 + jitter * (2 * this.random() - 1)));
+  }
+
+  private frame(f: Frame): void {
+    this.counters.framesReceived++;
+    if (this.current.state !== 'online') {
+      this.onlineSince = Date.now();
+      this.setState({ state: 'online' });
+    }
+    const taken = { ...f, sequence: this.counters.framesReceived };
+    const waiter = this.waiter;
+    if (waiter) {
+      this.waiter = undefined;
+      waiter(taken);
+    } else {
+      if (this.newest) this.counters.framesDropped++;
+      this.newest = taken;
+    }
+    this.emit('frame', taken);
+  }
+
+  private setState(s: Omit<CameraState, 'camera' | 'at' | 'attempt'>): void {
+    this.current = { camera: this.config.name, at: new Date().toISOString(), attempt: this.attempt, ...s };
+    this.emit('state', this.current);
+  }
+}

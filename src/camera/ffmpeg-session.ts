@@ -1,0 +1,201 @@
+// One ffmpeg child process reading a camera and writing raw RGB frames to a pipe. The session
+// ends on any ffmpeg exit (ffmpeg exits 0 when an RTSP server dies, so the exit code says
+// nothing), on the watchdog (no frame for `watchdogMs`: a frozen camera otherwise hangs ffmpeg
+// for ever), or on stop(): 'q' on stdin (RTSP TEARDOWN), then SIGTERM, then SIGKILL.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { FrameParser, type Frame } from './frame-parser.js';
+import { redactText, type CameraInput } from './url.js';
+
+export type Transport = 'tcp' | 'udp';
+
+export type SessionOptions = {
+  input: CameraInput;
+  transport: Transport;
+  /** Frames per second to analyse (ffmpeg drops the rest after decoding). */
+  fps: number;
+  /** Output size; undefined keeps the stream's own size (read from ffmpeg's output header). */
+  size?: { width: number; height: number };
+  /** ffmpeg's own socket timeout for RTSP, ms: a server that stops answering ends the session. */
+  ioTimeoutMs: number;
+  /** No frame within this long (after the first, or from the start) ends the session. */
+  watchdogMs: number;
+  /** Extra ffmpeg input options, e.g. a hardware decoder: ['-c:v', 'h264_nvv4l2dec']. */
+  inputOptions?: readonly string[];
+  /** Loop a file source for ever (demo cameras). */
+  loop?: boolean;
+  ffmpegPath?: string;
+};
+
+export type SessionEnd = {
+  /** Why it ended, in words for events and logs: refused, not found, timeout, ... */
+  reason: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  frames: number;
+};
+
+const STOP_GRACE_MS = 1500;
+
+export function ffmpegArgs(o: SessionOptions): string[] {
+  const args = ['-hide_banner', '-loglevel', 'info', '-nostats'];
+  if (o.input.kind === 'rtsp') {
+    args.push('-rtsp_transport', o.transport, '-timeout', String(Math.round(o.ioTimeoutMs * 1000)));
+    args.push('-probesize', '32768', '-analyzeduration', '0');
+  } else {
+    args.push('-re'); // a file plays at its own rate, as a camera would
+    if (o.loop) args.push('-stream_loop', '-1');
+  }
+  args.push(...(o.inputOptions ?? []));
+  args.push('-i', o.input.kind === 'rtsp' ? o.input.url : o.input.path);
+  const filters = [`fps=${o.fps}`, ...(o.size ? [`scale=${o.size.width}:${o.size.height}`] : [])];
+  // fps above the camera's own rate would duplicate frames: leave the rate alone then.
+  if (o.fps >= 1000) filters.shift();
+  if (filters.length) args.push('-vf', filters.join(','));
+  args.push('-an', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
+  return args;
+}
+
+/** ffmpeg's words for why it could not read the camera, as a short reason. */
+export function classifyFailure(stderr: string): string | undefined {
+  const checks: [RegExp, string][] = [
+    [/connection refused/i, 'refused'],
+    [/404 not found|no such file or directory|server returned 404/i, 'not found'],
+    [/401 unauthorized|server returned 401/i, 'unauthorized'],
+    [/connection timed out|timed out|timeout/i, 'timeout'],
+    [
+      /does not contain any stream|matches no streams|no video stream|invalid data found when processing input/i,
+      'not video',
+    ],
+    [/name or service not known|could not resolve|temporary failure in name resolution/i, 'host not found'],
+  ];
+  return checks.find(([re]) => re.test(stderr))?.[1];
+}
+
+export class FfmpegSession {
+  private child: ChildProcess | undefined;
+  private parser: FrameParser | undefined;
+  private headerBytes: Buffer[] = [];
+  private stderrTail = '';
+  private frames = 0;
+  private watchdog: NodeJS.Timeout | undefined;
+  private endReason: string | undefined;
+  private stopping: Promise<void> | undefined;
+  readonly ended: Promise<SessionEnd>;
+  private resolveEnded!: (end: SessionEnd) => void;
+
+  constructor(
+    private readonly options: SessionOptions,
+    private readonly handlers: {
+      frame: (frame: Frame) => void;
+      /** The watchdog fired: the camera is as good as offline while ffmpeg is being ended. */
+      stall?: (reason: string) => void;
+    },
+  ) {
+    this.ended = new Promise((resolve) => (this.resolveEnded = resolve));
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  start(): void {
+    const child = spawn(this.options.ffmpegPath ?? 'ffmpeg', ffmpegArgs(this.options), {
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    this.child = child;
+    LIVE.add(child);
+    if (this.options.size)
+      this.parser = new FrameParser(this.options.size.width, this.options.size.height, (f) => this.frame(f));
+    child.stdout.on('data', (chunk: Buffer) => this.data(chunk));
+    child.stderr.on('data', (chunk: Buffer) => this.stderr(chunk));
+    child.stdin.on('error', () => undefined); // ffmpeg may be gone before 'q' arrives
+    child.on('error', (err) => {
+      this.endReason ??= `cannot start ffmpeg (${err.message})`;
+    });
+    child.on('close', (code, signal) => {
+      LIVE.delete(child);
+      clearTimeout(this.watchdog);
+      const reason =
+        this.endReason ??
+        (this.frames === 0
+          ? (classifyFailure(this.stderrTail) ?? 'ended before the first frame')
+          : (classifyFailure(this.stderrTail) ?? 'stream ended'));
+      this.resolveEnded({ reason, code, signal, frames: this.frames });
+    });
+    this.armWatchdog();
+  }
+
+  /**
+   * Ends the session; resolves when ffmpeg has exited. Safe to call more than once. Polite
+   * first ('q', so ffmpeg tears the RTSP session down) unless the camera is hung, where a
+   * TEARDOWN would hang too.
+   */
+  stop(reason = 'stopped', polite = true): Promise<void> {
+    this.stopping ??= (async () => {
+      this.endReason ??= reason;
+      const child = this.child;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
+      const exited = this.ended.then(() => true);
+      const within = (ms: number) =>
+        Promise.race([exited, new Promise<false>((r) => setTimeout(() => r(false), ms).unref())]);
+      if (polite) {
+        child.stdin!.end('q');
+        if (await within(STOP_GRACE_MS)) return;
+      }
+      child.kill('SIGTERM');
+      if (await within(STOP_GRACE_MS)) return;
+      child.kill('SIGKILL');
+      await exited;
+    })();
+    return this.stopping;
+  }
+
+  private data(chunk: Buffer): void {
+    if (this.parser) return this.parser.push(chunk);
+    // Native size: wait for ffmpeg to print the output stream's size, keep the bytes until then.
+    this.headerBytes.push(chunk);
+  }
+
+  private stderr(chunk: Buffer): void {
+    this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
+    if (!this.parser) {
+      const m = /Output #0[\s\S]*?Stream #0:0[^\n]*?rawvideo[^\n]*?, (\d{2,5})x(\d{2,5})/.exec(
+        this.stderrTail,
+      );
+      if (m) {
+        this.parser = new FrameParser(Number(m[1]), Number(m[2]), (f) => this.frame(f));
+        for (const b of this.headerBytes) this.parser.push(b);
+        this.headerBytes = [];
+      }
+    }
+  }
+
+  private frame(f: Frame): void {
+    this.frames++;
+    this.armWatchdog();
+    this.handlers.frame(f);
+  }
+
+  private armWatchdog(): void {
+    clearTimeout(this.watchdog);
+    this.watchdog = setTimeout(() => {
+      const reason = `no frame for ${(this.options.watchdogMs / 1000).toFixed(1)} s`;
+      this.handlers.stall?.(reason);
+      void this.stop(reason, false);
+    }, this.options.watchdogMs);
+    this.watchdog.unref();
+  }
+
+  /** The last of ffmpeg's messages, credentials redacted, for diagnostics. */
+  get lastMessages(): string {
+    return redactText(this.stderrTail.split('\n').slice(-6).join('\n'));
+  }
+}
+
+// Every ffmpeg this process started and that is still running: killed when the process exits,
+// so no camera reader outlives the daemon (or a test run). A SIGKILLed daemon cannot run this;
+// its ffmpeg children then die of a broken pipe on their next frame.
+const LIVE = new Set<ChildProcess>();
+process.on('exit', () => {
+  for (const child of LIVE) child.kill('SIGKILL');
+});

@@ -1,0 +1,180 @@
+// Camera ingestion against a real RTSP server and real ffmpeg: rate and size over TCP and UDP,
+// a server that dies and returns, a frozen server, bad URLs, several cameras, no ffmpeg left.
+import { execFileSync } from 'node:child_process';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { CameraSource, type CameraState } from '../../src/camera/camera-source.js';
+import type { Frame } from '../../src/camera/frame-parser.js';
+import { RtspServer } from '../helpers/rtsp.js';
+
+const servers: RtspServer[] = [];
+const cameras: CameraSource[] = [];
+afterEach(async () => {
+  await Promise.all(cameras.splice(0).map((c) => c.stop()));
+  await Promise.all(servers.splice(0).map((s) => s.stop()));
+});
+
+async function server(): Promise<RtspServer> {
+  const s = await RtspServer.start();
+  servers.push(s);
+  return s;
+}
+
+function camera(
+  name: string,
+  url: string,
+  extra: Partial<ConstructorParameters<typeof CameraSource>[0]> = {},
+) {
+  const c = new CameraSource({ name, url, width: 320, height: 180, fps: 5, ...extra });
+  const states: CameraState[] = [];
+  const frames: Frame[] = [];
+  c.on('state', (s) => states.push(s));
+  c.on('frame', (f) => frames.push(f));
+  cameras.push(c);
+  return { c, states, frames };
+}
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
+    await sleep(20);
+  }
+  return Date.now() - t0;
+}
+
+function ffmpegChildren(): number[] {
+  try {
+    return execFileSync('pgrep', ['-P', String(process.pid), 'ffmpeg'], { encoding: 'utf8' })
+      .split('\n')
+      .filter(Boolean)
+      .map(Number);
+  } catch {
+    return []; // pgrep exits 1 when nothing matches
+  }
+}
+
+describe('CameraSource with a real RTSP server', () => {
+  it.each(['tcp', 'udp'] as const)(
+    'delivers frames of the configured size at the configured rate over %s',
+    async (transport) => {
+      const s = await server();
+      const { c, frames } = camera('door', s.url, { transport });
+      c.start();
+      await until('first frame', () => frames.length > 0, 8000);
+      const first = frames.length;
+      const t0 = Date.now();
+      await sleep(3000);
+      const rate = ((frames.length - first) * 1000) / (Date.now() - t0);
+      expect(rate).toBeGreaterThan(4);
+      expect(rate).toBeLessThan(6);
+      for (const f of frames) expect([f.width, f.height, f.data.length]).toEqual([320, 180, 320 * 180 * 3]);
+      expect(c.state.state).toBe('online');
+    },
+  );
+
+  it('goes offline within 2 s when the server dies, and has frames again within 5 s of its return', async () => {
+    let s = await server();
+    const { c, states, frames } = camera('gate', s.url, {
+      backoff: { initialMs: 300, maxMs: 1000, factor: 2, jitter: 0.1 },
+    });
+    c.start();
+    await until('online', () => c.state.state === 'online', 8000);
+    await s.kill();
+    const offlineMs = await until('offline', () => c.state.state === 'offline', 4000);
+    expect(offlineMs).toBeLessThan(2000);
+    s = await s.restart();
+    servers.splice(0, servers.length, s);
+    const before = frames.length;
+    const backMs = await until('frames again', () => frames.length > before, 8000);
+    expect(backMs).toBeLessThan(5000);
+    expect(states.map((x) => x.state)).toEqual(expect.arrayContaining(['connecting', 'online', 'offline']));
+  });
+
+  it('reports a frozen server offline within the watchdog time, and recovers after it resumes', async () => {
+    const s = await server();
+    const { c, states, frames } = camera('frozen', s.url, {
+      watchdogMs: 2000,
+      ioTimeoutMs: 10_000, // let the watchdog, not ffmpeg's socket timeout, notice
+      backoff: { initialMs: 300, maxMs: 1000, factor: 2, jitter: 0.1 },
+    });
+    c.start();
+    await until('online', () => c.state.state === 'online', 8000);
+    s.freeze();
+    const frozenAt = Date.now();
+    await until('offline', () => c.state.state === 'offline', 5000);
+    expect(Date.now() - frozenAt).toBeLessThan(3500);
+    expect(states.at(-1)!.reason).toMatch(/no frame for 2\.0 s/);
+    s.thaw();
+    const before = frames.length;
+    await until('frames after SIGCONT', () => frames.length > before, 10_000);
+  });
+
+  it('stays offline with a reason for a wrong port or path, with growing backoff and no tight loop', async () => {
+    const s = await server();
+    const wrongPath = camera('wrong-path', s.url.replace('/cam', '/nothing'), {
+      backoff: { initialMs: 200, maxMs: 5000, factor: 2, jitter: 0 },
+    });
+    const wrongPort = camera('wrong-port', 'rtsp://user:secret@127.0.0.1:1/cam', {
+      backoff: { initialMs: 200, maxMs: 5000, factor: 2, jitter: 0 },
+    });
+    wrongPath.c.start();
+    wrongPort.c.start();
+    await sleep(3500);
+    for (const { c, states } of [wrongPath, wrongPort]) {
+      const offline = states.filter((x) => x.state === 'offline');
+      expect(offline.length).toBeGreaterThanOrEqual(2);
+      expect(c.stats.sessions).toBeLessThanOrEqual(6); // 200 + 400 + 800 + 1600 ms of waiting: no tight loop
+      const waits = offline.map((x) => x.retryInMs!);
+      for (let i = 1; i < waits.length; i++) expect(waits[i]).toBeGreaterThan(waits[i - 1]!);
+    }
+    expect(wrongPath.states.find((x) => x.state === 'offline')!.reason).toBe('not found');
+    expect(wrongPort.states.find((x) => x.state === 'offline')!.reason).toBe('refused');
+    // The password never appears in what the camera reports.
+    expect(JSON.stringify(wrongPort.states)).not.toContain('secret');
+    expect(wrongPort.c.redactedUrl).toBe('rtsp://user:***@127.0.0.1:1/cam');
+  });
+
+  it('keeps two cameras at their rate while a third is dead', async () => {
+    const a = await server();
+    const b = await server();
+    const cams = [
+      camera('a', a.url),
+      camera('b', b.url),
+      camera('dead', 'rtsp://127.0.0.1:1/cam', {
+        backoff: { initialMs: 100, maxMs: 400, factor: 2, jitter: 0 },
+      }),
+    ];
+    for (const { c } of cams) c.start();
+    await until(
+      'both online',
+      () => cams[0]!.c.state.state === 'online' && cams[1]!.c.state.state === 'online',
+      10_000,
+    );
+    const start = cams.map((x) => x.frames.length);
+    const t0 = Date.now();
+    await sleep(3000);
+    for (const i of [0, 1]) {
+      const rate = ((cams[i]!.frames.length - start[i]!) * 1000) / (Date.now() - t0);
+      expect(rate).toBeGreaterThan(4);
+    }
+    expect(cams[2]!.c.state.state).not.toBe('online');
+  });
+
+  it('hands the consumer the newest frame and counts the ones it dropped', async () => {
+    const s = await server();
+    const { c } = camera('slow-consumer', s.url);
+    c.start();
+    const first = await c.nextFrame();
+    await sleep(1500); // about 7 frames arrive meanwhile; only the newest is kept
+    const next = await c.nextFrame();
+    expect(next.sequence).toBeGreaterThan(first.sequence + 3);
+    expect(c.stats.framesDropped).toBeGreaterThanOrEqual(3);
+  });
+});
+
+afterAll(async () => {
+  await sleep(200);
+  expect(ffmpegChildren()).toEqual([]);
+});

@@ -1,0 +1,81 @@
+// Starts the real GStreamer RTSP server (test/helpers/rtsp_server.py) on 127.0.0.1 and a port
+// the kernel picks, and controls it the way cameras fail: killed, frozen, restarted.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from './fixtures.js';
+
+export const LIVE_720P =
+  'videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=25/1 ! ' +
+  'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=2000 ! ' +
+  'video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1';
+
+export const PYTHON = '/usr/bin/python3';
+
+export function rtspServerAvailable(): boolean {
+  return existsSync(PYTHON);
+}
+
+export class RtspServer {
+  private constructor(
+    private child: ChildProcess,
+    readonly url: string,
+    readonly port: number,
+    private readonly launch: string,
+    private readonly path: string,
+  ) {}
+
+  static async start(launch = LIVE_720P, path = '/cam', port = 0): Promise<RtspServer> {
+    const child = spawn(
+      PYTHON,
+      [join(PROJECT_ROOT, 'test/helpers/rtsp_server.py'), launch, path, String(port)],
+      {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    const url = await new Promise<string>((resolve, reject) => {
+      let out = '';
+      let err = '';
+      const timer = setTimeout(() => reject(new Error(`RTSP server not ready in 10 s: ${err}`)), 10_000);
+      child.stdout.on('data', (d: Buffer) => {
+        out += d.toString();
+        const m = /READY (\S+)/.exec(out);
+        if (m) {
+          clearTimeout(timer);
+          resolve(m[1]!);
+        }
+      });
+      child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+      child.on('exit', (code) => reject(new Error(`RTSP server exited ${code}: ${err}`)));
+    });
+    return new RtspServer(child, url, Number(new URL(url).port), launch, path);
+  }
+
+  /** A camera that dies: the server process is killed outright. */
+  async kill(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((r) => this.child.once('exit', r));
+    this.child.kill('SIGKILL');
+    await exited;
+  }
+
+  /** A hung camera: the server stops answering but keeps its sockets. */
+  freeze(): void {
+    this.child.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    this.child.kill('SIGCONT');
+  }
+
+  /** The camera comes back on the same address. */
+  async restart(): Promise<RtspServer> {
+    await this.kill();
+    return RtspServer.start(this.launch, this.path, this.port);
+  }
+
+  async stop(): Promise<void> {
+    this.thaw();
+    await this.kill();
+  }
+}
