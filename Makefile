@@ -53,8 +53,8 @@ check: typecheck lint
 test: deps install models
 	$(BIN)/vitest run
 
-bench: install models
-	$(BIN)/tsx bench/run.ts
+bench: deps install models
+	node --expose-gc --import tsx bench/run.ts
 
 # How accuracy falls as lfw-dev faces are shrunk or blurred: the basis of the quality gates (minutes).
 bench-quality: install models

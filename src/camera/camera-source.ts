@@ -104,6 +104,11 @@ export class CameraSource extends EventEmitter<Events> {
     return this.current;
   }
 
+  /** The running ffmpeg's pid, for diagnostics. */
+  get ffmpegPid(): number | undefined {
+    return this.session?.pid;
+  }
+
   get stats(): CameraStats {
     return { ...this.counters };
   }
