@@ -35,7 +35,7 @@ async function startReader(): Promise<{ child: ReturnType<typeof spawn>; ffmpeg:
   const ffmpeg = await new Promise<number>((resolve, reject) => {
     let out = '';
     const timer = setTimeout(() => reject(new Error('reader not ready')), 15_000);
-    child.stdout!.on('data', (d: Buffer) => {
+    child.stdout.on('data', (d: Buffer) => {
       out += d.toString();
       const m = /READY (\d+)/.exec(out);
       if (m) {
