@@ -1,0 +1,179 @@
+// The MQTT side: one connection per device (mqtt:// or mqtts://, user and password, CA, client
+// certificate, MQTT 5), a retained status with a last will, and the outbox drained in order with
+// QoS 1. At most `window` events are handed to mqtt.js at a time; mqtt.js resends those after a
+// reconnect, and an event leaves the outbox only when its PUBACK arrives. publish() never throws
+// into the pipeline: a failure is logged and counted.
+import { readFileSync } from 'node:fs';
+import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { FacegateError } from '../errors.js';
+import { Outbox } from './outbox.js';
+import { topics, type Topics } from './topics.js';
+
+export type MqttOptions = {
+  url: string;
+  deviceId: string;
+  prefix: string;
+  username?: string;
+  /** Read from a file (systemd credentials) or FACEGATE_MQTT_PASSWORD; never from a command line. */
+  password?: string;
+  caFile?: string;
+  certFile?: string;
+  keyFile?: string;
+  protocolVersion: 4 | 5;
+  reconnectMs: number;
+  connectTimeoutMs: number;
+  /** Events handed to the client at once; the rest wait in the outbox. */
+  window: number;
+};
+
+export type PublisherStats = {
+  published: number;
+  failedWrites: number;
+  dropped: Record<string, number>;
+  queued: number;
+  connected: boolean;
+  lastError: string | undefined;
+};
+
+type Log = (level: 'info' | 'warn' | 'error', message: string) => void;
+
+export class MqttPublisher {
+  readonly topics: Topics;
+  private client: MqttClient | undefined;
+  private lastHanded = 0;
+  private inFlight = 0;
+  private published = 0;
+  private failedWrites = 0;
+  private lastError: string | undefined;
+
+  constructor(
+    private readonly options: MqttOptions,
+    private readonly outbox: Outbox,
+    private readonly log: Log = () => undefined,
+  ) {
+    this.topics = topics(options.prefix);
+    const scheme = /^([a-z]+):\/\//.exec(options.url)?.[1];
+    if (scheme !== 'mqtt' && scheme !== 'mqtts') {
+      throw new FacegateError(
+        'CONFIG_INVALID',
+        `mqtt.url ${options.url.replace(/\/\/[^@/]*@/, '//***@')}: use mqtt:// or mqtts://`,
+      );
+    }
+  }
+
+  /** Connects (and keeps reconnecting); resolves at once, the connection comes when it can. */
+  start(): void {
+    const o = this.options;
+    const read = (file: string | undefined, what: string) => {
+      if (!file) return undefined;
+      try {
+        return readFileSync(file);
+      } catch (err) {
+        throw new FacegateError(
+          'CONFIG_INVALID',
+          `mqtt.${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
+        );
+      }
+    };
+    const ca = read(o.caFile, 'caFile');
+    const cert = read(o.certFile, 'certFile');
+    const key = read(o.keyFile, 'keyFile');
+    const options: IClientOptions = {
+      clientId: `facegate-${o.deviceId}`, // stable: the broker knows the device across restarts
+      protocolVersion: o.protocolVersion,
+      clean: true,
+      reconnectPeriod: o.reconnectMs,
+      connectTimeout: o.connectTimeoutMs,
+      queueQoSZero: false,
+      will: { topic: this.topics.status, payload: Buffer.from('offline'), qos: 1, retain: true },
+      ...(o.username ? { username: o.username } : {}),
+      ...(o.password ? { password: o.password } : {}),
+      ...(ca ? { ca } : {}),
+      ...(cert ? { cert } : {}),
+      ...(key ? { key } : {}),
+    };
+    const client = mqtt.connect(o.url, options);
+    this.client = client;
+    client.on('connect', () => {
+      this.lastError = undefined;
+      this.log('info', `mqtt: connected to ${this.redactedUrl}`);
+      client.publish(this.topics.status, 'online', { qos: 1, retain: true });
+      this.pump();
+    });
+    client.on('error', (err) => {
+      // Bad credentials, TLS failures, refused connections: said once per change, retried by mqtt.js.
+      if (err.message !== this.lastError) this.log('warn', `mqtt: ${this.redactedUrl}: ${err.message}`);
+      this.lastError = err.message;
+    });
+    client.on('offline', () =>
+      this.log('warn', `mqtt: ${this.redactedUrl} offline; events wait in the outbox (${this.outbox.size})`),
+    );
+  }
+
+  get redactedUrl(): string {
+    return this.options.url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  }
+
+  /** Stores an event in the outbox and sends it when it can. Never throws. */
+  publish(kind: string, topic: string, payload: Buffer | string | object, retain = false): void {
+    try {
+      const body =
+        typeof payload === 'string' || Buffer.isBuffer(payload) ? payload : JSON.stringify(payload);
+      const { droppedKind } = this.outbox.add(kind, topic, body, retain);
+      if (droppedKind)
+        this.log(
+          'error',
+          `mqtt: outbox full (${this.outbox.size}): dropped the oldest event, a ${droppedKind}`,
+        );
+      this.pump();
+    } catch (err) {
+      this.failedWrites++;
+      this.log('error', `mqtt: could not store a ${kind} event for ${topic}: ${(err as Error).message}`);
+    }
+  }
+
+  private pump(): void {
+    const client = this.client;
+    if (!client?.connected) return;
+    const free = this.options.window - this.inFlight;
+    if (free <= 0) return;
+    for (const row of this.outbox.after(this.lastHanded, free)) {
+      this.lastHanded = row.id;
+      this.inFlight++;
+      client.publish(row.topic, row.payload, { qos: 1, retain: row.retain }, (err) => {
+        this.inFlight--;
+        if (err) {
+          // The client was ended: the event stays in the outbox for the next start.
+          this.lastError = err.message;
+          return;
+        }
+        this.outbox.remove(row.id);
+        this.published++;
+        this.pump();
+      });
+    }
+  }
+
+  get stats(): PublisherStats {
+    return {
+      published: this.published,
+      failedWrites: this.failedWrites,
+      dropped: Object.fromEntries(this.outbox.dropped),
+      queued: this.outbox.size,
+      connected: this.client?.connected ?? false,
+      lastError: this.lastError,
+    };
+  }
+
+  /** Publishes 'offline' (a clean stop is not a crash, but subscribers must know) and disconnects. */
+  async stop(): Promise<void> {
+    const client = this.client;
+    if (!client) return;
+    if (client.connected) {
+      await new Promise<void>((resolve) =>
+        client.publish(this.topics.status, 'offline', { qos: 1, retain: true }, () => resolve()),
+      );
+    }
+    await client.endAsync();
+  }
+}

@@ -1,0 +1,117 @@
+// Every MQTT topic facegate publishes and the payload each carries, in one place. Payloads are
+// TypeBox schemas: the JSON Schema published in docs/mqtt.md and the TypeScript types come from
+// the same definition. Topics live under a prefix, by default facegate/<device_id>.
+import { Type, type Static } from '@sinclair/typebox';
+
+const Box = Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()], {
+  description: 'Face box in frame pixels: x, y, width, height',
+});
+
+const Signature = Type.Object(
+  {
+    alg: Type.Literal('HMAC-SHA256'),
+    value: Type.String({ description: 'hex HMAC over the canonical JSON of the payload without this field' }),
+  },
+  { description: 'Present when event signing is on (docs/mqtt.md)' },
+);
+
+const Evidence = {
+  event_id: Type.String({ description: 'Unique, sortable by time (ULID)' }),
+  time: Type.String({ format: 'date-time' }),
+  device: Type.String(),
+  camera: Type.String(),
+  box: Box,
+  quality: Type.Object({
+    score: Type.Number(),
+    eye_distance: Type.Number(),
+    sharpness: Type.Number(),
+    yaw: Type.Number(),
+    roll: Type.Number(),
+  }),
+  frames: Type.Integer({ description: 'Frames of the track that voted for this decision' }),
+  gallery_version: Type.Integer(),
+  model: Type.String({ description: "sha256 of the encoder's ONNX file" }),
+  signature: Type.Optional(Signature),
+};
+
+export const MatchEventSchema = Type.Object(
+  {
+    ...Evidence,
+    person: Type.Object({ id: Type.String(), name: Type.String() }),
+    distance: Type.Number(),
+    similarity: Type.Number({ description: '1 - distance / threshold, clipped to 0..1' }),
+    threshold: Type.Number(),
+    margin: Type.Union([Type.Number(), Type.Null()], {
+      description: 'Distance to the second-best person minus distance; null with one person',
+    }),
+  },
+  { $id: 'facegate/match', description: 'A known person confirmed at a camera' },
+);
+
+export const UnknownEventSchema = Type.Object(
+  {
+    ...Evidence,
+    nearest: Type.Union([
+      Type.Object({ id: Type.String(), name: Type.String(), distance: Type.Number() }),
+      Type.Null(),
+    ]),
+    threshold: Type.Number(),
+  },
+  { $id: 'facegate/unknown', description: 'A face seen that matched nobody' },
+);
+
+export const CameraStatusSchema = Type.Object(
+  {
+    state: Type.Union([Type.Literal('connecting'), Type.Literal('online'), Type.Literal('offline')]),
+    reason: Type.Optional(Type.String()),
+    at: Type.String({ format: 'date-time' }),
+  },
+  { $id: 'facegate/camera-status' },
+);
+
+export const GalleryStatusSchema = Type.Object(
+  {
+    version: Type.Integer(),
+    people: Type.Integer(),
+    last_sync: Type.Union([Type.String({ format: 'date-time' }), Type.Null()]),
+    last_error: Type.Union([Type.String(), Type.Null()]),
+  },
+  { $id: 'facegate/gallery-status' },
+);
+
+export type MatchEvent = Static<typeof MatchEventSchema>;
+export type UnknownEvent = Static<typeof UnknownEventSchema>;
+export type CameraStatus = Static<typeof CameraStatusSchema>;
+export type GalleryStatus = Static<typeof GalleryStatusSchema>;
+
+/** MQTT topic segments may not contain wildcards or separators. */
+export function topicSegment(name: string): string {
+  return name.replace(/[#+/\s]/g, '_');
+}
+
+/** The topics of one device. */
+export function topics(prefix: string) {
+  const cam = (camera: string) => `${prefix}/cameras/${topicSegment(camera)}`;
+  return {
+    /** Retained 'online' / 'offline'; the last will says 'offline'. */
+    status: `${prefix}/status`,
+    cameraStatus: (camera: string) => `${cam(camera)}/status`,
+    match: (camera: string) => `${cam(camera)}/match`,
+    unknown: (camera: string) => `${cam(camera)}/unknown`,
+    /** JPEG bytes of the face or frame of one event. */
+    snapshot: (camera: string, eventId: string) => `${cam(camera)}/snapshot/${eventId}`,
+    galleryStatus: `${prefix}/gallery/status`,
+  };
+}
+
+export type Topics = ReturnType<typeof topics>;
+
+export const defaultPrefix = (deviceId: string): string => `facegate/${topicSegment(deviceId)}`;
+
+/** Every payload schema, for docs/mqtt.md and subscribers. */
+export const PAYLOAD_SCHEMAS = {
+  MatchEventSchema,
+  UnknownEventSchema,
+  CameraStatusSchema,
+  GalleryStatusSchema,
+};

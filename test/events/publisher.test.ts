@@ -1,0 +1,198 @@
+// The MQTT publisher against a real Mosquitto: an outage in the middle of 1,000 events, a SIGKILL
+// with 100 events in the outbox, bad credentials and TLS, the last will.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt, { type MqttClient } from 'mqtt';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { Outbox } from '../../src/events/outbox.js';
+import { MqttPublisher, type MqttOptions } from '../../src/events/publisher.js';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { Mosquitto, PASSWORD, USER } from '../helpers/mosquitto.js';
+
+let broker: Mosquitto;
+let dir: string;
+const cleanup: (() => Promise<unknown> | void)[] = [];
+beforeAll(async () => {
+  broker = await Mosquitto.start();
+  dir = mkdtempSync(join(tmpdir(), 'fg-mqtt-'));
+});
+afterEach(async () => {
+  for (const f of cleanup.splice(0).reverse()) await f();
+});
+afterAll(async () => {
+  await broker.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await sleep(20);
+  }
+}
+
+function options(extra: Partial<MqttOptions> = {}): MqttOptions {
+  return {
+    url: broker.url,
+    deviceId: 'test',
+    prefix: 'facegate/test',
+    username: USER,
+    password: PASSWORD,
+    protocolVersion: 5,
+    reconnectMs: 500,
+    connectTimeoutMs: 2000,
+    window: 100,
+    ...extra,
+  };
+}
+
+function publisher(extra: Partial<MqttOptions> = {}, outboxPath = join(dir, `${Math.random()}.sqlite`)) {
+  const outbox = new Outbox(outboxPath, { maxEvents: 100_000, fsync: false });
+  const logs: string[] = [];
+  const p = new MqttPublisher(options(extra), outbox, (level, m) => logs.push(`${level} ${m}`));
+  p.start();
+  cleanup.push(async () => {
+    await p.stop();
+    outbox.close();
+  });
+  return { p, outbox, logs };
+}
+
+async function subscriber(
+  topic: string,
+): Promise<{ client: MqttClient; messages: { topic: string; payload: string }[] }> {
+  // A persistent session: the broker queues QoS 1 messages for it while it reconnects.
+  const client = mqtt.connect(broker.url, {
+    username: USER,
+    password: PASSWORD,
+    reconnectPeriod: 100,
+    protocolVersion: 5,
+    clean: false,
+    clientId: `sub-${Math.random().toString(36).slice(2)}`,
+    properties: { sessionExpiryInterval: 300 },
+  });
+  const messages: { topic: string; payload: string }[] = [];
+  client.on('message', (t, payload) => messages.push({ topic: t, payload: payload.toString() }));
+  await new Promise<void>((resolve) => client.once('connect', () => resolve()));
+  await client.subscribeAsync(topic, { qos: 1 });
+  // Resubscribe after a broker restart (the broker keeps no sessions).
+  client.on('connect', () => void client.subscribeAsync(topic, { qos: 1 }));
+  cleanup.push(() => client.endAsync());
+  return { client, messages };
+}
+
+function child(...args: string[]) {
+  return spawn(
+    process.execPath,
+    ['--import', 'tsx', join(PROJECT_ROOT, 'test/events/publisher-child.ts'), ...args],
+    {
+      cwd: PROJECT_ROOT,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  );
+}
+
+async function line(c: ReturnType<typeof child>, re: RegExp): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let out = '';
+    const t = setTimeout(() => reject(new Error(`no ${re} from child: ${out}`)), 20_000);
+    c.stdout.on('data', (d: Buffer) => {
+      out += d.toString();
+      const m = re.exec(out);
+      if (m) {
+        clearTimeout(t);
+        resolve(m[0]);
+      }
+    });
+  });
+}
+
+describe('MqttPublisher with a real Mosquitto', () => {
+  it('delivers 1,000 events in order across a 10 s broker outage', async () => {
+    const { messages } = await subscriber('facegate/test/cameras/+/match');
+    const { p } = publisher({ reconnectMs: 1000 });
+    await until('connected', () => p.stats.connected, 5000);
+    for (let i = 0; i < 500; i++) p.publish('match', 'facegate/test/cameras/door/match', { n: i });
+    await until('first 500 delivered', () => new Set(messages.map((m) => m.payload)).size >= 500, 15_000);
+    await broker.halt('SIGTERM'); // a clean broker stop keeps the subscriber's session
+    for (let i = 500; i < 1000; i++) p.publish('match', 'facegate/test/cameras/door/match', { n: i });
+    expect(p.stats.queued).toBe(500);
+    await sleep(10_000);
+    await broker.resume();
+    await until('all 1,000 delivered', () => new Set(messages.map((m) => m.payload)).size >= 1000, 30_000);
+    // In order, once duplicates (allowed by QoS 1) are removed.
+    const firstSeen: number[] = [];
+    const seen = new Set<number>();
+    for (const m of messages) {
+      const n = (JSON.parse(m.payload) as { n: number }).n;
+      if (!seen.has(n)) {
+        seen.add(n);
+        firstSeen.push(n);
+      }
+    }
+    expect(firstSeen).toEqual(Array.from({ length: 1000 }, (_, i) => i));
+    await until('outbox empty', () => p.stats.queued === 0, 5000);
+  }, 90_000);
+
+  it('delivers the 100 events left in the outbox by a daemon killed with SIGKILL', async () => {
+    await broker.halt();
+    const outboxPath = join(dir, 'killed.sqlite');
+    const c = child('store', outboxPath, broker.url, '100');
+    expect(await line(c, /STORED \d+/)).toBe('STORED 100');
+    c.kill('SIGKILL');
+    await broker.resume();
+    const { messages } = await subscriber('facegate/child/cameras/+/match');
+    const { p } = publisher({}, outboxPath);
+    await until('100 delivered', () => new Set(messages.map((m) => m.payload)).size >= 100, 20_000);
+    await until('outbox empty', () => p.stats.queued === 0, 5000);
+  }, 60_000);
+
+  it.each([
+    ['a wrong password', () => ({ password: 'wrong' }), /Not authorized|Bad User Name or Password/i],
+    [
+      'a CA that did not sign the broker',
+      () => ({ url: broker.tlsUrl, caFile: broker.caFile('other') }),
+      /self[- ]signed|unable to verify|certificate/i,
+    ],
+    [
+      'a plain client on the TLS port',
+      () => ({ url: `mqtt://127.0.0.1:${broker.tlsPort}`, connectTimeoutMs: 1000 }),
+      /.+/,
+    ],
+  ] as const)('reports %s clearly and keeps retrying, without crashing', async (_, extra, message) => {
+    const { p, logs } = publisher({ ...extra(), reconnectMs: 300 });
+    p.publish('match', 'facegate/test/cameras/door/match', { n: 1 });
+    await sleep(3000);
+    expect(p.stats.connected).toBe(false);
+    expect(p.stats.queued).toBe(1); // kept for when the connection works
+    if (p.stats.lastError) expect(p.stats.lastError).toMatch(message);
+    expect(logs.some((l) => l.startsWith('warn mqtt:'))).toBe(true);
+    expect(logs.join('\n')).not.toContain(PASSWORD);
+  });
+
+  it('connects over TLS with the right CA', async () => {
+    const { p } = publisher({ url: broker.tlsUrl, caFile: broker.caFile() });
+    await until('connected over TLS', () => p.stats.connected, 5000);
+  });
+
+  it('publishes online, and the broker publishes the last will when the connection is cut', async () => {
+    const { messages } = await subscriber('facegate/child/status');
+    const c = child('connect', join(dir, 'will.sqlite'), broker.url);
+    await line(c, /CONNECTED/);
+    await until('online', () => messages.some((m) => m.payload === 'online'), 5000);
+    c.kill('SIGKILL'); // no DISCONNECT packet: the broker sees the connection drop
+    await until('last will', () => messages.at(-1)?.payload === 'offline', 10_000);
+  }, 30_000);
+
+  it('publishes offline before a clean stop', async () => {
+    const { messages } = await subscriber('facegate/test/status');
+    const { p } = publisher();
+    await until('online', () => messages.some((m) => m.payload === 'online'), 5000);
+    await p.stop();
+    await until('offline', () => messages.at(-1)?.payload === 'offline', 5000);
+  });
+});
