@@ -45,6 +45,7 @@ export class MqttPublisher {
   private published = 0;
   private failedWrites = 0;
   private lastError: string | undefined;
+  private readonly subscriptions = new Map<string, (payload: Buffer) => void>();
 
   constructor(
     private readonly options: MqttOptions,
@@ -98,7 +99,16 @@ export class MqttPublisher {
       this.lastError = undefined;
       this.log('info', `mqtt: connected to ${this.redactedUrl}`);
       client.publish(this.topics.status, 'online', { qos: 1, retain: true });
+      for (const topic of this.subscriptions.keys())
+        void client.subscribeAsync(topic, { qos: 1 }).catch(() => undefined);
       this.pump();
+    });
+    client.on('message', (topic, payload) => {
+      try {
+        this.subscriptions.get(topic)?.(payload);
+      } catch (err) {
+        this.log('error', `mqtt: handler for ${topic} failed: ${(err as Error).message}`);
+      }
     });
     client.on('error', (err) => {
       // Bad credentials, TLS failures, refused connections: said once per change, retried by mqtt.js.
@@ -112,6 +122,12 @@ export class MqttPublisher {
 
   get redactedUrl(): string {
     return this.options.url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+  }
+
+  /** Calls `handler` for messages on `topic` (an exact topic), subscribing on every connect. */
+  onMessage(topic: string, handler: (payload: Buffer) => void): void {
+    this.subscriptions.set(topic, handler);
+    if (this.client?.connected) void this.client.subscribeAsync(topic, { qos: 1 }).catch(() => undefined);
   }
 
   /** Stores an event in the outbox and sends it when it can. Never throws. */

@@ -1,0 +1,42 @@
+// An example door controller: subscribes to facegate's match events, accepts an event only if
+// its HMAC signature is valid, it is fresh (time within 30 s) and it was not seen before, then
+// prints "unlock <person>". Anything else is printed as "refuse <reason>" and ignored.
+//
+//   node --import tsx examples/door-controller.ts mqtt://127.0.0.1:1883 facegate/gateway-1 KEY_FILE
+//
+// Set MQTT_USERNAME / MQTT_PASSWORD for a broker that needs them. Adapt the "unlock" line to
+// your lock: this file is the template, not a lock driver.
+import { readFileSync } from 'node:fs';
+import mqtt from 'mqtt';
+import { verifyEvent } from '../src/events/signing.js';
+
+const [url, prefix, keyFile] = process.argv.slice(2);
+if (!url || !prefix || !keyFile) {
+  console.error('usage: door-controller.ts MQTT_URL TOPIC_PREFIX KEY_FILE');
+  process.exit(2);
+}
+const key = readFileSync(keyFile);
+const seen = new Set<string>(); // event ids of the last few minutes: replays are refused
+const client = mqtt.connect(url, {
+  ...(process.env.MQTT_USERNAME ? { username: process.env.MQTT_USERNAME } : {}),
+  ...(process.env.MQTT_PASSWORD ? { password: process.env.MQTT_PASSWORD } : {}),
+});
+client.on('connect', () => {
+  void client.subscribeAsync(`${prefix}/cameras/+/match`, { qos: 1 }).then(() => console.log('ready'));
+});
+client.on('message', (_topic, payload) => {
+  let event: Record<string, unknown>;
+  try {
+    event = JSON.parse(payload.toString()) as Record<string, unknown>;
+  } catch {
+    console.log('refuse not json');
+    return;
+  }
+  const verdict = verifyEvent(key, event, { maxAgeMs: 30_000, seen });
+  if (!verdict.ok) {
+    console.log(`refuse ${verdict.reason}`);
+    return;
+  }
+  const person = event.person as { id: string; name: string };
+  console.log(`unlock ${person.id} (${person.name}) at ${String(event.camera)}`);
+});

@@ -1,0 +1,160 @@
+// Signed events: the HMAC, freshness and replay checks, and the example door controller
+// (examples/door-controller.ts) against a real Mosquitto.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { FacegateEvents } from '../../src/events/events.js';
+import { eventId } from '../../src/events/ids.js';
+import { Outbox } from '../../src/events/outbox.js';
+import { MqttPublisher } from '../../src/events/publisher.js';
+import { canonicalJson, signPayload, verifyEvent } from '../../src/events/signing.js';
+import type { MatchEvent } from '../../src/events/topics.js';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { Mosquitto, PASSWORD, USER } from '../helpers/mosquitto.js';
+
+const key = Buffer.from('0123456789abcdef0123456789abcdef');
+
+function match(overrides: Partial<MatchEvent> = {}): Omit<MatchEvent, 'signature'> {
+  return {
+    event_id: eventId(),
+    time: new Date().toISOString(),
+    device: 'gw1',
+    camera: 'front door',
+    box: [10, 20, 100, 120],
+    quality: { score: 0.9, eye_distance: 42, sharpness: 60, yaw: 3, roll: -1 },
+    frames: 4,
+    gallery_version: 7,
+    model: 'abc',
+    person: { id: 'ann', name: 'Ann' },
+    distance: 0.31,
+    similarity: 0.48,
+    threshold: 0.6,
+    margin: 0.2,
+    ...overrides,
+  };
+}
+
+describe('event signing', () => {
+  it('canonical JSON sorts keys at every level', () => {
+    expect(canonicalJson({ b: 1, a: { d: [1, { f: 2, e: 1 }], c: 'x' } })).toBe(
+      '{"a":{"c":"x","d":[1,{"e":1,"f":2}]},"b":1}',
+    );
+  });
+
+  it('accepts a signed fresh event once, and refuses forged, modified, stale and replayed ones', () => {
+    const seen = new Set<string>();
+    const signed = signPayload(key, match());
+    expect(verifyEvent(key, signed, { maxAgeMs: 30_000, seen })).toEqual({ ok: true });
+    expect(verifyEvent(key, signed, { maxAgeMs: 30_000, seen })).toEqual({ ok: false, reason: 'replayed' });
+    const modified = { ...signPayload(key, match()), person: { id: 'mallory', name: 'Mallory' } };
+    expect(verifyEvent(key, modified, { maxAgeMs: 30_000, seen })).toEqual({
+      ok: false,
+      reason: 'bad signature',
+    });
+    expect(
+      verifyEvent(Buffer.from('other key'), signPayload(key, match()), { maxAgeMs: 30_000, seen }),
+    ).toMatchObject({ ok: false });
+    const old = signPayload(key, match({ time: new Date(Date.now() - 120_000).toISOString() }));
+    expect(verifyEvent(key, old, { maxAgeMs: 30_000, seen })).toEqual({ ok: false, reason: 'stale' });
+    expect(verifyEvent(key, match(), { maxAgeMs: 30_000, seen })).toEqual({ ok: false, reason: 'unsigned' });
+  });
+
+  it('gives strictly increasing, time-sortable event ids', () => {
+    const ids = Array.from({ length: 1000 }, () => eventId(1_700_000_000_000));
+    expect([...ids].sort()).toEqual(ids);
+    expect(new Set(ids).size).toBe(1000);
+    expect(eventId(1_700_000_000_001) > ids.at(-1)!).toBe(true);
+  });
+});
+
+describe('examples/door-controller.ts', () => {
+  let broker: Mosquitto;
+  let dir: string;
+  beforeAll(async () => {
+    broker = await Mosquitto.start();
+    dir = mkdtempSync(join(tmpdir(), 'fg-door-'));
+  });
+  afterAll(async () => {
+    await broker.stop();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('unlocks for a signed match and refuses modified and replayed ones', async () => {
+    const keyFile = join(dir, 'key');
+    writeFileSync(keyFile, key);
+    const controller = spawn(
+      process.execPath,
+      [
+        '--import',
+        'tsx',
+        join(PROJECT_ROOT, 'examples/door-controller.ts'),
+        broker.url,
+        'facegate/gw1',
+        keyFile,
+      ],
+      {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, MQTT_USERNAME: USER, MQTT_PASSWORD: PASSWORD },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      },
+    );
+    const lines: string[] = [];
+    controller.stdout.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
+    const waitFor = async (n: number) => {
+      const t0 = Date.now();
+      while (lines.length < n) {
+        if (Date.now() - t0 > 10_000) throw new Error(`controller said only: ${lines.join(' | ')}`);
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+    try {
+      await waitFor(1);
+      expect(lines[0]).toBe('ready');
+      const outbox = new Outbox(':memory:', { maxEvents: 100, fsync: false });
+      const publisher = new MqttPublisher(
+        {
+          url: broker.url,
+          deviceId: 'gw1',
+          prefix: 'facegate/gw1',
+          username: USER,
+          password: PASSWORD,
+          protocolVersion: 5,
+          reconnectMs: 200,
+          connectTimeoutMs: 2000,
+          window: 10,
+        },
+        outbox,
+      );
+      publisher.start();
+      new FacegateEvents(publisher, key).match(match());
+      await waitFor(2);
+      expect(lines[1]).toBe('unlock ann (Ann) at front door');
+
+      // An attacker on the broker: changes the person, and replays the genuine event.
+      const raw = mqtt.connect(broker.url, { username: USER, password: PASSWORD });
+      await new Promise((r) => raw.once('connect', r));
+      const genuine = signPayload(key, match());
+      await raw.publishAsync(
+        'facegate/gw1/cameras/front door/match',
+        JSON.stringify({ ...genuine, person: { id: 'eve', name: 'Eve' } }),
+        { qos: 1 },
+      );
+      await raw.publishAsync('facegate/gw1/cameras/front door/match', JSON.stringify(genuine), { qos: 1 });
+      await raw.publishAsync('facegate/gw1/cameras/front door/match', JSON.stringify(genuine), { qos: 1 });
+      await waitFor(5);
+      expect(lines.slice(2, 5)).toEqual([
+        'refuse bad signature',
+        'unlock ann (Ann) at front door',
+        'refuse replayed',
+      ]);
+      await raw.endAsync();
+      await publisher.stop();
+      outbox.close();
+    } finally {
+      controller.kill();
+    }
+  }, 30_000);
+});
