@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { Matcher } from '../src/gallery/matcher.js';
 import { benchCamera } from './camera.js';
+import { benchMqtt } from './mqtt.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces } from '../src/inference/detector.js';
 import { FaceEngine } from '../src/inference/faces.js';
 import { GraphBuilder } from '../src/inference/onnx-writer.js';
@@ -203,6 +204,13 @@ console.log(
   `\npeak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (this process: facegate models, face-api on WASM, a 100,000-person gallery)`,
 );
 await engine.release();
+
+console.log('\n## MQTT events through the outbox\n');
+try {
+  console.log(await benchMqtt());
+} catch (err) {
+  console.log(`skipped: ${(err as Error).message} (the MQTT bench needs Mosquitto: make deps)`);
+}
 
 console.log('\n## Camera ingestion\n');
 try {

@@ -118,6 +118,61 @@ export const schema = {
       default: 'mean',
     },
   },
+  mqtt: {
+    url: {
+      doc: 'Broker URL, mqtt:// or mqtts://; empty means no MQTT.',
+      format: String,
+      default: '',
+      env: 'FACEGATE_MQTT_URL',
+    },
+    deviceId: {
+      doc: 'This device in topics and the client id (facegate-<deviceId>); empty means the host name.',
+      format: String,
+      default: '',
+      env: 'FACEGATE_DEVICE_ID',
+    },
+    prefix: { doc: 'Topic prefix; empty means facegate/<deviceId>.', format: String, default: '' },
+    username: { doc: 'Broker user name.', format: String, default: '', env: 'FACEGATE_MQTT_USERNAME' },
+    passwordFile: {
+      doc: 'File holding the broker password (e.g. a systemd credential); FACEGATE_MQTT_PASSWORD also works. Never on a command line.',
+      format: String,
+      default: '',
+      env: 'FACEGATE_MQTT_PASSWORD_FILE',
+    },
+    caFile: { doc: 'CA certificate(s) to trust for mqtts://.', format: String, default: '' },
+    certFile: { doc: 'Client certificate for mutual TLS.', format: String, default: '' },
+    keyFile: { doc: 'Client key for mutual TLS.', format: String, default: '' },
+    protocolVersion: { doc: 'MQTT 5, or 4 (3.1.1) for old brokers.', format: [5, 4], default: 5 },
+    reconnectMs: {
+      doc: 'Wait between connection attempts.',
+      format: positive('mqtt.reconnectMs'),
+      default: 2000,
+    },
+    outboxMaxEvents: {
+      doc: 'Events kept while the broker is unreachable; at the bound the oldest is dropped, counted and logged.',
+      format: positive('mqtt.outboxMaxEvents'),
+      default: 100_000,
+    },
+    outboxFsync: {
+      doc: 'fsync each outbox write (survives power loss; slower).',
+      format: Boolean,
+      default: true,
+    },
+    signingKeyFile: {
+      doc: 'Shared HMAC-SHA256 key for signing match/unknown events (docs/mqtt.md); empty means unsigned.',
+      format: String,
+      default: '',
+      env: 'FACEGATE_MQTT_SIGNING_KEY_FILE',
+    },
+    homeAssistant: {
+      enabled: { doc: 'Publish Home Assistant MQTT discovery configs.', format: Boolean, default: false },
+      discoveryPrefix: {
+        doc: "Home Assistant's discovery prefix.",
+        format: String,
+        default: 'homeassistant',
+      },
+    },
+  },
   enrollment: {
     similarFaceRatio: {
       doc: 'A second face at least this fraction of the largest face makes an enrollment photo ambiguous.',

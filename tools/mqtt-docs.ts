@@ -1,0 +1,100 @@
+// Writes docs/mqtt.md: the topics, the JSON Schema of every payload (from src/events/topics.ts)
+// and examples, so the document cannot drift from the code. A test checks that it is current.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PAYLOAD_SCHEMAS } from '../src/events/topics.js';
+
+const example = {
+  event_id: '01JDQ7Y8Z4M3X9K2B6N5C8V1T0',
+  time: '2026-11-28T23:14:05.123Z',
+  device: 'gateway-1',
+  camera: 'front_door',
+  box: [612, 188, 164, 171],
+  quality: { score: 0.97, eye_distance: 58.2, sharpness: 74.1, yaw: -6.3, roll: 2.1 },
+  frames: 4,
+  gallery_version: 12,
+  model: '276ab8bba638a09ab44e91482baba7e20eb9fb39dacd7757be3ad74ec36fd055',
+};
+
+export function mqttReference(): string {
+  const schema = (name: keyof typeof PAYLOAD_SCHEMAS) =>
+    ['```json', JSON.stringify(PAYLOAD_SCHEMAS[name], null, 2), '```'].join('\n');
+  const json = (v: unknown) => ['```json', JSON.stringify(v, null, 2), '```'].join('\n');
+  return `# MQTT API
+
+Generated from \`src/events/topics.ts\` by \`make mqtt-docs\`; do not edit by hand.
+
+Every topic lives under a prefix, by default \`facegate/<device_id>\` (\`mqtt.prefix\`,
+\`mqtt.deviceId\`; see configuration.md). Camera names in topics have \`/\`, \`+\`, \`#\` and spaces
+replaced by \`_\`. Events are published with QoS 1 from a persistent outbox: each arrives at least
+once, in order; deduplicate by \`event_id\`.
+
+| topic | retained | payload |
+| --- | --- | --- |
+| \`<prefix>/status\` | yes | \`online\` or \`offline\` (also the last will, and published before a clean stop) |
+| \`<prefix>/cameras/<camera>/status\` | yes | camera status (below) |
+| \`<prefix>/cameras/<camera>/match\` | no | match event: a known person confirmed |
+| \`<prefix>/cameras/<camera>/unknown\` | no | unknown event: a face that matched nobody |
+| \`<prefix>/cameras/<camera>/snapshot/<event_id>\` | no | JPEG bytes of the face or frame of that event |
+| \`<prefix>/gallery/status\` | yes | gallery status (below) |
+| \`homeassistant/sensor/facegate_<device>/<camera>_person/config\` | yes | Home Assistant discovery, when \`mqtt.homeAssistant.enabled\` |
+
+## Outbox and delivery
+
+Every event is written to SQLite (\`<state dir>/outbox.sqlite\`) before it is sent and removed only
+after the broker's PUBACK, so events survive a broker outage and a daemon killed with SIGKILL,
+and go out in order when the broker is back. The outbox holds at most \`mqtt.outboxMaxEvents\`;
+at the bound the oldest event is dropped to make room (the newest decisions matter most at a
+door). Drops are never silent: each is logged with its kind and counted per kind in the
+publisher's statistics (exported as metrics by the daemon).
+
+## Signed events
+
+With \`mqtt.signingKeyFile\` set, match and unknown events carry
+\`"signature": {"alg": "HMAC-SHA256", "value": "<hex>"}\`: an HMAC with the shared key over the
+canonical JSON of the payload without the signature field (keys sorted at every level, no
+whitespace). \`time\` and \`event_id\` are inside the signed part: a controller refuses an event
+whose MAC does not verify, whose time is more than 30 s from its clock, or whose id it has seen.
+\`examples/door-controller.ts\` does exactly this and prints \`unlock <person>\`:
+
+\`\`\`sh
+MQTT_USERNAME=door MQTT_PASSWORD=... node --import tsx examples/door-controller.ts mqtt://broker:1883 facegate/gateway-1 /etc/facegate/signing.key
+\`\`\`
+
+## Home Assistant
+
+Per camera, a sensor whose state is the last recognised person's name and whose attributes are
+the match event, available while \`<prefix>/status\` is \`online\`. Configs are retained and
+announced again when Home Assistant publishes \`online\` on \`homeassistant/status\`; an empty
+retained config removes a camera's entity.
+
+## Payloads
+
+### Match event
+
+Example:
+
+${json({ ...example, person: { id: 'ann', name: 'Ann Example' }, distance: 0.382, similarity: 0.363, threshold: 0.6, margin: 0.211 })}
+
+Schema:
+
+${schema('MatchEventSchema')}
+
+### Unknown event
+
+${schema('UnknownEventSchema')}
+
+### Camera status
+
+Example: ${'`'}{"state": "offline", "reason": "refused", "at": "2026-11-28T23:14:05.123Z"}${'`'}
+
+${schema('CameraStatusSchema')}
+
+### Gallery status
+
+${schema('GalleryStatusSchema')}
+`;
+}
+
+if (process.argv[1] === import.meta.filename)
+  writeFileSync(join(import.meta.dirname, '..', 'docs', 'mqtt.md'), mqttReference());
