@@ -20,6 +20,7 @@ export type MqttOptions = {
   certFile?: string;
   keyFile?: string;
   protocolVersion: 4 | 5;
+  /** First wait between connection attempts; doubles (with jitter) up to 32x while they fail. */
   reconnectMs: number;
   connectTimeoutMs: number;
   /** Events handed to the client at once; the rest wait in the outbox. */
@@ -28,6 +29,8 @@ export type MqttOptions = {
 
 export type PublisherStats = {
   published: number;
+  /** Reconnection attempts since start. */
+  attempts: number;
   failedWrites: number;
   dropped: Record<string, number>;
   queued: number;
@@ -46,6 +49,7 @@ export class MqttPublisher {
   private failedWrites = 0;
   private lastError: string | undefined;
   private readonly subscriptions = new Map<string, (payload: Buffer) => void>();
+  private attempts = 0;
 
   constructor(
     private readonly options: MqttOptions,
@@ -86,6 +90,9 @@ export class MqttPublisher {
       reconnectPeriod: o.reconnectMs,
       connectTimeout: o.connectTimeoutMs,
       queueQoSZero: false,
+      // A refused CONNACK (bad password, not authorised) is retried too: credentials get fixed
+      // on the broker side without restarting every gateway.
+      reconnectOnConnackError: true,
       will: { topic: this.topics.status, payload: Buffer.from('offline'), qos: 1, retain: true },
       ...(o.username ? { username: o.username } : {}),
       ...(o.password ? { password: o.password } : {}),
@@ -95,7 +102,15 @@ export class MqttPublisher {
     };
     const client = mqtt.connect(o.url, options);
     this.client = client;
+    // mqtt.js retries at a fixed period; back off instead, so a broker that refuses us (bad
+    // password, TLS) or is down is not hammered, and reset once connected.
+    client.on('close', () => {
+      const next = Math.min(o.reconnectMs * 32, client.options.reconnectPeriod! * 2);
+      client.options.reconnectPeriod = Math.round(next * (0.8 + 0.4 * Math.random()));
+    });
+    client.on('reconnect', () => this.attempts++);
     client.on('connect', () => {
+      client.options.reconnectPeriod = o.reconnectMs;
       this.lastError = undefined;
       this.log('info', `mqtt: connected to ${this.redactedUrl}`);
       client.publish(this.topics.status, 'online', { qos: 1, retain: true });
@@ -111,9 +126,15 @@ export class MqttPublisher {
       }
     });
     client.on('error', (err) => {
-      // Bad credentials, TLS failures, refused connections: said once per change, retried by mqtt.js.
+      // Bad credentials, TLS failures, refused connections: said once per change, retried.
       if (err.message !== this.lastError) this.log('warn', `mqtt: ${this.redactedUrl}: ${err.message}`);
       this.lastError = err.message;
+      // A 3.1.1-only broker refuses MQTT 5 (CONNACK code 1, or 0x84 from some): fall back.
+      const code = (err as Error & { code?: number }).code;
+      if (client.options.protocolVersion === 5 && (code === 1 || code === 132)) {
+        this.log('info', `mqtt: ${this.redactedUrl} does not speak MQTT 5; using 3.1.1`);
+        client.options.protocolVersion = 4;
+      }
     });
     client.on('offline', () =>
       this.log('warn', `mqtt: ${this.redactedUrl} offline; events wait in the outbox (${this.outbox.size})`),
@@ -173,6 +194,7 @@ export class MqttPublisher {
   get stats(): PublisherStats {
     return {
       published: this.published,
+      attempts: this.attempts,
       failedWrites: this.failedWrites,
       dropped: Object.fromEntries(this.outbox.dropped),
       queued: this.outbox.size,

@@ -169,7 +169,10 @@ describe('MqttPublisher with a real Mosquitto', () => {
     await sleep(3000);
     expect(p.stats.connected).toBe(false);
     expect(p.stats.queued).toBe(1); // kept for when the connection works
-    if (p.stats.lastError) expect(p.stats.lastError).toMatch(message);
+    // Backing off: 300, ~600, ~1200 ms... not a retry every 300 ms (which would be 9 or 10).
+    expect(p.stats.attempts).toBeGreaterThanOrEqual(2);
+    expect(p.stats.attempts).toBeLessThanOrEqual(5);
+    expect(p.stats.lastError).toMatch(message);
     expect(logs.some((l) => l.startsWith('warn mqtt:'))).toBe(true);
     expect(logs.join('\n')).not.toContain(PASSWORD);
   });
