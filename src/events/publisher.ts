@@ -180,8 +180,10 @@ export class MqttPublisher {
       client.publish(row.topic, row.payload, { qos: 1, retain: row.retain }, (err) => {
         this.inFlight--;
         if (err) {
-          // The client was ended: the event stays in the outbox for the next start.
+          // Not acknowledged (the client gave up on it): hand it out again on the next pump;
+          // a duplicate is what QoS 1 allows, a loss is not.
           this.lastError = err.message;
+          this.lastHanded = Math.min(this.lastHanded, row.id - 1);
           return;
         }
         this.outbox.remove(row.id);
