@@ -10,6 +10,8 @@ export const ERROR_CODES = {
   ENROLL_REJECTED: 'an enrollment photo was refused (no face, several faces, low quality, duplicate)',
   GALLERY_INVALID: 'the gallery database cannot be opened or has an unknown schema',
   CAMERA_URL: 'a camera URL is malformed or uses an unsupported scheme',
+  SYNC_REJECTED: 'a gallery source served something facegate refuses (signature, schema, version, image)',
+  SYNC_FAILED: 'a gallery source could not be reached or timed out',
   NOT_FOUND: 'a person or file named on the command line does not exist',
   USAGE: 'a command line is wrong',
   CONFIG_INVALID: 'a configuration file or FACEGATE_* variable is invalid',

@@ -117,6 +117,24 @@ export class GalleryStore {
       ?.value;
   }
 
+  /** Bookkeeping of other stages (the sync source's version and ETag), changed inside write(). */
+  getState(key: string): string | undefined {
+    return this.meta(`state:${key}`);
+  }
+
+  setState(key: string, value: string | undefined): void {
+    if (value === undefined) this.db.prepare('DELETE FROM meta WHERE key = ?').run(`state:${key}`);
+    else this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(`state:${key}`, value);
+  }
+
+  /** sha256 of each enrollment photo of a person, without loading the photos. */
+  imageHashes(personId: string): string[] {
+    const rows = this.db
+      .prepare('SELECT sha256 FROM images WHERE person_id = ? ORDER BY sha256')
+      .all(personId) as { sha256: string }[];
+    return rows.map((r) => r.sha256);
+  }
+
   /** Increases on every committed change; events carry it so a decision can be traced to a gallery. */
   get version(): number {
     return Number(this.meta('gallery_version') ?? 0);

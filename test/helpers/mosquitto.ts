@@ -6,6 +6,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { makeTestCa } from './tls.js';
 
 export const USER = 'facegate';
 export const PASSWORD = 'door-secret';
@@ -21,74 +22,6 @@ async function freePort(): Promise<number> {
   });
 }
 
-function makeCa(dir: string): void {
-  const ssl = (...args: string[]) => execFileSync('openssl', args, { cwd: dir, stdio: 'ignore' });
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=facegate-test-ca',
-    '-keyout',
-    'ca.key',
-    '-out',
-    'ca.crt',
-  );
-  ssl(
-    'req',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-subj',
-    '/CN=localhost',
-    '-keyout',
-    'server.key',
-    '-out',
-    'server.csr',
-  );
-  writeFileSync(
-    join(dir, 'ext.cnf'),
-    'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n',
-  );
-  ssl(
-    'x509',
-    '-req',
-    '-in',
-    'server.csr',
-    '-CA',
-    'ca.crt',
-    '-CAkey',
-    'ca.key',
-    '-CAcreateserial',
-    '-days',
-    '2',
-    '-extfile',
-    'ext.cnf',
-    '-out',
-    'server.crt',
-  );
-  // A CA that did not sign the server: "wrong CA".
-  ssl(
-    'req',
-    '-x509',
-    '-newkey',
-    'rsa:2048',
-    '-nodes',
-    '-days',
-    '2',
-    '-subj',
-    '/CN=other-ca',
-    '-keyout',
-    'other.key',
-    '-out',
-    'other.crt',
-  );
-}
-
 export class Mosquitto {
   private child: ChildProcess | undefined;
   private constructor(
@@ -99,7 +32,7 @@ export class Mosquitto {
 
   static async start(): Promise<Mosquitto> {
     const dir = mkdtempSync(join(tmpdir(), 'fg-mosquitto-'));
-    makeCa(dir);
+    makeTestCa(dir);
     execFileSync('mosquitto_passwd', ['-b', '-c', join(dir, 'passwd'), USER, PASSWORD]);
     const m = new Mosquitto(dir, await freePort(), await freePort());
     writeFileSync(
