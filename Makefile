@@ -11,7 +11,7 @@ DEB_PACKAGES := ffmpeg mosquitto openssl python3-gi gir1.2-gst-rtsp-server-1.0 g
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
 	gstreamer1.0-tools
 
-.PHONY: all deps install models build check typecheck lint format test bench bench-quality config-docs mqtt-docs run clean
+.PHONY: all deps install models build check typecheck lint format test bench bench-quality config-docs mqtt-docs gallery-docs run clean
 
 all: build
 
@@ -68,6 +68,10 @@ config-docs: install
 # docs/mqtt.md, generated from the payload schemas in src/events/topics.ts.
 mqtt-docs: install
 	$(BIN)/tsx tools/mqtt-docs.ts
+
+# docs/gallery.md, generated from the manifest schema in src/gallery/manifest.ts.
+gallery-docs: install
+	$(BIN)/tsx tools/gallery-docs.ts
 
 # Until the daemon exists: a one-shot identification demo on the sample photos in @vladmandic/face-api.
 run: deps build

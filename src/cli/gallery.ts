@@ -10,6 +10,7 @@ import {
   type EnrollmentPolicy,
 } from '../gallery/enroll.js';
 import { GalleryStore } from '../gallery/store.js';
+import { gallerySource, GallerySyncer } from '../gallery/syncer.js';
 import { exportGallery, importGallery, parseExport } from '../gallery/transfer.js';
 import { DEFAULT_THRESHOLD, type FaceEngine } from '../inference/faces.js';
 import type { Config } from '../config/schema.js';
@@ -133,11 +134,14 @@ export async function enrollCommand(argv: string[], ctx: CommandContext): Promis
 }
 
 export const GALLERY_USAGE = `Usage: facegate gallery list [--json]
+       facegate gallery sync --once
        facegate gallery remove ID
        facegate gallery export FILE
        facegate gallery import FILE
 
   list                people, photos per person, gallery version
+  sync --once         one sync from gallery.source (config): prints the report; exit 1 when
+                      the source was refused or unreachable (the gallery is then unchanged)
   remove ID           removes a person and their photos
   export FILE         writes every person with their enrollment photos as JSON
   import FILE         re-encodes and adds (or replaces) the people in an export, all or nothing
@@ -148,7 +152,7 @@ export async function galleryCommand(argv: string[], ctx: CommandContext): Promi
   const { io, config } = ctx;
   const { values, positionals } = parseCommand(
     argv,
-    { json: { type: 'boolean' }, 'state-dir': { type: 'string' } },
+    { json: { type: 'boolean' }, once: { type: 'boolean' }, 'state-dir': { type: 'string' } },
     GALLERY_USAGE,
   );
   const [verb, arg] = positionals;
@@ -173,6 +177,25 @@ export async function galleryCommand(argv: string[], ctx: CommandContext): Promi
       }
       store.close();
       return 0;
+    }
+    case 'sync': {
+      if (!values.once)
+        throw new FacegateError('USAGE', 'gallery sync needs --once (the daemon syncs on its own schedule)');
+      const source = gallerySource(config);
+      if (!source)
+        throw new FacegateError(
+          'USAGE',
+          'no gallery.source configured (config file or FACEGATE_GALLERY_SOURCE)',
+        );
+      const engine = await ctx.engine();
+      const store = await openGallery(stateDir, engine, io);
+      try {
+        const report = await new GallerySyncer(engine, store, source, config).syncNow();
+        io.out(JSON.stringify(report));
+        return report.status === 'applied' || report.status === 'unchanged' ? 0 : 1;
+      } finally {
+        store.close();
+      }
     }
     case 'remove': {
       const id = needsArg('an ID');

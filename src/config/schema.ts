@@ -173,6 +173,61 @@ export const schema = {
       },
     },
   },
+  gallery: {
+    source: {
+      doc: 'Where the gallery comes from: an https:// (or http://) manifest URL, or a local directory; empty means enrollment by hand only.',
+      format: String,
+      default: '',
+      env: 'FACEGATE_GALLERY_SOURCE',
+    },
+    publicKeyFile: {
+      doc: 'Ed25519 public key (PEM, or 32 bytes base64) that signs the manifest (<manifest>.sig).',
+      format: String,
+      default: '',
+      env: 'FACEGATE_GALLERY_PUBLIC_KEY_FILE',
+    },
+    allowUnsigned: {
+      doc: 'Accept an unsigned manifest (closed networks and tests only).',
+      format: Boolean,
+      default: false,
+    },
+    bearerTokenFile: {
+      doc: 'File with a bearer token for the manifest and images.',
+      format: String,
+      default: '',
+    },
+    caFile: { doc: 'CA certificate(s) to trust for the source.', format: String, default: '' },
+    intervalSeconds: {
+      doc: 'Time between syncs (plus up to 10% jitter); 0 syncs only on start and on demand.',
+      format: Number,
+      default: 300,
+    },
+    partial: {
+      doc: "When some people's photos are refused: 'keep-last-good' gallery (safe for a door) or 'apply-valid' (everyone else).",
+      format: ['keep-last-good', 'apply-valid'],
+      default: 'keep-last-good',
+    },
+    timeoutSeconds: {
+      doc: 'Deadline for one download.',
+      format: positive('gallery.timeoutSeconds'),
+      default: 30,
+    },
+    stallSeconds: {
+      doc: 'A download with no data for this long is abandoned.',
+      format: positive('gallery.stallSeconds'),
+      default: 10,
+    },
+    maxManifestBytes: {
+      doc: 'Largest manifest accepted.',
+      format: positive('gallery.maxManifestBytes'),
+      default: 10 * 1024 * 1024,
+    },
+    maxImageBytes: {
+      doc: 'Largest enrollment photo accepted.',
+      format: positive('gallery.maxImageBytes'),
+      default: 30 * 1024 * 1024,
+    },
+  },
   enrollment: {
     similarFaceRatio: {
       doc: 'A second face at least this fraction of the largest face makes an enrollment photo ambiguous.',

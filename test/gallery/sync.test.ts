@@ -344,3 +344,55 @@ describe('gallery sync from a directory', () => {
     expect(people()).toEqual(['ann', 'cy']);
   });
 });
+
+describe('facegate gallery sync --once', () => {
+  it('syncs from the configured directory and reports', async () => {
+    const { main } = await import('../../src/cli/main.js');
+    const folder = join(dir, 'cli-people');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'dee.png'), photos[2]!);
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: () => undefined };
+    const env = { ...process.env };
+    process.env.FACEGATE_GALLERY_SOURCE = folder;
+    try {
+      expect(await main(['gallery', 'sync', '--once', '--state-dir', join(dir, 'cli-state')], io)).toBe(0);
+      expect(JSON.parse(out[0]!)).toMatchObject({ status: 'applied', added: ['dee'] });
+      expect(await main(['gallery', 'sync', '--state-dir', join(dir, 'cli-state')], io)).toBe(2);
+    } finally {
+      process.env = env;
+    }
+  });
+});
+
+describe('GallerySyncer', () => {
+  it('syncs on start and again when the watched directory changes', async () => {
+    const { GallerySyncer } = await import('../../src/gallery/syncer.js');
+    const { loadConfig } = await import('../../src/config/schema.js');
+    const { readFileSync: read } = await import('node:fs');
+    const { galleryReference } = await import('../../tools/gallery-docs.js');
+    const folder = join(dir, 'watched');
+    mkdirSync(folder, { recursive: true });
+    writeFileSync(join(folder, 'eve.png'), photos[0]!);
+    const config = loadConfig(undefined, { FACEGATE_GALLERY_SOURCE: folder });
+    const reports: string[] = [];
+    const syncer = new GallerySyncer(engine, store, new DirectorySource(folder), config, (r) =>
+      reports.push(r.status),
+    );
+    syncer.start();
+    const until = async (cond: () => boolean) => {
+      const t0 = Date.now();
+      while (!cond()) {
+        if (Date.now() - t0 > 15_000) throw new Error(`reports: ${reports.join(',')}`);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    };
+    await until(() => people().includes('eve'));
+    writeFileSync(join(folder, 'fay.png'), photos[1]!);
+    await until(() => people().includes('fay'));
+    expect(syncer.galleryStatus).toMatchObject({ people: 2, lastError: null, refused: [] });
+    await syncer.stop();
+    // docs/gallery.md is generated from the manifest schema (make gallery-docs).
+    expect(read(join(PROJECT_ROOT, 'docs/gallery.md'), 'utf8')).toBe(galleryReference());
+  });
+});
