@@ -5,6 +5,7 @@ import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { Matcher } from '../src/gallery/matcher.js';
 import { benchCamera } from './camera.js';
+import { benchGallerySync } from './gallery-sync.js';
 import { benchMqtt } from './mqtt.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces } from '../src/inference/detector.js';
 import { FaceEngine } from '../src/inference/faces.js';
@@ -204,6 +205,9 @@ console.log(
   `\npeak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (this process: facegate models, face-api on WASM, a 100,000-person gallery)`,
 );
 await engine.release();
+
+console.log('\n## Gallery sync\n');
+console.log(await benchGallerySync(1000));
 
 console.log('\n## MQTT events through the outbox\n');
 try {
