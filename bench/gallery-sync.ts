@@ -26,7 +26,7 @@ export async function benchGallerySync(people = 1000, engine?: FaceEngine): Prom
     people: [] as { id: string; name: string; images: { url: string; sha256: string }[] }[],
   };
   for (let i = 0; i < people; i++) {
-    const body = await sharp(crops[i % 3]!)
+    const body = await sharp(crops[i % 3])
       .resize(240)
       .modulate({ brightness: 0.9 + (i % 97) / 485 })
       .jpeg({ quality: 85 })
