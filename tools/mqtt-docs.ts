@@ -36,7 +36,8 @@ once, in order; deduplicate by \`event_id\`.
 | \`<prefix>/cameras/<camera>/match\` | no | match event: a known person confirmed |
 | \`<prefix>/cameras/<camera>/unknown\` | no | unknown event: a face that matched nobody |
 | \`<prefix>/cameras/<camera>/snapshot/<event_id>\` | no | JPEG bytes of the face or frame of that event |
-| \`<prefix>/gallery/status\` | yes | gallery status (below) |
+| \`<prefix>/gallery/status\` | yes | gallery status (below), after every sync |
+| \`<prefix>/gallery/sync\` | (subscribed) | any message asks facegate for a gallery sync now |
 | \`homeassistant/sensor/facegate_<device>/<camera>_person/config\` | yes | Home Assistant discovery, when \`mqtt.homeAssistant.enabled\` |
 
 ## Outbox and delivery

@@ -101,6 +101,8 @@ export function topics(prefix: string) {
     /** JPEG bytes of the face or frame of one event. */
     snapshot: (camera: string, eventId: string) => `${cam(camera)}/snapshot/${eventId}`,
     galleryStatus: `${prefix}/gallery/status`,
+    /** Commands: any message asks for a gallery sync now. */
+    gallerySync: `${prefix}/gallery/sync`,
   };
 }
 

@@ -2,6 +2,7 @@
 // origin in step), on demand, and when a directory source changes. One sync at a time; a request
 // during a sync runs once more after it. Keeps the status that MQTT's gallery/status and the
 // metrics publish.
+import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
 import { readFileSync, statSync } from 'node:fs';
 import type { Config } from '../config/schema.js';
@@ -59,7 +60,7 @@ export function gallerySource(config: Config): GallerySource | undefined {
   return new DirectorySource(g.source);
 }
 
-export class GallerySyncer {
+export class GallerySyncer extends EventEmitter<{ report: [SyncReport, GalleryStatus] }> {
   private timer: NodeJS.Timeout | undefined;
   private watcher: FSWatcher | undefined;
   private running: Promise<SyncReport> | undefined;
@@ -77,8 +78,9 @@ export class GallerySyncer {
     private readonly store: GalleryStore,
     private readonly source: GallerySource,
     private readonly config: Config,
-    private readonly onReport: (report: SyncReport, status: GalleryStatus) => void = () => undefined,
-  ) {}
+  ) {
+    super();
+  }
 
   start(): void {
     void this.syncNow();
@@ -133,7 +135,7 @@ export class GallerySyncer {
             (report.status === 'applied' || report.status === 'unchanged' ? null : this.status.lastError),
           refused: report.refused,
         };
-        this.onReport(report, this.galleryStatus);
+        this.emit('report', report, this.galleryStatus);
       } while (this.again && !this.stopped);
       return report;
     })().finally(() => (this.running = undefined));

@@ -1,0 +1,85 @@
+// The gallery over MQTT with a real Mosquitto: <prefix>/gallery/sync runs a sync, and its
+// outcome appears retained on <prefix>/gallery/status.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/schema.js';
+import { Outbox } from '../../src/events/outbox.js';
+import { MqttPublisher } from '../../src/events/publisher.js';
+import { connectGalleryToMqtt } from '../../src/gallery/mqtt.js';
+import { DirectorySource } from '../../src/gallery/sources.js';
+import { GalleryStore } from '../../src/gallery/store.js';
+import { GallerySyncer } from '../../src/gallery/syncer.js';
+import { FaceEngine } from '../../src/inference/faces.js';
+import { faceCrop } from '../helpers/faces.js';
+import { Mosquitto, PASSWORD, USER } from '../helpers/mosquitto.js';
+
+let broker: Mosquitto;
+let dir: string;
+beforeAll(async () => {
+  broker = await Mosquitto.start();
+  dir = mkdtempSync(join(tmpdir(), 'fg-gallery-mqtt-'));
+});
+afterAll(async () => {
+  await broker.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+const until = async (what: string, cond: () => boolean, ms = 15_000) => {
+  const t0 = Date.now();
+  while (!cond()) {
+    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+};
+
+describe('gallery over MQTT', () => {
+  it('syncs on <prefix>/gallery/sync and publishes the retained status', async () => {
+    const folder = join(dir, 'people');
+    mkdirSync(folder);
+    writeFileSync(join(folder, 'ann.png'), await faceCrop(0));
+    const config = loadConfig(undefined, { FACEGATE_GALLERY_SOURCE: folder });
+    const engine = await FaceEngine.open();
+    const store = new GalleryStore(join(dir, 'gallery.sqlite'));
+    const outbox = new Outbox(':memory:', { maxEvents: 100, fsync: false });
+    const publisher = new MqttPublisher(
+      {
+        url: broker.url,
+        deviceId: 'gw1',
+        prefix: 'facegate/gw1',
+        username: USER,
+        password: PASSWORD,
+        protocolVersion: 5,
+        reconnectMs: 200,
+        connectTimeoutMs: 2000,
+        window: 10,
+      },
+      outbox,
+    );
+    const syncer = new GallerySyncer(engine, store, new DirectorySource(folder), {
+      ...config,
+      gallery: { ...config.gallery, intervalSeconds: 0 },
+    });
+    connectGalleryToMqtt(syncer, publisher);
+    publisher.start();
+    await until('connected', () => publisher.stats.connected);
+
+    const watcher = mqtt.connect(broker.url, { username: USER, password: PASSWORD });
+    const statuses: { version: number; people: number; last_error: string | null }[] = [];
+    watcher.on('message', (_t, p) => statuses.push(JSON.parse(p.toString()) as (typeof statuses)[number]));
+    await new Promise((r) => watcher.once('connect', r));
+    await watcher.subscribeAsync('facegate/gw1/gallery/status', { qos: 1 });
+    await watcher.publishAsync('facegate/gw1/gallery/sync', '', { qos: 1 });
+    await until('status after the sync', () => statuses.some((s) => s.people === 1));
+    expect(statuses.at(-1)).toMatchObject({ people: 1, last_error: null });
+
+    await watcher.endAsync();
+    await syncer.stop();
+    await publisher.stop();
+    outbox.close();
+    store.close();
+    await engine.release();
+  }, 30_000);
+});
