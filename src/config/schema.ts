@@ -227,6 +227,11 @@ export const schema = {
       format: positive('gallery.maxImageBytes'),
       default: 30 * 1024 * 1024,
     },
+    maxImagePixels: {
+      doc: 'Enrollment photos with more pixels are refused before decoding.',
+      format: positive('gallery.maxImagePixels'),
+      default: 50_000_000,
+    },
   },
   enrollment: {
     similarFaceRatio: {

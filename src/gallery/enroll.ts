@@ -27,6 +27,8 @@ export type EnrollmentPolicy = {
   similarFaceRatio: number;
   /** Enroll even when the face matches someone already enrolled. */
   force?: boolean;
+  /** Photos with more pixels are refused before decoding (default: decodeImage's limit). */
+  maxPixels?: number;
 };
 
 export type EnrollmentPhoto = { bytes: Buffer; source: string };
@@ -39,7 +41,8 @@ export async function enrollmentFace(
 ): Promise<Face> {
   let faces: Face[];
   try {
-    faces = await engine.analyze(await decodeImage(photo.bytes), { select: 'all' });
+    const image = await decodeImage(photo.bytes, policy.maxPixels ? { maxPixels: policy.maxPixels } : {});
+    faces = await engine.analyze(image, { select: 'all' });
   } catch (err) {
     throw new EnrollmentRejected(
       'unreadable',

@@ -123,6 +123,7 @@ export class GallerySyncer extends EventEmitter<{ report: [SyncReport, GallerySt
             threshold: this.config.match.threshold,
             gates: this.config.quality,
             similarFaceRatio: this.config.enrollment.similarFaceRatio,
+            maxPixels: this.config.gallery.maxImagePixels,
           },
         });
         const now = new Date().toISOString();

@@ -265,6 +265,23 @@ describe('gallery sync over HTTPS', () => {
     expect(people()).toEqual(['a', 'b']);
   });
 
+  it('refuses a photo over the pixel limit before decoding it', async () => {
+    const big = await sharp(photos[1]!).resize(4000, 3000, { fit: 'fill' }).jpeg({ quality: 70 }).toBuffer();
+    photos.push(big);
+    serve(1, { big: [photos.length - 1] });
+    const r = await syncGallery(engine, store, source(), {
+      partial: 'keep-last-good',
+      enrollment: {
+        threshold: DEFAULT_THRESHOLD,
+        gates: DEFAULT_QUALITY_GATES,
+        similarFaceRatio: DEFAULT_SIMILAR_FACE_RATIO,
+        maxPixels: 10_000_000,
+      },
+    });
+    photos.pop();
+    expect(r.refused[0]!.reason).toMatch(/unreadable: .*exceeds the pixel limit/);
+  });
+
   it('takes a 36-megapixel photo without trouble', async () => {
     const huge = await sharp(photos[1]).resize(7200, 5000, { fit: 'fill' }).jpeg({ quality: 80 }).toBuffer();
     photos.push(huge);
