@@ -1,28 +1,16 @@
 // MQTT options from the validated configuration. Secrets come from files or the environment,
 // never from the command line; a missing or unreadable file is a configuration error naming it.
-import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
+import { readConfiguredFile } from '../config/files.js';
 import type { Config } from '../config/schema.js';
-import { FacegateError } from '../errors.js';
 import type { MqttOptions } from './publisher.js';
 import { defaultPrefix } from './topics.js';
-
-function secret(file: string, key: string): Buffer {
-  try {
-    return readFileSync(file);
-  } catch (err) {
-    throw new FacegateError(
-      'CONFIG_INVALID',
-      `${key} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-    );
-  }
-}
 
 export function mqttOptions(config: Config, env: NodeJS.ProcessEnv = process.env): MqttOptions {
   const m = config.mqtt;
   const deviceId = m.deviceId || hostname();
   const password = m.passwordFile
-    ? secret(m.passwordFile, 'mqtt.passwordFile').toString('utf8').trim()
+    ? readConfiguredFile(m.passwordFile, 'mqtt.passwordFile').toString('utf8').trim()
     : env.FACEGATE_MQTT_PASSWORD;
   return {
     url: m.url,
@@ -41,5 +29,7 @@ export function mqttOptions(config: Config, env: NodeJS.ProcessEnv = process.env
 }
 
 export function signingKey(config: Config): Buffer | undefined {
-  return config.mqtt.signingKeyFile ? secret(config.mqtt.signingKeyFile, 'mqtt.signingKeyFile') : undefined;
+  return config.mqtt.signingKeyFile
+    ? readConfiguredFile(config.mqtt.signingKeyFile, 'mqtt.signingKeyFile')
+    : undefined;
 }

@@ -3,8 +3,8 @@
 // QoS 1. At most `window` events are handed to mqtt.js at a time; mqtt.js resends those after a
 // reconnect, and an event leaves the outbox only when its PUBACK arrives. publish() never throws
 // into the pipeline: a failure is logged and counted.
-import { readFileSync } from 'node:fs';
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { readConfiguredFile } from '../config/files.js';
 import { FacegateError } from '../errors.js';
 import { Outbox } from './outbox.js';
 import { topics, type Topics } from './topics.js';
@@ -69,17 +69,8 @@ export class MqttPublisher {
   /** Connects (and keeps reconnecting); resolves at once, the connection comes when it can. */
   start(): void {
     const o = this.options;
-    const read = (file: string | undefined, what: string) => {
-      if (!file) return undefined;
-      try {
-        return readFileSync(file);
-      } catch (err) {
-        throw new FacegateError(
-          'CONFIG_INVALID',
-          `mqtt.${what} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-        );
-      }
-    };
+    const read = (file: string | undefined, what: string) =>
+      file ? readConfiguredFile(file, `mqtt.${what}`) : undefined;
     const ca = read(o.caFile, 'caFile');
     const cert = read(o.certFile, 'certFile');
     const key = read(o.keyFile, 'keyFile');

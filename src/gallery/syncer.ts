@@ -4,7 +4,8 @@
 // metrics publish.
 import { EventEmitter } from 'node:events';
 import { watch, type FSWatcher } from 'node:fs';
-import { readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
+import { readConfiguredFile } from '../config/files.js';
 import type { Config } from '../config/schema.js';
 import { FacegateError } from '../errors.js';
 import type { FaceEngine } from '../inference/faces.js';
@@ -24,16 +25,7 @@ export type GalleryStatus = {
 export function gallerySource(config: Config): GallerySource | undefined {
   const g = config.gallery;
   if (!g.source) return undefined;
-  const read = (file: string, key: string) => {
-    try {
-      return readFileSync(file);
-    } catch (err) {
-      throw new FacegateError(
-        'CONFIG_INVALID',
-        `gallery.${key} ${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-      );
-    }
-  };
+  const read = (file: string, key: string) => readConfiguredFile(file, `gallery.${key}`);
   if (/^https?:\/\//.test(g.source)) {
     return new HttpSource({
       manifestUrl: g.source,

@@ -3,9 +3,7 @@
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoveryTopic, removeDiscovery, startDiscovery } from '../../src/events/home-assistant.js';
-import { Outbox } from '../../src/events/outbox.js';
-import { MqttPublisher } from '../../src/events/publisher.js';
-import { Mosquitto, PASSWORD, USER } from '../helpers/mosquitto.js';
+import { Mosquitto, PASSWORD, testPublisher, USER } from '../helpers/mosquitto.js';
 
 let broker: Mosquitto;
 beforeAll(async () => {
@@ -25,22 +23,8 @@ const until = async (what: string, cond: () => boolean, ms = 5000) => {
 
 describe('Home Assistant discovery', () => {
   it('publishes retained sensor configs per camera, again when Home Assistant comes online', async () => {
-    const outbox = new Outbox(':memory:', { maxEvents: 100, fsync: false });
-    const publisher = new MqttPublisher(
-      {
-        url: broker.url,
-        deviceId: 'gw1',
-        prefix: 'facegate/gw1',
-        username: USER,
-        password: PASSWORD,
-        protocolVersion: 5,
-        reconnectMs: 200,
-        connectTimeoutMs: 2000,
-        window: 10,
-      },
-      outbox,
-    );
-    publisher.start();
+    const { publisher, outbox, close } = testPublisher(broker);
+
     const o = {
       discoveryPrefix: 'homeassistant',
       deviceId: 'gw1',
@@ -80,7 +64,6 @@ describe('Home Assistant discovery', () => {
     removeDiscovery(publisher, o, 'garage');
     await until('removed', () => got.get('homeassistant/sensor/facegate_gw1/garage_person/config') === '');
     await ha.endAsync();
-    await publisher.stop();
-    outbox.close();
+    await close();
   }, 20_000);
 });

@@ -8,12 +8,10 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FacegateEvents } from '../../src/events/events.js';
 import { eventId } from '../../src/events/ids.js';
-import { Outbox } from '../../src/events/outbox.js';
-import { MqttPublisher } from '../../src/events/publisher.js';
 import { canonicalJson, signPayload, verifyEvent } from '../../src/events/signing.js';
 import type { MatchEvent } from '../../src/events/topics.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
-import { Mosquitto, PASSWORD, USER } from '../helpers/mosquitto.js';
+import { Mosquitto, PASSWORD, testPublisher, USER } from '../helpers/mosquitto.js';
 
 const key = Buffer.from('0123456789abcdef0123456789abcdef');
 
@@ -113,22 +111,8 @@ describe('examples/door-controller.ts', () => {
     try {
       await waitFor(1);
       expect(lines[0]).toBe('ready');
-      const outbox = new Outbox(':memory:', { maxEvents: 100, fsync: false });
-      const publisher = new MqttPublisher(
-        {
-          url: broker.url,
-          deviceId: 'gw1',
-          prefix: 'facegate/gw1',
-          username: USER,
-          password: PASSWORD,
-          protocolVersion: 5,
-          reconnectMs: 200,
-          connectTimeoutMs: 2000,
-          window: 10,
-        },
-        outbox,
-      );
-      publisher.start();
+      const { publisher, close } = testPublisher(broker);
+
       new FacegateEvents(publisher, key).match(match());
       await waitFor(2);
       expect(lines[1]).toBe('unlock ann (Ann) at front door');
@@ -151,8 +135,7 @@ describe('examples/door-controller.ts', () => {
         'refuse replayed',
       ]);
       await raw.endAsync();
-      await publisher.stop();
-      outbox.close();
+      await close();
     } finally {
       controller.kill();
     }

@@ -6,15 +6,13 @@ import { join } from 'node:path';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/schema.js';
-import { Outbox } from '../../src/events/outbox.js';
-import { MqttPublisher } from '../../src/events/publisher.js';
 import { connectGalleryToMqtt } from '../../src/gallery/mqtt.js';
 import { DirectorySource } from '../../src/gallery/sources.js';
 import { GalleryStore } from '../../src/gallery/store.js';
 import { GallerySyncer } from '../../src/gallery/syncer.js';
 import { FaceEngine } from '../../src/inference/faces.js';
 import { faceCrop } from '../helpers/faces.js';
-import { Mosquitto, PASSWORD, USER } from '../helpers/mosquitto.js';
+import { Mosquitto, PASSWORD, testPublisher, USER } from '../helpers/mosquitto.js';
 
 let broker: Mosquitto;
 let dir: string;
@@ -43,27 +41,12 @@ describe('gallery over MQTT', () => {
     const config = loadConfig(undefined, { FACEGATE_GALLERY_SOURCE: folder });
     const engine = await FaceEngine.open();
     const store = new GalleryStore(join(dir, 'gallery.sqlite'));
-    const outbox = new Outbox(':memory:', { maxEvents: 100, fsync: false });
-    const publisher = new MqttPublisher(
-      {
-        url: broker.url,
-        deviceId: 'gw1',
-        prefix: 'facegate/gw1',
-        username: USER,
-        password: PASSWORD,
-        protocolVersion: 5,
-        reconnectMs: 200,
-        connectTimeoutMs: 2000,
-        window: 10,
-      },
-      outbox,
-    );
+    const { publisher, close } = testPublisher(broker);
     const syncer = new GallerySyncer(engine, store, new DirectorySource(folder), {
       ...config,
       gallery: { ...config.gallery, intervalSeconds: 0 },
     });
     connectGalleryToMqtt(syncer, publisher);
-    publisher.start();
     await until('connected', () => publisher.stats.connected);
 
     const watcher = mqtt.connect(broker.url, { username: USER, password: PASSWORD });
@@ -77,8 +60,7 @@ describe('gallery over MQTT', () => {
 
     await watcher.endAsync();
     await syncer.stop();
-    await publisher.stop();
-    outbox.close();
+    await close();
     store.close();
     await engine.release();
   }, 30_000);

@@ -6,6 +6,8 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Outbox } from '../../src/events/outbox.js';
+import { MqttPublisher } from '../../src/events/publisher.js';
 import { makeTestCa } from './tls.js';
 
 export const USER = 'facegate';
@@ -98,4 +100,36 @@ export class Mosquitto {
     await this.halt('SIGTERM');
     rmSync(this.dir, { recursive: true, force: true });
   }
+}
+
+/** A publisher for device `gw1` (prefix facegate/gw1) on this broker, with an in-memory outbox. */
+export function testPublisher(broker: Mosquitto): {
+  publisher: MqttPublisher;
+  outbox: Outbox;
+  close: () => Promise<void>;
+} {
+  const outbox = new Outbox(':memory:', { maxEvents: 1000, fsync: false });
+  const publisher = new MqttPublisher(
+    {
+      url: broker.url,
+      deviceId: 'gw1',
+      prefix: 'facegate/gw1',
+      username: USER,
+      password: PASSWORD,
+      protocolVersion: 5,
+      reconnectMs: 200,
+      connectTimeoutMs: 2000,
+      window: 10,
+    },
+    outbox,
+  );
+  publisher.start();
+  return {
+    publisher,
+    outbox,
+    close: async () => {
+      await publisher.stop();
+      outbox.close();
+    },
+  };
 }
