@@ -7,7 +7,7 @@
 // boxes from all levels are merged by non-maximum suppression.
 import type { RgbImage } from '../vision/image.js';
 import sharp from 'sharp';
-import { halve, ImagePyramid, type PixelImage, type Rect } from '../vision/warp.js';
+import { halve, ImagePyramid, iou, type PixelImage, type Rect } from '../vision/warp.js';
 import { runModel, type ModelSession } from './session.js';
 
 /** Anchor sizes in grid cells, from face-api's tinyFaceDetector/const.ts. */
@@ -152,14 +152,6 @@ function clipToImage(r: Rect, image: { width: number; height: number }): Rect {
     width: Math.min(image.width, r.x + r.width) - x,
     height: Math.min(image.height, r.y + r.height) - y,
   };
-}
-
-export function iou(a: Rect, b: Rect): number {
-  const ix = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
-  const iy = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
-  const inter = ix * iy;
-  const union = a.width * a.height + b.width * b.height - inter;
-  return union > 0 ? inter / union : 0;
 }
 
 /** Greedy NMS, best score first. */
