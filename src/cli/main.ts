@@ -10,11 +10,13 @@ import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { enrollCommand, galleryCommand } from './gallery.js';
 import { probeCommand } from './probe.js';
+import { runCommand } from './run.js';
 import { verifyCommand } from './verify.js';
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 
 const COMMANDS: Record<string, { run: Command; summary: string }> = {
+  run: { run: runCommand, summary: 'run the daemon: cameras in, events out' },
   embed: { run: embedCommand, summary: 'print the faces and 128-D embeddings found in images' },
   verify: { run: verifyCommand, summary: 'decide whether two photos show the same person' },
   eval: { run: evalCommand, summary: 'measure verification or open-set accuracy on labelled photos' },

@@ -25,6 +25,34 @@ convict.addFormat({
   },
 });
 
+// Cameras: a list of {name, url, ...} in JSON; FACEGATE_CAMERAS takes the same list as JSON.
+export type CameraEntry = {
+  name: string;
+  url: string;
+  transport?: 'tcp' | 'udp';
+  fps?: number;
+  width?: number;
+  height?: number;
+};
+convict.addFormat({
+  name: 'camera-list',
+  coerce: (v: string) => JSON.parse(v) as unknown,
+  validate: (v: unknown) => {
+    if (!Array.isArray(v)) throw new Error('must be a list of cameras');
+    const names = new Set<string>();
+    v.forEach((c: Partial<CameraEntry>, i) => {
+      if (!c || typeof c.name !== 'string' || !c.name) throw new Error(`cameras[${i}] needs a name`);
+      if (typeof c.url !== 'string' || !c.url) throw new Error(`cameras[${i}] (${c.name}) needs a url`);
+      if (names.has(c.name)) throw new Error(`cameras[${i}]: the name "${c.name}" is used twice`);
+      names.add(c.name);
+      const extra = Object.keys(c).filter(
+        (k) => !['name', 'url', 'transport', 'fps', 'width', 'height'].includes(k),
+      );
+      if (extra.length) throw new Error(`cameras[${i}] (${c.name}): unknown keys ${extra.join(', ')}`);
+    });
+  },
+});
+
 const positive = (name: string) => (v: unknown) => {
   if (typeof v !== 'number' || !(v > 0)) throw new Error(`${name} must be a positive number`);
 };
@@ -51,6 +79,40 @@ export const schema = {
       format: 'provider-list',
       default: ['cpu'] as ExecutionProvider[],
       env: 'FACEGATE_MODELS_PROVIDERS',
+    },
+  },
+  cameras: {
+    doc: 'Cameras: [{"name", "url" (rtsp://, rtsps://, file path), "transport", "fps", "width", "height"}].',
+    format: 'camera-list',
+    default: [] as CameraEntry[],
+    env: 'FACEGATE_CAMERAS',
+  },
+  recognition: {
+    window: { doc: 'Frames of a track that vote.', format: positive('recognition.window'), default: 5 },
+    minVotes: {
+      doc: 'A match needs this many of the last `window` frames to agree.',
+      format: positive('recognition.minVotes'),
+      default: 3,
+    },
+    unknownAfter: {
+      doc: 'Frames in a row matching nobody before an unknown event.',
+      format: positive('recognition.unknownAfter'),
+      default: 5,
+    },
+    unusableAfter: {
+      doc: 'Frames in a row failing the quality gates before a face_unusable report.',
+      format: positive('recognition.unusableAfter'),
+      default: 10,
+    },
+    cooldownSeconds: {
+      doc: 'No second match event for the same person at the same camera within this time.',
+      format: Number,
+      default: 60,
+    },
+    mirror: {
+      doc: 'Encode each face mirrored too (steadier, twice the encoder time).',
+      format: Boolean,
+      default: true,
     },
   },
   detector: {

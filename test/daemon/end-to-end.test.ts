@@ -1,0 +1,164 @@
+// End to end: a real RTSP server plays a clip in which enrolled person A appears (enrolled from
+// another photo than the clip shows), then nobody, then person B who is not enrolled; a real
+// Mosquitto with a password receives exactly one match for A and one unknown for B.
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/schema.js';
+import { Daemon } from '../../src/daemon.js';
+import { DEFAULT_SIMILAR_FACE_RATIO, enrollPerson } from '../../src/gallery/enroll.js';
+import { GalleryStore } from '../../src/gallery/store.js';
+import { DEFAULT_THRESHOLD, FaceEngine } from '../../src/inference/faces.js';
+import { DEFAULT_QUALITY_GATES } from '../../src/vision/quality.js';
+import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
+import { faceCrop } from '../helpers/faces.js';
+import { Mosquitto, PASSWORD, USER } from '../helpers/mosquitto.js';
+import { RtspServer } from '../helpers/rtsp.js';
+
+const haveShared = sharedFacesAvailable('end-to-end test with ../shared/faces photos');
+let dir: string;
+let broker: Mosquitto;
+let server: RtspServer;
+let enrollPhoto: Buffer;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fg-e2e-'));
+  const knn = 'face_recognition/examples/knn_examples/train';
+  // A: enrolled from one photo, shown in the clip from another. B: never enrolled.
+  enrollPhoto = haveShared ? readFileSync(sharedFace(`${knn}/obama/obama.jpg`)) : await faceCrop(0);
+  const shownA = haveShared
+    ? readFileSync(sharedFace(`${knn}/obama/obama2.jpg`))
+    : await sharp(await faceCrop(0))
+        .flop()
+        .toBuffer();
+  const shownB = haveShared ? readFileSync(sharedFace(`${knn}/biden/biden.jpg`)) : await faceCrop(1);
+  writeFileSync(join(dir, 'a.png'), await sharp(shownA).png().toBuffer());
+  writeFileSync(join(dir, 'b.png'), await sharp(shownB).png().toBuffer());
+  const fit =
+    'scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p';
+  execFileSync('ffmpeg', [
+    '-y',
+    '-loglevel',
+    'error',
+    '-loop',
+    '1',
+    '-t',
+    '5',
+    '-i',
+    join(dir, 'a.png'),
+    '-f',
+    'lavfi',
+    '-t',
+    '4',
+    '-i',
+    'color=c=gray:s=1280x720:r=25',
+    '-loop',
+    '1',
+    '-t',
+    '5',
+    '-i',
+    join(dir, 'b.png'),
+    '-filter_complex',
+    `[0:v]${fit}[a];[1:v]format=yuv420p,setsar=1[n];[2:v]${fit}[b];[a][n][b]concat=n=3:v=1:a=0[v]`,
+    '-map',
+    '[v]',
+    '-c:v',
+    'libx264',
+    '-preset',
+    'ultrafast',
+    '-g',
+    '25',
+    '-profile:v',
+    'baseline',
+    join(dir, 'clip.mp4'),
+  ]);
+  broker = await Mosquitto.start();
+  server = await RtspServer.start(
+    `filesrc location=${join(dir, 'clip.mp4')} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1`,
+    '/door',
+  );
+}, 60_000);
+
+afterAll(async () => {
+  await server.stop();
+  await broker.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('facegate end to end', () => {
+  it('publishes exactly one match for the enrolled person and one unknown for the stranger', async () => {
+    const stateDir = join(dir, 'state');
+    const engine = await FaceEngine.open();
+    const store = new GalleryStore(join(stateDir, 'gallery.sqlite'));
+    await enrollPerson(
+      engine,
+      store,
+      { id: 'person-a', name: 'Person A' },
+      [{ bytes: enrollPhoto, source: 'enroll.jpg' }],
+      {
+        threshold: DEFAULT_THRESHOLD,
+        gates: DEFAULT_QUALITY_GATES,
+        similarFaceRatio: DEFAULT_SIMILAR_FACE_RATIO,
+      },
+    );
+    store.close();
+    await engine.release();
+
+    writeFileSync(join(dir, 'mqtt-password'), PASSWORD);
+    const configFile = join(dir, 'config.json');
+    writeFileSync(
+      configFile,
+      JSON.stringify({
+        stateDir,
+        cameras: [{ name: 'door', url: server.url, fps: 5, width: 1280, height: 720 }],
+        mqtt: {
+          url: broker.url,
+          deviceId: 'e2e',
+          username: USER,
+          passwordFile: join(dir, 'mqtt-password'),
+          outboxFsync: false,
+        },
+      }),
+    );
+    const config = loadConfig(configFile, {});
+
+    const watcher = mqtt.connect(broker.url, { username: USER, password: PASSWORD });
+    const events: { topic: string; payload: Record<string, unknown> }[] = [];
+    watcher.on('message', (topic, p) =>
+      events.push({ topic, payload: JSON.parse(p.toString()) as Record<string, unknown> }),
+    );
+    await new Promise((r) => watcher.once('connect', r));
+    await watcher.subscribeAsync('facegate/e2e/cameras/+/+', { qos: 1 });
+
+    const logs: string[] = [];
+    const daemon = new Daemon(config, (level, message) => logs.push(`${level} ${message}`));
+    await daemon.start();
+    const t0 = Date.now();
+    const decisions = () => events.filter((e) => /\/(match|unknown)$/.test(e.topic));
+    while (!decisions().some((e) => e.topic.endsWith('/unknown')) && Date.now() - t0 < 40_000)
+      await new Promise((r) => setTimeout(r, 100));
+    await new Promise((r) => setTimeout(r, 1000)); // anything else that was coming
+    await daemon.stop();
+    await watcher.endAsync();
+
+    const matches = decisions().filter((e) => e.topic.endsWith('/match'));
+    const unknowns = decisions().filter((e) => e.topic.endsWith('/unknown'));
+    expect(matches.map((m) => (m.payload.person as { id: string }).id)).toEqual(['person-a']);
+    expect(unknowns).toHaveLength(1);
+    expect(
+      unknowns[0]!.payload.nearest === null ||
+        (unknowns[0]!.payload.nearest as { distance: number }).distance >= DEFAULT_THRESHOLD,
+    ).toBe(true);
+    expect(events.some((e) => e.topic === 'facegate/e2e/cameras/door/status')).toBe(true);
+    const latencies = daemon.stats.latencies;
+    console.log(
+      `end to end: frames ${daemon.stats.frames}, faces ${daemon.stats.faces}, frame-to-event latency ms ${latencies.join(', ')}`,
+    );
+    expect(latencies).toHaveLength(2);
+    expect(logs.join('\n')).not.toContain(PASSWORD);
+  }, 90_000);
+});
