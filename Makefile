@@ -74,9 +74,10 @@ mqtt-docs: install
 gallery-docs: install
 	$(BIN)/tsx tools/gallery-docs.ts
 
-# Until the daemon exists: a one-shot identification demo on the sample photos in @vladmandic/face-api.
+# The daemon on its defaults: with no camera configured it plays a demo clip made from the
+# sample photos of @vladmandic/face-api and logs match and unknown events (Ctrl-C stops it).
 run: deps build
-	node dist/tools/demo.js
+	node dist/src/cli/bin.js run
 
 clean:
 	rm -rf dist coverage models/*.onnx

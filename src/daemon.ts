@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { CameraSource, type CameraState } from './camera/camera-source.js';
 import type { Frame } from './camera/frame-parser.js';
 import type { Config } from './config/schema.js';
+import { prepareDemo } from './demo.js';
 import { FacegateEvents } from './events/events.js';
 import { mqttOptions, signingKey } from './events/from-config.js';
 import { startDiscovery } from './events/home-assistant.js';
@@ -88,6 +89,13 @@ export class Daemon {
       encoder: this.engine.encoderId.slice(0, 12),
     });
 
+    if (!c.cameras.length) {
+      // Nothing configured: the demo camera, so a fresh `make run` shows facegate at work.
+      c.cameras.push(await prepareDemo(c, this.engine));
+      this.log('info', 'no camera configured: playing the demo clip (docs/cameras.md)', {
+        url: c.cameras[0]!.url,
+      });
+    }
     this.store = new GalleryStore(join(c.stateDir, 'gallery.sqlite'));
     const re = await reembedGallery(this.engine, this.store);
     if (re.embedded || re.failed.length) this.log('warn', 'gallery re-embedded for this encoder', re);
