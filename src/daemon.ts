@@ -2,6 +2,7 @@
 // order (models, gallery, MQTT, gallery sync, cameras) and stops them in reverse. Per camera,
 // one loop takes the newest frame, finds and encodes every face, gates and matches them, and
 // feeds the tracker, whose decisions become events. Constructing does no I/O; start() does.
+import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CameraSource, type CameraState } from './camera/camera-source.js';
 import type { Frame } from './camera/frame-parser.js';
@@ -73,9 +74,8 @@ export class Daemon {
     private readonly log: Log = jsonLog,
   ) {}
 
-  get deviceId(): string {
-    return this.publisher ? mqttOptions(this.config).deviceId : 'local';
-  }
+  /** This device in events and topics; set from the MQTT options at start. */
+  private deviceId = hostname();
 
   async start(): Promise<void> {
     const c = this.config;
@@ -101,6 +101,8 @@ export class Daemon {
     if (re.embedded || re.failed.length) this.log('warn', 'gallery re-embedded for this encoder', re);
 
     if (c.mqtt.url) {
+      const options = mqttOptions(c);
+      this.deviceId = options.deviceId;
       this.outbox = new Outbox(join(c.stateDir, 'outbox.sqlite'), {
         maxEvents: c.mqtt.outboxMaxEvents,
         fsync: c.mqtt.outboxFsync,
