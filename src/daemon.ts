@@ -21,6 +21,7 @@ import { connectGalleryToMqtt } from './gallery/mqtt.js';
 import { GalleryStore } from './gallery/store.js';
 import { gallerySource, GallerySyncer } from './gallery/syncer.js';
 import { FaceEngine, type Face } from './inference/faces.js';
+import { HealthServer, Metrics, type HealthProbe } from './http/server.js';
 import { FaceTracker, type Observation, type TrackDecision } from './recognition/tracker.js';
 import { checkGates } from './vision/quality.js';
 
@@ -64,6 +65,11 @@ export class Daemon {
   private readonly cameras: CameraSource[] = [];
   private readonly loops: Promise<void>[] = [];
   private running = false;
+  readonly metrics = new Metrics();
+  private http: HealthServer | undefined;
+  /** The port /metrics and the health checks listen on, once started. */
+  httpPort: number | undefined;
+  private lastFrameAt: number | undefined;
   private stopResolve: ((v: undefined) => void) | undefined;
   /** Resolves on stop(), so camera loops waiting for a frame end. */
   private readonly stopped = new Promise<undefined>((resolve) => (this.stopResolve = resolve));
@@ -88,6 +94,8 @@ export class Daemon {
       providers: this.engine.providers,
       encoder: this.engine.encoderId.slice(0, 12),
     });
+    for (const [model, provider] of Object.entries(this.engine.providers))
+      this.metrics.provider.set({ model, provider }, 1);
 
     if (!c.cameras.length) {
       // Nothing configured: the demo camera, so a fresh `make run` shows facegate at work.
@@ -147,6 +155,11 @@ export class Daemon {
       source.start();
       this.loops.push(this.cameraLoop(source));
     }
+    if (c.http.enabled) {
+      this.http = new HealthServer(this.metrics, this.healthProbe(), c.http.stallSeconds * 1000);
+      this.httpPort = await this.http.start(c.http.host, c.http.port);
+      this.log('info', `health and metrics on http://${c.http.host}:${this.httpPort}/metrics`);
+    }
     this.log('info', 'facegate running', {
       cameras: c.cameras.map((x) => x.name),
       gallery: this.store.listPeople().length,
@@ -154,7 +167,34 @@ export class Daemon {
     });
   }
 
+  private healthProbe(): HealthProbe {
+    return {
+      sinceLastFrameMs: () => (this.lastFrameAt === undefined ? undefined : Date.now() - this.lastFrameAt),
+      ready: () => {
+        const reasons: string[] = [];
+        if (!this.engine) reasons.push('models not loaded');
+        if (!this.store) reasons.push('gallery not loaded');
+        if (this.publisher && !this.publisher.stats.connected) reasons.push('broker not connected');
+        return { ok: reasons.length === 0, reasons };
+      },
+      refresh: () => {
+        if (this.publisher) {
+          const s = this.publisher.stats;
+          this.metrics.outboxDepth.set(s.queued);
+          for (const [kind, n] of Object.entries(s.dropped)) this.metrics.outboxDropped.set({ kind }, n);
+        }
+        if (this.store) {
+          this.metrics.galleryPeople.set(this.store.listPeople().length);
+          this.metrics.galleryVersion.set(this.store.version);
+        }
+        for (const cam of this.cameras)
+          this.metrics.framesDropped.set({ camera: cam.config.name }, cam.stats.framesDropped);
+      },
+    };
+  }
+
   private cameraState(s: CameraState): void {
+    this.metrics.cameraUp.set({ camera: s.camera }, s.state === 'online' ? 1 : 0);
     this.log(s.state === 'offline' ? 'warn' : 'info', `camera ${s.camera} ${s.state}`, { ...s });
     this.events?.cameraStatus(s.camera, {
       state: s.state,
@@ -196,6 +236,7 @@ export class Daemon {
       if (!frame || !this.running) return;
       try {
         this.stats.frames++;
+        const started = performance.now();
         const faces = await this.engine!.analyze(frame, {
           select: 'all',
           detector: c.detector,
@@ -206,6 +247,7 @@ export class Daemon {
         for (const face of faces) {
           this.stats.faces++;
           const failed = checkGates(face.quality, c.quality);
+          this.metrics.faces.inc({ camera: camera.config.name, usable: failed.length ? 'no' : 'yes' });
           if (failed[0]) {
             this.stats.unusable++;
             observations.push({
@@ -233,6 +275,9 @@ export class Daemon {
         }
         for (const d of tracker.update(observations, frame.capturedAt))
           this.decide(camera.config.name, d, frame.capturedAt);
+        this.metrics.frames.inc({ camera: camera.config.name });
+        this.metrics.frameSeconds.observe((performance.now() - started) / 1000);
+        this.lastFrameAt = Date.now();
       } catch (err) {
         this.log('error', `camera ${camera.config.name}: frame failed`, { error: (err as Error).message });
       }
@@ -270,6 +315,8 @@ export class Daemon {
     };
     const latency = Date.now() - capturedAt;
     this.stats.latencies = [...this.stats.latencies.slice(-99), latency];
+    this.metrics.decisions.inc({ camera, kind: d.kind });
+    this.metrics.eventLatency.observe(latency / 1000);
     if (d.kind === 'match') {
       this.stats.matches++;
       const person = this.store!.getPerson(d.personId);
@@ -305,6 +352,7 @@ export class Daemon {
     if (!this.running) return;
     this.running = false;
     this.stopResolve?.(undefined);
+    await this.http?.stop();
     await Promise.all(this.cameras.map((c) => c.stop()));
     await Promise.all(this.loops);
     await this.syncer?.stop();

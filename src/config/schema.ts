@@ -295,6 +295,26 @@ export const schema = {
       default: 50_000_000,
     },
   },
+  http: {
+    enabled: { doc: 'Serve /healthz, /readyz and /metrics.', format: Boolean, default: true },
+    host: {
+      doc: 'Address to listen on; 127.0.0.1 keeps it on the device.',
+      format: String,
+      default: '127.0.0.1',
+      env: 'FACEGATE_HTTP_HOST',
+    },
+    port: {
+      doc: 'Port (0: any free port, logged at start).',
+      format: 'port',
+      default: 9789,
+      env: 'FACEGATE_HTTP_PORT',
+    },
+    stallSeconds: {
+      doc: '/healthz fails when no frame was analysed for this long.',
+      format: positive('http.stallSeconds'),
+      default: 30,
+    },
+  },
   enrollment: {
     similarFaceRatio: {
       doc: 'A second face at least this fraction of the largest face makes an enrollment photo ambiguous.',

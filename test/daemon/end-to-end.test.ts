@@ -142,6 +142,17 @@ describe('facegate end to end', () => {
     while (!decisions().some((e) => e.topic.endsWith('/unknown')) && Date.now() - t0 < 40_000)
       await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 1000)); // anything else that was coming
+    // Health and metrics while running.
+    const http = `http://127.0.0.1:${daemon.httpPort}`;
+    expect((await fetch(`${http}/healthz`)).status).toBe(200);
+    expect(await (await fetch(`${http}/readyz`)).json()).toEqual({ ok: true, reasons: [] });
+    const metrics = await (await fetch(`${http}/metrics`)).text();
+    expect(metrics).toMatch(/facegate_events_total\{camera="door",kind="match"\} 1/);
+    expect(metrics).toMatch(/facegate_events_total\{camera="door",kind="unknown"\} 1/);
+    expect(metrics).toMatch(/facegate_gallery_people 1/);
+    expect(Number(/facegate_frames_total\{camera="door"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(20);
+    expect(metrics).toMatch(/facegate_execution_provider\{model="encoder",provider="cpu"\} 1/);
+    expect(metrics).toMatch(/facegate_frame_to_event_seconds_count 2/);
     await daemon.stop();
     await watcher.endAsync();
 
