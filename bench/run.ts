@@ -1,10 +1,12 @@
 // `make bench`: facegate's models and pipeline against @vladmandic/face-api on the tfjs WASM
 // backend, in the same process on the same images, plus the machine's fp32 matrix rate so the
 // encoder can be compared with its floor (multiply-adds per face / achievable FLOP rate).
+import { execFileSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { Matcher } from '../src/gallery/matcher.js';
-import { benchCamera } from './camera.js';
 import { benchGallerySync } from './gallery-sync.js';
 import { benchMqtt } from './mqtt.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces } from '../src/inference/detector.js';
@@ -216,9 +218,13 @@ try {
   console.log(`skipped: ${(err as Error).message} (the MQTT bench needs Mosquitto: make deps)`);
 }
 
+// In a process of its own: CPU per frame and the parser's RSS must not carry this process's heap.
 console.log('\n## Camera ingestion\n');
 try {
-  console.log(await benchCamera());
+  const camera = join(dirname(fileURLToPath(import.meta.url)), 'camera.ts');
+  console.log(
+    execFileSync(process.execPath, ['--expose-gc', '--import', 'tsx', camera], { encoding: 'utf8' }).trim(),
+  );
 } catch (err) {
   console.log(
     `skipped: ${(err as Error).message} (the camera bench needs the GStreamer RTSP server: make deps)`,
