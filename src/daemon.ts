@@ -97,11 +97,12 @@ export class Daemon {
     for (const [model, provider] of Object.entries(this.engine.providers))
       this.metrics.provider.set({ model, provider }, 1);
 
+    // Nothing configured: the demo camera, so a fresh `make run` shows facegate at work. The
+    // config itself stays as given.
+    const cameras = c.cameras.length ? c.cameras : [await prepareDemo(c, this.engine)];
     if (!c.cameras.length) {
-      // Nothing configured: the demo camera, so a fresh `make run` shows facegate at work.
-      c.cameras.push(await prepareDemo(c, this.engine));
       this.log('info', 'no camera configured: playing the demo clip (docs/cameras.md)', {
-        url: c.cameras[0]!.url,
+        url: cameras[0]!.url,
       });
     }
     this.store = new GalleryStore(join(c.stateDir, 'gallery.sqlite'));
@@ -129,7 +130,7 @@ export class Daemon {
             deviceName: `facegate ${this.deviceId}`,
             version: '0.1.0',
           },
-          c.cameras.map((x) => x.name),
+          cameras.map((x) => x.name),
         );
       }
     }
@@ -148,8 +149,8 @@ export class Daemon {
       this.syncer.start();
     }
 
-    for (const cam of c.cameras) {
-      const source = new CameraSource({ ...cam, name: cam.name, url: cam.url });
+    for (const cam of cameras) {
+      const source = new CameraSource(cam);
       source.on('state', (s) => this.cameraState(s));
       this.cameras.push(source);
       source.start();
@@ -161,7 +162,7 @@ export class Daemon {
       this.log('info', `health and metrics on http://${c.http.host}:${this.httpPort}/metrics`);
     }
     this.log('info', 'facegate running', {
-      cameras: c.cameras.map((x) => x.name),
+      cameras: cameras.map((x) => x.name),
       gallery: this.store.listPeople().length,
       mqtt: this.publisher?.redactedUrl,
     });

@@ -1,3 +1,5 @@
+import { readFileSync } from 'node:fs';
+
 // Every error facegate reports on purpose carries a code from this list, so callers (the CLI,
 // the daemon, tests) can tell bad input from a broken installation without parsing messages.
 export const ERROR_CODES = {
@@ -27,5 +29,19 @@ export class FacegateError extends Error {
   ) {
     super(message, options);
     this.name = 'FacegateError';
+  }
+}
+
+/**
+ * Reads a file; a failure becomes a FacegateError with `code`, its message built from the
+ * system's reason (ENOENT, EACCES, ...), so every caller names the file the same way.
+ */
+export function readFileOrThrow(file: string, code: ErrorCode, message: (reason: string) => string): Buffer {
+  try {
+    return readFileSync(file);
+  } catch (err) {
+    throw new FacegateError(code, message((err as NodeJS.ErrnoException).code ?? String(err)), {
+      cause: err,
+    });
   }
 }

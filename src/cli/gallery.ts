@@ -1,8 +1,8 @@
 // facegate enroll and facegate gallery list|remove|export|import: the one-shot gallery from the
 // command line. The gallery lives in <state dir>/gallery.sqlite.
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { FacegateError } from '../errors.js';
+import { FacegateError, readFileOrThrow } from '../errors.js';
 import {
   enrollPerson,
   EnrollmentRejected,
@@ -87,16 +87,14 @@ export async function enrollCommand(argv: string[], ctx: CommandContext): Promis
       throw new FacegateError('USAGE', '--metadata must be a JSON object');
     }
   }
-  const photos = positionals.map((file) => {
-    try {
-      return { bytes: readFileSync(file), source: basename(file) };
-    } catch (err) {
-      throw new FacegateError(
-        'IMAGE_UNREADABLE',
-        `${file}: ${(err as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (err as Error).message}`,
-      );
-    }
-  });
+  const photos = positionals.map((file) => ({
+    bytes: readFileOrThrow(
+      file,
+      'IMAGE_UNREADABLE',
+      (reason) => `${file}: ${reason === 'ENOENT' ? 'no such file' : reason}`,
+    ),
+    source: basename(file),
+  }));
   const policy = enrollmentPolicy(
     config,
     parseNumber('threshold', values.threshold, config.match.threshold),
@@ -218,15 +216,7 @@ export async function galleryCommand(argv: string[], ctx: CommandContext): Promi
     }
     case 'import': {
       const file = needsArg('a FILE');
-      let text: string;
-      try {
-        text = readFileSync(file, 'utf8');
-      } catch (err) {
-        throw new FacegateError(
-          'NOT_FOUND',
-          `${file}: ${(err as NodeJS.ErrnoException).code ?? String(err)}`,
-        );
-      }
+      const text = readFileOrThrow(file, 'NOT_FOUND', (reason) => `${file}: ${reason}`).toString('utf8');
       const doc = parseExport(text, file);
       const engine = await ctx.engine();
       const store = await openGallery(stateDir, engine, io);

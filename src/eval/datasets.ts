@@ -1,22 +1,15 @@
 // The labelled files evaluation reads: pairs (file1, file2, same) and manifests (path,
 // identity), both tab-separated with a header line, paths relative to a root folder. A bad row
 // is an error naming the file and line, never silently skipped.
-import { readFileSync } from 'node:fs';
-import { FacegateError } from '../errors.js';
+import { FacegateError, readFileOrThrow } from '../errors.js';
 
 export type LabelledPair = { file1: string; file2: string; same: boolean };
 export type LabelledImage = { path: string; identity: string };
 
 function rows(file: string, required: string[]): { line: number; get: (col: string) => string }[] {
-  let text: string;
-  try {
-    text = readFileSync(file, 'utf8');
-  } catch (err) {
-    throw new FacegateError(
-      'USAGE',
-      `${file}: cannot read (${(err as NodeJS.ErrnoException).code ?? String(err)})`,
-    );
-  }
+  const text = readFileOrThrow(file, 'USAGE', (reason) => `${file}: cannot read (${reason})`).toString(
+    'utf8',
+  );
   const lines = text.split(/\r?\n/);
   const header = (lines[0] ?? '').split('\t');
   const index = Object.fromEntries(header.map((h, i) => [h.trim(), i]));

@@ -3,10 +3,9 @@
 // that does not match, so a corrupted or swapped model stops the program instead of matching
 // the wrong people.
 import { createHash } from 'node:crypto';
-import { readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { FacegateError } from '../errors.js';
+import { FacegateError, readFileOrThrow } from '../errors.js';
 
 export const MODEL_ROLES = ['encoder', 'detector', 'landmarks'] as const;
 export type ModelRole = (typeof MODEL_ROLES)[number];
@@ -44,15 +43,11 @@ export function defaultModelsDir(): string {
 
 export function readManifest(modelsDir: string): ModelManifest {
   const path = join(modelsDir, 'manifest.json');
-  let text: string;
-  try {
-    text = readFileSync(path, 'utf8');
-  } catch (err) {
-    throw new FacegateError(
-      'MODEL_MISSING',
-      `${path}: cannot read the model manifest (${(err as NodeJS.ErrnoException).code ?? String(err)}); run "make models"`,
-    );
-  }
+  const text = readFileOrThrow(
+    path,
+    'MODEL_MISSING',
+    (reason) => `${path}: cannot read the model manifest (${reason}); run "make models"`,
+  ).toString('utf8');
   let manifest: ModelManifest;
   try {
     manifest = JSON.parse(text) as ModelManifest;
@@ -77,16 +72,12 @@ export function readManifest(modelsDir: string): ModelManifest {
  */
 export function loadModelBytes(modelsDir: string, entry: ModelEntry): Uint8Array {
   const path = join(modelsDir, entry.file);
-  let bytes: Buffer;
-  try {
-    bytes = readFileSync(path);
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    throw new FacegateError(
-      'MODEL_MISSING',
-      `${path}: ${code === 'ENOENT' ? 'model file is missing' : `cannot read model (${code ?? String(err)})`}; run "make models"`,
-    );
-  }
+  const bytes = readFileOrThrow(
+    path,
+    'MODEL_MISSING',
+    (reason) =>
+      `${path}: ${reason === 'ENOENT' ? 'model file is missing' : `cannot read model (${reason})`}; run "make models"`,
+  );
   const sha = createHash('sha256').update(bytes).digest('hex');
   if (sha !== entry.sha256) {
     const hint = looksLikeOnnx(bytes) ? '' : ' and it is not an ONNX model';

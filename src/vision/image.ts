@@ -44,7 +44,7 @@ function describeDecodeError(err: unknown): string {
   if (e.code === 'EISDIR') return 'is a directory';
   const msg = e.message ?? String(err);
   if (/unsupported image format/i.test(msg)) return 'not an image (unsupported or unknown format)';
-  if (/input buffer is empty|empty/i.test(msg)) return 'not an image (empty)';
+  if (/input (buffer|file) is empty/i.test(msg)) return 'not an image (empty)';
   if (/pixel limit/i.test(msg)) return `image exceeds the pixel limit (${msg})`;
   if (/premature end|truncated|corrupt|invalid|VipsJpeg|not a known|bad/i.test(msg))
     return `corrupt or truncated image (${msg.split('\n')[0]})`;
