@@ -5,6 +5,7 @@ import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CameraSource, type CameraState } from '../../src/camera/camera-source.js';
 import type { Frame } from '../../src/camera/frame-parser.js';
 import { RtspServer } from '../helpers/rtsp.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const servers: RtspServer[] = [];
 const cameras: CameraSource[] = [];
@@ -31,17 +32,6 @@ function camera(
   c.on('frame', (f) => frames.push(f));
   cameras.push(c);
   return { c, states, frames };
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function until(what: string, cond: () => boolean, timeoutMs: number): Promise<number> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > timeoutMs) throw new Error(`${what}: not within ${timeoutMs} ms`);
-    await sleep(20);
-  }
-  return Date.now() - t0;
 }
 
 function ffmpegChildren(): number[] {

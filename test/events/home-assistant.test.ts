@@ -4,6 +4,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { discoveryTopic, removeDiscovery, startDiscovery } from '../../src/events/home-assistant.js';
 import { Mosquitto, PASSWORD, testPublisher, USER } from '../helpers/mosquitto.js';
+import { until } from '../helpers/wait.js';
 
 let broker: Mosquitto;
 beforeAll(async () => {
@@ -12,14 +13,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await broker.stop();
 });
-
-const until = async (what: string, cond: () => boolean, ms = 5000) => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
-};
 
 describe('Home Assistant discovery', () => {
   it('publishes retained sensor configs per camera, again when Home Assistant comes online', async () => {
@@ -32,7 +25,7 @@ describe('Home Assistant discovery', () => {
       version: '0.1.0',
     };
     startDiscovery(publisher, o, ['front door', 'garage']);
-    await until('published', () => outbox.size === 0 && publisher.stats.published >= 2);
+    await until('published', () => outbox.size === 0 && publisher.stats.published >= 2, 5000);
 
     // A Home Assistant that starts later still finds the retained configs.
     const ha = mqtt.connect(broker.url, { username: USER, password: PASSWORD });
@@ -40,7 +33,7 @@ describe('Home Assistant discovery', () => {
     ha.on('message', (t, p) => got.set(t, p.toString()));
     await new Promise((r) => ha.once('connect', r));
     await ha.subscribeAsync('homeassistant/sensor/#');
-    await until('retained configs', () => got.size === 2);
+    await until('retained configs', () => got.size === 2, 5000);
     expect(discoveryTopic(o, 'front door')).toBe(
       'homeassistant/sensor/facegate_gw1/front_door_person/config',
     );
@@ -59,10 +52,14 @@ describe('Home Assistant discovery', () => {
     // Home Assistant restarts: announced again.
     const before = publisher.stats.published;
     await ha.publishAsync('homeassistant/status', 'online');
-    await until('re-announced', () => publisher.stats.published >= before + 2);
+    await until('re-announced', () => publisher.stats.published >= before + 2, 5000);
 
     removeDiscovery(publisher, o, 'garage');
-    await until('removed', () => got.get('homeassistant/sensor/facegate_gw1/garage_person/config') === '');
+    await until(
+      'removed',
+      () => got.get('homeassistant/sensor/facegate_gw1/garage_person/config') === '',
+      5000,
+    );
     await ha.endAsync();
     await close();
   }, 20_000);

@@ -10,6 +10,7 @@ import { Outbox } from '../../src/events/outbox.js';
 import { MqttPublisher, type MqttOptions } from '../../src/events/publisher.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { Mosquitto, PASSWORD, USER } from '../helpers/mosquitto.js';
+import { sleep, until } from '../helpers/wait.js';
 
 let broker: Mosquitto;
 let dir: string;
@@ -25,15 +26,6 @@ afterAll(async () => {
   await broker.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-async function until(what: string, cond: () => boolean, ms: number): Promise<void> {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await sleep(20);
-  }
-}
 
 function options(extra: Partial<MqttOptions> = {}): MqttOptions {
   return {

@@ -13,6 +13,7 @@ import { GallerySyncer } from '../../src/gallery/syncer.js';
 import { FaceEngine } from '../../src/inference/faces.js';
 import { faceCrop } from '../helpers/faces.js';
 import { Mosquitto, PASSWORD, testPublisher, USER } from '../helpers/mosquitto.js';
+import { until } from '../helpers/wait.js';
 
 let broker: Mosquitto;
 let dir: string;
@@ -24,14 +25,6 @@ afterAll(async () => {
   await broker.stop();
   rmSync(dir, { recursive: true, force: true });
 });
-
-const until = async (what: string, cond: () => boolean, ms = 15_000) => {
-  const t0 = Date.now();
-  while (!cond()) {
-    if (Date.now() - t0 > ms) throw new Error(`${what}: not within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-};
 
 describe('gallery over MQTT', () => {
   it('syncs on <prefix>/gallery/sync and publishes the retained status', async () => {
@@ -47,7 +40,7 @@ describe('gallery over MQTT', () => {
       gallery: { ...config.gallery, intervalSeconds: 0 },
     });
     connectGalleryToMqtt(syncer, publisher);
-    await until('connected', () => publisher.stats.connected);
+    await until('connected', () => publisher.stats.connected, 15000);
 
     const watcher = mqtt.connect(broker.url, { username: USER, password: PASSWORD });
     const statuses: { version: number; people: number; last_error: string | null }[] = [];
@@ -55,7 +48,7 @@ describe('gallery over MQTT', () => {
     await new Promise((r) => watcher.once('connect', r));
     await watcher.subscribeAsync('facegate/gw1/gallery/status', { qos: 1 });
     await watcher.publishAsync('facegate/gw1/gallery/sync', '', { qos: 1 });
-    await until('status after the sync', () => statuses.some((s) => s.people === 1));
+    await until('status after the sync', () => statuses.some((s) => s.people === 1), 15000);
     expect(statuses.at(-1)).toMatchObject({ people: 1, last_error: null });
 
     await watcher.endAsync();
