@@ -163,7 +163,7 @@ export class Daemon {
     }
     this.log('info', 'facegate running', {
       cameras: cameras.map((x) => x.name),
-      gallery: this.store.listPeople().length,
+      gallery: this.store.peopleCount,
       mqtt: this.publisher?.redactedUrl,
     });
   }
@@ -185,7 +185,7 @@ export class Daemon {
           for (const [kind, n] of Object.entries(s.dropped)) this.metrics.outboxDropped.set({ kind }, n);
         }
         if (this.store) {
-          this.metrics.galleryPeople.set(this.store.listPeople().length);
+          this.metrics.galleryPeople.set(this.store.peopleCount);
           this.metrics.galleryVersion.set(this.store.version);
         }
         for (const cam of this.cameras)

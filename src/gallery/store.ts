@@ -163,6 +163,11 @@ export class GalleryStore {
     return row && toPerson(row);
   }
 
+  /** How many people are enrolled, without loading them (status and metrics ask often). */
+  get peopleCount(): number {
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM people').get() as { n: number }).n;
+  }
+
   listPeople(): Person[] {
     const rows = this.db
       .prepare(

@@ -136,7 +136,7 @@ export class GallerySyncer extends EventEmitter<{ report: [SyncReport, GallerySt
   }
 
   get galleryStatus(): GalleryStatus {
-    return { version: this.store.version, people: this.store.listPeople().length, ...this.status };
+    return { version: this.store.version, people: this.store.peopleCount, ...this.status };
   }
 
   async stop(): Promise<void> {
