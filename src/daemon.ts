@@ -1,7 +1,9 @@
 // The composition root: builds every stage from the validated config, starts them in dependency
 // order (models, gallery, MQTT, gallery sync, cameras) and stops them in reverse. Per camera,
-// one loop takes the newest frame, finds and encodes every face, gates and matches them, and
-// feeds the tracker, whose decisions become events. Constructing does no I/O; start() does.
+// one loop takes the newest frame, waits for its turn at the shared inference queue, finds and
+// encodes every face, gates and matches them, and feeds the tracker, whose decisions become
+// events. Constructing does no I/O; start() does. Under systemd it reports READY=1 when it can
+// decide, and pings the watchdog only while every camera that delivers frames gets them analysed.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CameraSource, type CameraState } from './camera/camera-source.js';
@@ -9,6 +11,7 @@ import type { Frame } from './camera/frame-parser.js';
 import type { Config } from './config/schema.js';
 import { prepareDemo } from './demo.js';
 import { FacegateEvents } from './events/events.js';
+import { EmbeddedBroker } from './events/embedded-broker.js';
 import { mqttOptions, signingKey } from './events/from-config.js';
 import { startDiscovery } from './events/home-assistant.js';
 import { eventId } from './events/ids.js';
@@ -20,8 +23,10 @@ import { Matcher } from './gallery/matcher.js';
 import { connectGalleryToMqtt } from './gallery/mqtt.js';
 import { GalleryStore } from './gallery/store.js';
 import { gallerySource, GallerySyncer } from './gallery/syncer.js';
-import { FaceEngine, type Face } from './inference/faces.js';
-import { HealthServer, Metrics, type HealthProbe } from './http/server.js';
+import { FaceEngine, type Face, type StageTimings } from './inference/faces.js';
+import { InferenceQueue } from './inference/queue.js';
+import { HealthServer, Metrics, type HealthProbe, type Progress } from './http/server.js';
+import type { SystemdNotifier } from './service/notify.js';
 import { FaceTracker, type Observation, type TrackDecision } from './recognition/tracker.js';
 import { checkGates } from './vision/quality.js';
 
@@ -54,34 +59,69 @@ export type DaemonStats = {
   latencies: number[];
 };
 
+/** Config sections that take effect on SIGHUP; everything else needs a restart. */
+const LIVE_SECTIONS = ['match', 'quality', 'detector'] as const;
+const LIVE_KEYS = new Set(['recognition.mirror', 'recognition.reportUnusable']);
+
+/** Keys (a.b.c) whose values differ between two configs. */
+function changedKeys(a: unknown, b: unknown, prefix = ''): string[] {
+  if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
+    const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
+    return [...keys].flatMap((k) =>
+      changedKeys(
+        (a as Record<string, unknown>)[k],
+        (b as Record<string, unknown>)[k],
+        prefix ? `${prefix}.${k}` : k,
+      ),
+    );
+  }
+  return JSON.stringify(a) === JSON.stringify(b) ? [] : [prefix];
+}
+
+export type DaemonOptions = {
+  /** sd_notify under systemd (SystemdNotifier.fromEnv); undefined elsewhere. */
+  notifier?: SystemdNotifier;
+  /** How long start() waits for the broker before declaring READY anyway (events wait in the outbox). */
+  brokerWaitMs?: number;
+  /** How long stop() lets frames in analysis finish. */
+  drainMs?: number;
+};
+
 export class Daemon {
   private engine: FaceEngine | undefined;
   private store: GalleryStore | undefined;
   private matcher: { version: number; matcher: Matcher } | undefined;
   private outbox: Outbox | undefined;
   private publisher: MqttPublisher | undefined;
+  private broker: EmbeddedBroker | undefined;
   private events: FacegateEvents | undefined;
   private syncer: GallerySyncer | undefined;
+  private queue: InferenceQueue | undefined;
   private readonly cameras: CameraSource[] = [];
   private readonly loops: Promise<void>[] = [];
+  /** Camera name -> when its last frame was analysed. */
+  private readonly analysedAt = new Map<string, number>();
   private running = false;
+  private timers: NodeJS.Timeout[] = [];
   readonly metrics = new Metrics();
   private http: HealthServer | undefined;
   /** The port /metrics and the health checks listen on, once started. */
   httpPort: number | undefined;
-  private lastFrameAt: number | undefined;
+  /** The broker events go to (configured, embedded, or the one found on the embedded port). */
+  mqttUrl: string | undefined;
   private stopResolve: ((v: undefined) => void) | undefined;
   /** Resolves on stop(), so camera loops waiting for a frame end. */
   private readonly stopped = new Promise<undefined>((resolve) => (this.stopResolve = resolve));
   readonly stats: DaemonStats = { frames: 0, faces: 0, unusable: 0, matches: 0, unknowns: 0, latencies: [] };
-
-  constructor(
-    private readonly config: Config,
-    private readonly log: Log = jsonLog,
-  ) {}
-
   /** This device in events and topics; set from the MQTT options at start. */
   private deviceId = hostname();
+  private stallLogged = false;
+
+  constructor(
+    private config: Config,
+    private readonly log: Log = jsonLog,
+    private readonly options: DaemonOptions = {},
+  ) {}
 
   async start(): Promise<void> {
     const c = this.config;
@@ -89,6 +129,8 @@ export class Daemon {
     this.engine = await FaceEngine.open({
       ...(c.models.dir ? { modelsDir: c.models.dir } : {}),
       providers: c.models.providers,
+      ...(c.models.engineCacheDir ? { engineCacheDir: c.models.engineCacheDir } : {}),
+      fp16: c.models.fp16,
     });
     this.log('info', 'models loaded', {
       providers: this.engine.providers,
@@ -109,16 +151,15 @@ export class Daemon {
     const re = await reembedGallery(this.engine, this.store);
     if (re.embedded || re.failed.length) this.log('warn', 'gallery re-embedded for this encoder', re);
 
-    if (c.mqtt.url) {
-      const options = mqttOptions(c);
+    this.mqttUrl = c.mqtt.url || (c.mqtt.embedded.enabled ? await this.startEmbeddedBroker() : undefined);
+    if (this.mqttUrl) {
+      const options = { ...mqttOptions(c), url: this.mqttUrl };
       this.deviceId = options.deviceId;
       this.outbox = new Outbox(join(c.stateDir, 'outbox.sqlite'), {
         maxEvents: c.mqtt.outboxMaxEvents,
         fsync: c.mqtt.outboxFsync,
       });
-      this.publisher = new MqttPublisher(mqttOptions(c), this.outbox, (level, message) =>
-        this.log(level, message),
-      );
+      this.publisher = new MqttPublisher(options, this.outbox, (level, message) => this.log(level, message));
       this.events = new FacegateEvents(this.publisher, signingKey(c));
       this.publisher.start();
       if (c.mqtt.homeAssistant.enabled) {
@@ -149,6 +190,7 @@ export class Daemon {
       this.syncer.start();
     }
 
+    this.queue = new InferenceQueue(c.pipeline.concurrentFrames);
     for (const cam of cameras) {
       const source = new CameraSource(cam);
       source.on('state', (s) => this.cameraState(s));
@@ -157,20 +199,100 @@ export class Daemon {
       this.loops.push(this.cameraLoop(source));
     }
     if (c.http.enabled) {
-      this.http = new HealthServer(this.metrics, this.healthProbe(), c.http.stallSeconds * 1000);
+      this.http = new HealthServer(this.metrics, this.healthProbe());
       this.httpPort = await this.http.start(c.http.host, c.http.port);
       this.log('info', `health and metrics on http://${c.http.host}:${this.httpPort}/metrics`);
     }
+    await this.waitForBroker();
     this.log('info', 'facegate running', {
       cameras: cameras.map((x) => x.name),
       gallery: this.store.peopleCount,
       mqtt: this.publisher?.redactedUrl,
     });
+    this.startSystemdReporting();
+  }
+
+  /** The embedded broker's URL; if its port is taken, the broker already listening there. */
+  private async startEmbeddedBroker(): Promise<string> {
+    const { host, port } = this.config.mqtt.embedded;
+    try {
+      this.broker = await EmbeddedBroker.start(host, port);
+      this.log('info', `no mqtt.url configured: embedded MQTT broker on ${this.broker.url}`);
+      return this.broker.url;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw err;
+      const url = `mqtt://${host}:${port}`;
+      this.log('warn', `no mqtt.url configured and ${host}:${port} is taken: publishing to the broker there`);
+      return url;
+    }
+  }
+
+  /**
+   * READY waits for the broker a while, so a door controller is reachable when systemd says the
+   * service is up; a broker that stays away does not hold the cameras back (events wait in the
+   * outbox), it is logged and /readyz says so.
+   */
+  private async waitForBroker(): Promise<void> {
+    const publisher = this.publisher;
+    if (!publisher) return;
+    const deadline = Date.now() + (this.options.brokerWaitMs ?? 10_000);
+    while (!publisher.stats.connected && Date.now() < deadline && this.running)
+      await new Promise((r) => setTimeout(r, 50));
+    if (!publisher.stats.connected)
+      this.log('warn', `broker ${publisher.redactedUrl} not reachable yet: events wait in the outbox`);
+  }
+
+  private startSystemdReporting(): void {
+    const notifier = this.options.notifier;
+    if (!notifier) return;
+    notifier.ready(this.statusLine());
+    const interval = notifier.watchdogIntervalMs;
+    if (interval !== undefined) {
+      this.timers.push(setInterval(() => this.watchdogTick(notifier), interval));
+      this.log('info', `systemd watchdog: pinging every ${interval} ms while the pipeline makes progress`);
+    }
+    this.timers.push(setInterval(() => notifier.send({ STATUS: this.statusLine() }), 10_000));
+  }
+
+  private watchdogTick(notifier: SystemdNotifier): void {
+    const p = this.progress();
+    if (p.ok) {
+      notifier.watchdog();
+      this.stallLogged = false;
+    } else if (!this.stallLogged) {
+      // Once per stall: systemd restarts facegate when WatchdogSec passes without a ping.
+      this.stallLogged = true;
+      this.log('error', 'pipeline stalled: withholding the watchdog ping', { stalled: p.stalled });
+    }
+  }
+
+  private statusLine(): string {
+    const online = this.cameras.filter((c) => c.state.state === 'online').length;
+    return `${online}/${this.cameras.length} cameras online, ${this.store?.peopleCount ?? 0} people, ${this.stats.matches} matches, ${this.stats.unknowns} unknown`;
+  }
+
+  /**
+   * The rule behind /healthz and the watchdog: every camera that delivers frames has one
+   * analysed within pipeline.stallSeconds. A camera that is down is the camera supervisor's
+   * business (it reconnects, and says so in camera status), not a reason to restart facegate.
+   */
+  progress(now = Date.now()): Progress {
+    const stallMs = this.config.pipeline.stallSeconds * 1000;
+    const stalled = this.cameras
+      .filter((cam) => {
+        const s = cam.state;
+        if (s.state !== 'online') return false;
+        const since = Math.max(this.analysedAt.get(cam.config.name) ?? 0, Date.parse(s.at));
+        return now - since > stallMs;
+      })
+      .map((cam) => cam.config.name);
+    const last = Math.max(0, ...this.analysedAt.values());
+    return { ok: stalled.length === 0, stalled, since_last_frame_ms: last ? now - last : null };
   }
 
   private healthProbe(): HealthProbe {
     return {
-      sinceLastFrameMs: () => (this.lastFrameAt === undefined ? undefined : Date.now() - this.lastFrameAt),
+      progress: () => this.progress(),
       ready: () => {
         const reasons: string[] = [];
         if (!this.engine) reasons.push('models not loaded');
@@ -188,10 +310,40 @@ export class Daemon {
           this.metrics.galleryPeople.set(this.store.peopleCount);
           this.metrics.galleryVersion.set(this.store.version);
         }
+        this.metrics.queueDepth.set(this.queue?.depth ?? 0);
         for (const cam of this.cameras)
           this.metrics.framesDropped.set({ camera: cam.config.name }, cam.stats.framesDropped);
       },
     };
+  }
+
+  /**
+   * SIGHUP: thresholds, gates and detector settings take effect from the next frame; the gallery
+   * is read again and, with a source, synced now. Returns the changed keys that need a restart
+   * (they are logged and keep their old values).
+   */
+  async reload(next: Config): Promise<{ applied: string[]; needRestart: string[] }> {
+    const changed = changedKeys(this.config, next);
+    const live = (k: string) => LIVE_SECTIONS.some((s) => k.startsWith(`${s}.`)) || LIVE_KEYS.has(k);
+    const applied = changed.filter(live);
+    const needRestart = changed.filter((k) => !live(k));
+    const c = this.config;
+    this.config = {
+      ...c,
+      match: next.match,
+      quality: next.quality,
+      detector: next.detector,
+      recognition: {
+        ...c.recognition,
+        mirror: next.recognition.mirror,
+        reportUnusable: next.recognition.reportUnusable,
+      },
+    };
+    this.matcher = undefined; // rebuilt from the store on the next frame
+    this.log('info', 'configuration reloaded', { applied });
+    if (needRestart.length) this.log('warn', 'changed settings that need a restart', { keys: needRestart });
+    if (this.syncer) await this.syncer.syncNow();
+    return { applied, needRestart };
   }
 
   private cameraState(s: CameraState): void {
@@ -233,76 +385,108 @@ export class Daemon {
       cooldownMs: c.recognition.cooldownSeconds * 1000,
     });
     while (this.running) {
-      const frame = await Promise.race([camera.nextFrame(), this.stopped]);
-      if (!frame || !this.running) return;
-      try {
-        this.stats.frames++;
-        const started = performance.now();
-        const faces = await this.engine!.analyze(frame, {
-          select: 'all',
-          detector: c.detector,
-          mirror: c.recognition.mirror,
-        });
-        const matcher = await this.currentMatcher();
-        const observations: Observation<Evidence>[] = [];
-        for (const face of faces) {
-          this.stats.faces++;
-          const failed = checkGates(face.quality, c.quality);
-          this.metrics.faces.inc({ camera: camera.config.name, usable: failed.length ? 'no' : 'yes' });
-          if (failed[0]) {
-            this.stats.unusable++;
-            observations.push({
-              box: face.box,
-              unusable: { gate: failed[0].gate, reason: failed[0].reason },
-            });
-            continue;
-          }
-          const decision = await matcher.decide(face.embedding, c.match.threshold, c.match.minMargin);
-          const nearest = decision.known ? decision.match : decision.nearest;
-          observations.push({
-            box: face.box,
-            vote: decision.known ? decision.match.personId : null,
-            distance: nearest?.distance ?? Infinity,
-            evidence: {
-              face,
-              frame,
-              distance: nearest?.distance ?? Infinity,
-              margin: nearest && Number.isFinite(nearest.margin) ? nearest.margin : null,
-              ...(nearest
-                ? { nearest: { id: nearest.personId, name: nearest.name, distance: nearest.distance } }
-                : {}),
-            },
-          });
+      const waited = await Promise.race([camera.nextFrame(), this.stopped]);
+      if (!waited || !this.running) return;
+      await this.queue!.run(async () => {
+        if (!this.running) return;
+        // The turn may have taken a while: decide on the newest frame, not the one queued.
+        const frame = camera.newerFrame() ?? waited;
+        try {
+          await this.analyzeFrame(camera.config.name, tracker, frame);
+        } catch (err) {
+          this.log('error', `camera ${camera.config.name}: frame failed`, { error: (err as Error).message });
         }
-        for (const d of tracker.update(observations, frame.capturedAt))
-          this.decide(camera.config.name, d, frame.capturedAt);
-        this.metrics.frames.inc({ camera: camera.config.name });
-        this.metrics.frameSeconds.observe((performance.now() - started) / 1000);
-        this.lastFrameAt = Date.now();
-      } catch (err) {
-        this.log('error', `camera ${camera.config.name}: frame failed`, { error: (err as Error).message });
-      }
+      });
     }
+  }
+
+  private async analyzeFrame(camera: string, tracker: FaceTracker<Evidence>, frame: Frame): Promise<void> {
+    const c = this.config;
+    this.stats.frames++;
+    const started = performance.now();
+    const timings: StageTimings = {};
+    const faces = await this.engine!.analyze(frame, {
+      select: 'all',
+      detector: c.detector,
+      mirror: c.recognition.mirror,
+      timings,
+    });
+    const matchStarted = performance.now();
+    const matcher = await this.currentMatcher();
+    const observations: Observation<Evidence>[] = [];
+    for (const face of faces) {
+      this.stats.faces++;
+      const failed = checkGates(face.quality, c.quality);
+      this.metrics.faces.inc({ camera, usable: failed.length ? 'no' : 'yes' });
+      if (failed[0]) {
+        this.stats.unusable++;
+        observations.push({ box: face.box, unusable: { gate: failed[0].gate, reason: failed[0].reason } });
+        continue;
+      }
+      const decision = await matcher.decide(face.embedding, c.match.threshold, c.match.minMargin);
+      const nearest = decision.known ? decision.match : decision.nearest;
+      observations.push({
+        box: face.box,
+        vote: decision.known ? decision.match.personId : null,
+        distance: nearest?.distance ?? Infinity,
+        evidence: {
+          face,
+          frame,
+          distance: nearest?.distance ?? Infinity,
+          margin: nearest && Number.isFinite(nearest.margin) ? nearest.margin : null,
+          ...(nearest
+            ? { nearest: { id: nearest.personId, name: nearest.name, distance: nearest.distance } }
+            : {}),
+        },
+      });
+    }
+    const stages = { ...timings, ...(faces.length ? { match: performance.now() - matchStarted } : {}) };
+    for (const [stage, ms] of Object.entries(stages)) this.metrics.stageSeconds.observe({ stage }, ms / 1000);
+    for (const d of tracker.update(observations, frame.capturedAt)) this.decide(camera, d, frame.capturedAt);
+    this.metrics.frames.inc({ camera });
+    this.metrics.frameSeconds.observe((performance.now() - started) / 1000);
+    this.analysedAt.set(camera, Date.now());
+  }
+
+  private eventBase(camera: string, box: Face['box']) {
+    return {
+      event_id: eventId(),
+      time: new Date().toISOString(),
+      device: this.deviceId,
+      camera: topicSegment(camera),
+      box: [box.x, box.y, box.width, box.height].map((v) => Math.round(v)) as [
+        number,
+        number,
+        number,
+        number,
+      ],
+    };
   }
 
   /** `capturedAt`: when the frame that completed the decision arrived, for the latency. */
   private decide(camera: string, d: TrackDecision<Evidence>, capturedAt: number): void {
     const c = this.config;
     if (d.kind === 'unusable') {
-      this.log('info', `camera ${camera}: face seen but not usable`, { reason: d.reason, frames: d.frames });
+      this.log('info', `camera ${camera}: face seen but not usable`, {
+        gate: d.gate,
+        reason: d.reason,
+        frames: d.frames,
+      });
+      this.metrics.decisions.inc({ camera, kind: 'face_unusable' });
+      if (c.recognition.reportUnusable)
+        this.events?.faceUnusable({
+          ...this.eventBase(camera, d.box),
+          frames: d.frames,
+          gate: d.gate,
+          reason: d.reason,
+        });
       return;
     }
     const ev = d.evidence;
     if (!ev) return;
     const q = ev.face.quality;
     const base = {
-      event_id: eventId(),
-      time: new Date().toISOString(),
-      device: this.deviceId,
-      camera: topicSegment(camera),
-      box: [ev.face.box.x, ev.face.box.y, ev.face.box.width, ev.face.box.height].map((v) =>
-        Math.round(v),
-      ) as [number, number, number, number],
+      ...this.eventBase(camera, ev.face.box),
       quality: {
         score: q.score,
         eye_distance: q.eyeDistance,
@@ -348,26 +532,45 @@ export class Daemon {
     }
   }
 
-  /** Stops in reverse order: cameras, the loops, gallery sync, MQTT (offline published), stores. */
+  /**
+   * Stops in a defined order: tell systemd, stop the cameras, let frames in analysis finish
+   * (bounded), stop gallery sync, give queued events a bounded moment to go out, publish
+   * offline and disconnect, close the stores.
+   */
   async stop(): Promise<void> {
     if (!this.running) return;
     this.running = false;
+    this.options.notifier?.stopping();
+    for (const t of this.timers) clearInterval(t);
     this.stopResolve?.(undefined);
     await this.http?.stop();
     await Promise.all(this.cameras.map((c) => c.stop()));
-    await Promise.all(this.loops);
+    const drained = await Promise.race([
+      Promise.all(this.loops).then(() => true),
+      new Promise<false>((r) => setTimeout(() => r(false), this.options.drainMs ?? 5000).unref()),
+    ]);
+    if (!drained) this.log('warn', 'frames still in analysis at stop: left unfinished');
     await this.syncer?.stop();
     if (this.publisher) {
-      // Give queued events a moment to go out before saying offline.
       const t0 = Date.now();
       while (this.publisher.stats.connected && this.publisher.stats.queued > 0 && Date.now() - t0 < 3000)
         await new Promise((r) => setTimeout(r, 50));
+      if (this.publisher.stats.queued > 0)
+        this.log(
+          'warn',
+          `${this.publisher.stats.queued} events left in the outbox: sent after the next start`,
+        );
       await this.publisher.stop();
     }
+    await this.broker?.stop();
     this.outbox?.close();
-    await this.matcher?.matcher.release();
+    if (drained) {
+      // With a frame still in analysis the sessions stay open: the process is about to exit.
+      await this.matcher?.matcher.release();
+      await this.engine?.release();
+    }
     this.store?.close();
-    await this.engine?.release();
+    this.options.notifier?.close();
     this.log('info', 'facegate stopped');
   }
 }

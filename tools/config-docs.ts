@@ -2,29 +2,16 @@
 // convict schema, so neither can drift from the code. A test checks that both are current.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { loadConfig, schema } from '../src/config/schema.js';
-
-type Leaf = { doc: string; default: unknown; env?: string; format?: unknown };
-
-function leaves(node: Record<string, unknown>, prefix = ''): { key: string; leaf: Leaf }[] {
-  return Object.entries(node).flatMap(([k, v]) => {
-    const key = prefix ? `${prefix}.${k}` : k;
-    return v && typeof v === 'object' && 'doc' in v
-      ? [{ key, leaf: v as Leaf }]
-      : leaves(v as Record<string, unknown>, key);
-  });
-}
+import { loadConfig, schemaSettings } from '../src/config/schema.js';
 
 export function configDefaults(): string {
   return `${JSON.stringify(loadConfig(undefined, {}), null, 2)}\n`;
 }
 
 export function configReference(): string {
-  const rows = leaves(schema).map(({ key, leaf }) => {
-    const allowed = Array.isArray(leaf.format)
-      ? ` (one of ${leaf.format.map((f) => `\`${String(f)}\``).join(', ')})`
-      : '';
-    return `| \`${key}\` | \`${JSON.stringify(leaf.default)}\` | ${leaf.env ? `\`${leaf.env}\`` : ''} | ${leaf.doc}${allowed} |`;
+  const rows = schemaSettings().map((s) => {
+    const allowed = s.allowed ? ` (one of ${s.allowed.map((f) => `\`${String(f)}\``).join(', ')})` : '';
+    return `| \`${s.key}\` | \`${JSON.stringify(s.default)}\` | ${s.env ? `\`${s.env}\`` : ''} | ${s.doc}${allowed} |`;
   });
   return [
     '# Configuration',

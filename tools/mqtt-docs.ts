@@ -35,6 +35,7 @@ once, in order; deduplicate by \`event_id\`.
 | \`<prefix>/cameras/<camera>/status\` | yes | camera status (below) |
 | \`<prefix>/cameras/<camera>/match\` | no | match event: a known person confirmed |
 | \`<prefix>/cameras/<camera>/unknown\` | no | unknown event: a face that matched nobody |
+| \`<prefix>/cameras/<camera>/face_unusable\` | no | a face that never passed the quality gates, and why (\`recognition.reportUnusable\`) |
 | \`<prefix>/cameras/<camera>/snapshot/<event_id>\` | no | JPEG bytes of the face or frame of that event |
 | \`<prefix>/gallery/status\` | yes | gallery status (below), after every sync |
 | \`<prefix>/gallery/sync\` | (subscribed) | any message asks facegate for a gallery sync now |
@@ -84,6 +85,14 @@ ${schema('MatchEventSchema')}
 ### Unknown event
 
 ${schema('UnknownEventSchema')}
+
+### Face unusable
+
+Once per track, when a face stayed in view for \`recognition.unusableAfter\` frames and failed a
+quality gate in each (too small, blurred, turned away, cut off): the answer to "why was I not
+recognised?". Not signed: a door never acts on it.
+
+${schema('FaceUnusableEventSchema')}
 
 ### Camera status
 

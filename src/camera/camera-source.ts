@@ -136,6 +136,19 @@ export class CameraSource extends EventEmitter<Events> {
     return new Promise((resolve) => (this.waiter = resolve));
   }
 
+  /**
+   * A frame that arrived after the one the caller holds, if any: the caller drops its frame for
+   * this one, and the drop is counted like any other.
+   */
+  newerFrame(): Frame | undefined {
+    const f = this.newest;
+    if (f) {
+      this.newest = undefined;
+      this.counters.framesDropped++;
+    }
+    return f;
+  }
+
   private connect(): void {
     if (!this.running) return;
     this.attempt++;

@@ -1,7 +1,7 @@
 // Command-line parsing shared by every command: node's parseArgs in strict mode (an unknown
 // option is an error, not silently ignored) and a uniform --help.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import type { Config } from '../config/schema.js';
+import type { Config, ConfigOverride } from '../config/schema.js';
 import { FacegateError } from '../errors.js';
 import type { FaceEngine } from '../inference/faces.js';
 
@@ -14,6 +14,8 @@ export type Io = {
 export type CommandContext = {
   io: Io;
   config: Config;
+  /** The same configuration read again (file, environment) with `overrides` on top; throws CONFIG_INVALID. */
+  loadConfig: (overrides?: readonly ConfigOverride[]) => Config;
   engine: () => Promise<FaceEngine>;
 };
 

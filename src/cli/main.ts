@@ -6,6 +6,7 @@ import { FaceEngine } from '../inference/faces.js';
 import { loadConfig, type Config } from '../config/schema.js';
 import { processIo, type CommandContext, type Io } from './args.js';
 import { calibrateCommand } from './calibrate.js';
+import { configCommand } from './config.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { enrollCommand, galleryCommand } from './gallery.js';
@@ -24,6 +25,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   gallery: { run: galleryCommand, summary: 'list, remove, export or import gallery people' },
   probe: { run: probeCommand, summary: 'check that a camera URL delivers video' },
   calibrate: { run: calibrateCommand, summary: 'choose the threshold for a false-accept rate' },
+  config: { run: configCommand, summary: 'check or print the configuration, or its schema' },
 };
 
 const USAGE = `Usage: facegate COMMAND [OPTIONS]
@@ -54,18 +56,18 @@ function extractConfigFile(argv: string[]): { file: string | undefined; rest: st
   return { file, rest };
 }
 
+const exitCode = (err: FacegateError) => (err.code === 'CONFIG_INVALID' ? 78 : 2); // 78: EX_CONFIG
+
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
-  let config: Config;
-  let args: string[];
+  let extracted: { file: string | undefined; rest: string[] };
   try {
-    const { file, rest } = extractConfigFile(argv);
-    config = loadConfig(file);
-    args = rest;
+    extracted = extractConfigFile(argv);
   } catch (err) {
     if (!(err instanceof FacegateError)) throw err;
     io.err(`facegate: ${err.message}`);
-    return err.code === 'CONFIG_INVALID' ? 78 : 2; // EX_CONFIG
+    return exitCode(err);
   }
+  const { file, rest: args } = extracted;
   const [name, ...rest] = args;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(USAGE);
@@ -76,18 +78,38 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     io.err(`facegate: unknown command "${name}"\n\n${USAGE}`);
     return 2;
   }
+  let config: Config | undefined;
+  try {
+    config = loadConfig(file);
+  } catch (err) {
+    if (!(err instanceof FacegateError)) throw err;
+    // `run` validates the file together with its own options (--set, --camera ...), so that
+    // one run names every problem; every other command stops here.
+    if (name !== 'run') {
+      io.err(`facegate: ${err.message}`);
+      return exitCode(err);
+    }
+  }
+  const loaded = () => config ?? loadConfig(file);
   let engine: FaceEngine | undefined;
   const openEngine = async () =>
     (engine ??= await FaceEngine.open({
-      ...(config.models.dir ? { modelsDir: config.models.dir } : {}),
-      providers: config.models.providers,
+      ...(loaded().models.dir ? { modelsDir: loaded().models.dir } : {}),
+      providers: loaded().models.providers,
     }));
   try {
-    return await command.run(rest, { io, config, engine: openEngine });
+    return await command.run(rest, {
+      io,
+      get config() {
+        return loaded();
+      },
+      loadConfig: (overrides) => loadConfig(file, process.env, overrides),
+      engine: openEngine,
+    });
   } catch (err) {
     if (err instanceof FacegateError) {
       io.err(`facegate ${name}: ${err.message}`);
-      return 2;
+      return exitCode(err);
     }
     throw err;
   } finally {

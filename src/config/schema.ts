@@ -2,6 +2,7 @@
 // variables, validated strictly (unknown keys are errors) before anything starts. The
 // TypeScript type is derived from the schema, never written twice. Later stages (cameras,
 // MQTT, gallery sync, HTTP) add their sections here.
+import { accessSync, constants, statSync } from 'node:fs';
 import convict from 'convict';
 import { FacegateError } from '../errors.js';
 import { DEFAULT_SIMILAR_FACE_RATIO } from '../gallery/enroll.js';
@@ -53,6 +54,25 @@ convict.addFormat({
   },
 });
 
+// Files the config names (secrets, keys, certificates) must be readable when the daemon starts,
+// so an unreadable one is a config error like any other, listed with its key before anything
+// starts. Empty means not used.
+convict.addFormat({
+  name: 'readable-file',
+  coerce: (v: string) => v,
+  validate: (v: unknown) => {
+    if (typeof v !== 'string') throw new Error('must be a file path');
+    if (!v) return;
+    try {
+      accessSync(v, constants.R_OK);
+    } catch (err) {
+      const code = (err as NodeJS.ErrnoException).code;
+      throw new Error(`cannot read ${v}: ${code === 'ENOENT' ? 'no such file' : (code ?? 'unreadable')}`);
+    }
+    if (!statSync(v).isFile()) throw new Error(`${v} is not a file`);
+  },
+});
+
 const positive = (name: string) => (v: unknown) => {
   if (typeof v !== 'number' || !(v > 0)) throw new Error(`${name} must be a positive number`);
 };
@@ -79,6 +99,25 @@ export const schema = {
       format: 'provider-list',
       default: ['cpu'] as ExecutionProvider[],
       env: 'FACEGATE_MODELS_PROVIDERS',
+    },
+    engineCacheDir: {
+      doc: 'TensorRT: folder for built engines, so only the first start builds them (the unit uses its CacheDirectory); empty: no cache.',
+      format: String,
+      default: '',
+      env: 'FACEGATE_MODELS_ENGINE_CACHE_DIR',
+    },
+    fp16: { doc: 'TensorRT: allow fp16 kernels.', format: Boolean, default: true },
+  },
+  pipeline: {
+    concurrentFrames: {
+      doc: 'Frames analysed at once, over all cameras; the others wait in a queue of at most one frame per camera (the newest), and frames replaced there are dropped and counted.',
+      format: positive('pipeline.concurrentFrames'),
+      default: 1,
+    },
+    stallSeconds: {
+      doc: 'The pipeline is stalled when a camera delivers frames but none was analysed for this long: /healthz fails and the systemd watchdog is no longer pinged.',
+      format: positive('pipeline.stallSeconds'),
+      default: 20,
     },
   },
   cameras: {
@@ -108,6 +147,11 @@ export const schema = {
       doc: 'No second match event for the same person at the same camera within this time.',
       format: Number,
       default: 60,
+    },
+    reportUnusable: {
+      doc: 'Publish face_unusable events (which quality gate failed) for faces that never became usable.',
+      format: Boolean,
+      default: true,
     },
     mirror: {
       doc: 'Encode each face mirrored too (steadier, twice the encoder time).',
@@ -182,10 +226,19 @@ export const schema = {
   },
   mqtt: {
     url: {
-      doc: 'Broker URL, mqtt:// or mqtts://; empty means no MQTT.',
+      doc: 'Broker URL, mqtt:// or mqtts://; empty means the embedded broker (mqtt.embedded).',
       format: String,
       default: '',
       env: 'FACEGATE_MQTT_URL',
+    },
+    embedded: {
+      enabled: {
+        doc: 'With no mqtt.url: run a broker inside facegate (aedes, no users, loopback) so events can be watched on a fresh machine; if the port is taken, the broker already there is used.',
+        format: Boolean,
+        default: true,
+      },
+      host: { doc: 'Address of the embedded broker.', format: String, default: '127.0.0.1' },
+      port: { doc: 'Port of the embedded broker (0: any free port).', format: 'port', default: 1883 },
     },
     deviceId: {
       doc: 'This device in topics and the client id (facegate-<deviceId>); empty means the host name.',
@@ -197,13 +250,13 @@ export const schema = {
     username: { doc: 'Broker user name.', format: String, default: '', env: 'FACEGATE_MQTT_USERNAME' },
     passwordFile: {
       doc: 'File holding the broker password (e.g. a systemd credential); FACEGATE_MQTT_PASSWORD also works. Never on a command line.',
-      format: String,
+      format: 'readable-file',
       default: '',
       env: 'FACEGATE_MQTT_PASSWORD_FILE',
     },
-    caFile: { doc: 'CA certificate(s) to trust for mqtts://.', format: String, default: '' },
-    certFile: { doc: 'Client certificate for mutual TLS.', format: String, default: '' },
-    keyFile: { doc: 'Client key for mutual TLS.', format: String, default: '' },
+    caFile: { doc: 'CA certificate(s) to trust for mqtts://.', format: 'readable-file', default: '' },
+    certFile: { doc: 'Client certificate for mutual TLS.', format: 'readable-file', default: '' },
+    keyFile: { doc: 'Client key for mutual TLS.', format: 'readable-file', default: '' },
     protocolVersion: { doc: 'MQTT 5, or 4 (3.1.1) for old brokers.', format: [5, 4], default: 5 },
     reconnectMs: {
       doc: 'Wait between connection attempts.',
@@ -222,7 +275,7 @@ export const schema = {
     },
     signingKeyFile: {
       doc: 'Shared HMAC-SHA256 key for signing match/unknown events (docs/mqtt.md); empty means unsigned.',
-      format: String,
+      format: 'readable-file',
       default: '',
       env: 'FACEGATE_MQTT_SIGNING_KEY_FILE',
     },
@@ -244,7 +297,7 @@ export const schema = {
     },
     publicKeyFile: {
       doc: 'Ed25519 public key (PEM, or 32 bytes base64) that signs the manifest (<manifest>.sig).',
-      format: String,
+      format: 'readable-file',
       default: '',
       env: 'FACEGATE_GALLERY_PUBLIC_KEY_FILE',
     },
@@ -255,10 +308,10 @@ export const schema = {
     },
     bearerTokenFile: {
       doc: 'File with a bearer token for the manifest and images.',
-      format: String,
+      format: 'readable-file',
       default: '',
     },
-    caFile: { doc: 'CA certificate(s) to trust for the source.', format: String, default: '' },
+    caFile: { doc: 'CA certificate(s) to trust for the source.', format: 'readable-file', default: '' },
     intervalSeconds: {
       doc: 'Time between syncs (plus up to 10% jitter); 0 syncs only on start and on demand.',
       format: Number,
@@ -309,11 +362,6 @@ export const schema = {
       default: 9789,
       env: 'FACEGATE_HTTP_PORT',
     },
-    stallSeconds: {
-      doc: '/healthz fails when no frame was analysed for this long.',
-      format: positive('http.stallSeconds'),
-      default: 30,
-    },
   },
   enrollment: {
     similarFaceRatio: {
@@ -324,17 +372,62 @@ export const schema = {
   },
 };
 
+export type Setting = { key: string; doc: string; default: unknown; env?: string; allowed?: unknown[] };
+
+/** Every setting of the schema, flattened: for `facegate config --print-schema` and the docs. */
+export function schemaSettings(node: object = schema, prefix = ''): Setting[] {
+  return Object.entries(node).flatMap(([k, v]: [string, Record<string, unknown>]) => {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (!('doc' in v)) return schemaSettings(v, key);
+    return [
+      {
+        key,
+        doc: v.doc as string,
+        default: v.default,
+        ...(typeof v.env === 'string' ? { env: v.env } : {}),
+        ...(Array.isArray(v.format) ? { allowed: v.format as unknown[] } : {}),
+      },
+    ];
+  });
+}
+
 function build(env: NodeJS.ProcessEnv) {
   return convict(schema, { env });
 }
 
 export type Config = ReturnType<ReturnType<typeof build>['getProperties']>;
 
-/** Defaults, then `file` (JSON) if given, then the environment; every problem listed with its key. */
-export function loadConfig(file?: string, env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * A value from the command line (`--set key=value`, `run --camera ...`) that goes over the file and
+ * the environment, validated with them. 'append' adds to a list instead of replacing it.
+ */
+export type ConfigOverride = { key: string; value: unknown; append?: boolean };
+
+/**
+ * Defaults, then `file` (JSON) if given, then the environment, then `overrides`; every problem
+ * listed with its key.
+ */
+export function loadConfig(
+  file?: string,
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: readonly ConfigOverride[] = [],
+): Config {
   try {
     const config = build(env);
     if (file) config.loadFile(file);
+    for (const o of overrides) {
+      // Keys outside the schema are still set, so strict validation below names them.
+      const c = config as unknown as {
+        get(k: string): unknown;
+        set(k: string, v: unknown): void;
+        has(k: string): boolean;
+      };
+      const current = c.has(o.key) ? c.get(o.key) : undefined;
+      c.set(
+        o.key,
+        o.append && Array.isArray(current) ? [...(current as unknown[]), ...(o.value as unknown[])] : o.value,
+      );
+    }
     config.validate({ allowed: 'strict' });
     return config.getProperties();
   } catch (err) {

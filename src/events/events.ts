@@ -3,7 +3,7 @@
 // from the schemas in topics.ts.
 import type { MqttPublisher } from './publisher.js';
 import { signPayload } from './signing.js';
-import type { CameraStatus, GalleryStatus, MatchEvent, UnknownEvent } from './topics.js';
+import type { CameraStatus, FaceUnusableEvent, GalleryStatus, MatchEvent, UnknownEvent } from './topics.js';
 
 type Unsigned<T> = Omit<T, 'signature'>;
 
@@ -24,6 +24,10 @@ export class FacegateEvents {
 
   unknown(event: Unsigned<UnknownEvent>): void {
     this.publisher.publish('unknown', this.publisher.topics.unknown(event.camera), this.sign(event));
+  }
+
+  faceUnusable(event: FaceUnusableEvent): void {
+    this.publisher.publish('face-unusable', this.publisher.topics.faceUnusable(event.camera), event);
   }
 
   /** JPEG of the face or frame behind an event, on its own topic named by the event id. */

@@ -60,6 +60,23 @@ export const UnknownEventSchema = Type.Object(
   { $id: 'facegate/unknown', description: 'A face seen that matched nobody' },
 );
 
+export const FaceUnusableEventSchema = Type.Object(
+  {
+    event_id: Evidence.event_id,
+    time: Evidence.time,
+    device: Evidence.device,
+    camera: Evidence.camera,
+    box: Box,
+    frames: Type.Integer({ description: 'Frames of the track, all failing a quality gate' }),
+    gate: Type.String({ description: 'The gate that failed most often (minScore, minEyeDistance, ...)' }),
+    reason: Type.String({ description: 'Why, in words, with the measured value' }),
+  },
+  {
+    $id: 'facegate/face-unusable',
+    description: 'A face seen for a while that never passed the quality gates: why nobody was recognised',
+  },
+);
+
 export const CameraStatusSchema = Type.Object(
   {
     state: Type.Union([Type.Literal('connecting'), Type.Literal('online'), Type.Literal('offline')]),
@@ -81,6 +98,7 @@ export const GalleryStatusSchema = Type.Object(
 
 export type MatchEvent = Static<typeof MatchEventSchema>;
 export type UnknownEvent = Static<typeof UnknownEventSchema>;
+export type FaceUnusableEvent = Static<typeof FaceUnusableEventSchema>;
 export type CameraStatus = Static<typeof CameraStatusSchema>;
 export type GalleryStatus = Static<typeof GalleryStatusSchema>;
 
@@ -98,6 +116,7 @@ export function topics(prefix: string) {
     cameraStatus: (camera: string) => `${cam(camera)}/status`,
     match: (camera: string) => `${cam(camera)}/match`,
     unknown: (camera: string) => `${cam(camera)}/unknown`,
+    faceUnusable: (camera: string) => `${cam(camera)}/face_unusable`,
     /** JPEG bytes of the face or frame of one event. */
     snapshot: (camera: string, eventId: string) => `${cam(camera)}/snapshot/${eventId}`,
     galleryStatus: `${prefix}/gallery/status`,
@@ -114,6 +133,7 @@ export const defaultPrefix = (deviceId: string): string => `facegate/${topicSegm
 export const PAYLOAD_SCHEMAS = {
   MatchEventSchema,
   UnknownEventSchema,
+  FaceUnusableEventSchema,
   CameraStatusSchema,
   GalleryStatusSchema,
 };

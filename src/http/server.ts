@@ -1,12 +1,19 @@
 // Health and metrics over HTTP, on 127.0.0.1 by default: /healthz (the pipeline is making
-// progress), /readyz (models loaded, broker connected when one is configured, gallery loaded),
+// progress, by the same rule as the systemd watchdog), /readyz (models loaded, broker connected when one is configured, gallery loaded),
 // /metrics (Prometheus text, prom-client). The daemon supplies the state through `probe`.
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
+export type Progress = {
+  ok: boolean;
+  /** Cameras that deliver frames none of which was analysed within the stall time. */
+  stalled: string[];
+  /** Milliseconds since any camera's last analysed frame (null: none yet). */
+  since_last_frame_ms: number | null;
+};
+
 export type HealthProbe = {
-  /** Milliseconds since the last frame was analysed by any camera loop (undefined: none yet). */
-  sinceLastFrameMs: () => number | undefined;
+  progress: () => Progress;
   ready: () => { ok: boolean; reasons: string[] };
   /** Brings gauges up to date before /metrics renders them. */
   refresh: () => void;
@@ -22,7 +29,7 @@ export class Metrics {
   });
   readonly framesDropped = new Gauge({
     name: 'facegate_frames_dropped',
-    help: 'Frames dropped because analysis was busy',
+    help: 'Frames dropped because analysis was busy (replaced by a newer frame)',
     labelNames: ['camera'],
     registers: [this.registry],
   });
@@ -36,6 +43,18 @@ export class Metrics {
     name: 'facegate_events_total',
     help: 'Decisions published',
     labelNames: ['camera', 'kind'],
+    registers: [this.registry],
+  });
+  readonly stageSeconds = new Histogram({
+    name: 'facegate_stage_seconds',
+    help: 'Time of one pipeline stage for one frame (all its faces)',
+    labelNames: ['stage'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.4],
+    registers: [this.registry],
+  });
+  readonly queueDepth = new Gauge({
+    name: 'facegate_inference_queue_frames',
+    help: 'Frames waiting for inference (at most one per camera)',
     registers: [this.registry],
   });
   readonly frameSeconds = new Histogram({
@@ -91,7 +110,6 @@ export class HealthServer {
   constructor(
     private readonly metrics: Metrics,
     private readonly probe: HealthProbe,
-    private readonly stallMs: number,
   ) {}
 
   /** Listens on host:port (port 0: any free port); resolves with the port. */
@@ -99,10 +117,9 @@ export class HealthServer {
     const server = createServer((req, res) => {
       void (async () => {
         if (req.url === '/healthz') {
-          const since = this.probe.sinceLastFrameMs();
-          const ok = since === undefined || since < this.stallMs;
-          res.writeHead(ok ? 200 : 503, { 'content-type': 'application/json' });
-          res.end(JSON.stringify({ ok, since_last_frame_ms: since ?? null }));
+          const p = this.probe.progress();
+          res.writeHead(p.ok ? 200 : 503, { 'content-type': 'application/json' });
+          res.end(JSON.stringify(p));
         } else if (req.url === '/readyz') {
           const r = this.probe.ready();
           res.writeHead(r.ok ? 200 : 503, { 'content-type': 'application/json' });

@@ -41,7 +41,11 @@ export type AnalyzeOptions = {
    */
   mirror?: boolean;
   detector?: Partial<DetectorOptions>;
+  /** Filled with the milliseconds each stage took, for the daemon's per-stage histograms. */
+  timings?: StageTimings;
 };
+
+export type StageTimings = { detect?: number; landmarks?: number; align?: number; encode?: number };
 
 export class FaceEngine {
   private constructor(
@@ -83,17 +87,27 @@ export class FaceEngine {
   /** Faces in `image`, largest first; see AnalyzeOptions.select (default 'largest'). */
   async analyze(image: RgbImage, opts: AnalyzeOptions = {}): Promise<Face[]> {
     // One pyramid per image: the detector's levels and every crop below sample from it.
+    const t = opts.timings ?? {};
+    let mark = performance.now();
+    const lap = () => {
+      const now = performance.now();
+      const ms = now - mark;
+      mark = now;
+      return ms;
+    };
     const pyramid = new ImagePyramid(image);
     const found = await detectFaces(this.detector, pyramid, {
       ...DEFAULT_DETECTOR_OPTIONS,
       ...opts.detector,
     });
     const dets = selectFaces(found, image, opts.select ?? 'largest');
+    t.detect = lap();
     if (!dets.length) return [];
     const landmarks = await this.landmarks(
       pyramid,
       dets.map((d) => d.box),
     );
+    t.landmarks = lap();
     const size = this.encoderSize;
     const per = size * size * 3;
     const chips = new Float32Array(dets.length * per);
@@ -112,10 +126,12 @@ export class FaceEngine {
         chipSize: size,
       });
     });
+    t.align = lap();
     const embeddings =
       opts.mirror === false
         ? await this.encodeChips(chips, dets.length)
         : await this.encodeWithMirror(chips, dets.length);
+    t.encode = lap();
     return dets.map((d, i) => ({
       box: d.box,
       score: d.score,

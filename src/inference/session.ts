@@ -1,6 +1,7 @@
 // ONNX Runtime sessions. Execution providers are tried in the configured order (TensorRT, CUDA,
 // CPU); the npm build of onnxruntime-node ships only CPU on linux, so on a development box the
 // list falls through to CPU, and the provider actually used is reported to the caller.
+import { mkdirSync } from 'node:fs';
 import * as ort from 'onnxruntime-node';
 import { FacegateError } from '../errors.js';
 import { loadModelBytes, type ModelEntry } from './model-manifest.js';
@@ -12,7 +13,28 @@ export type SessionOptions = {
   providers?: readonly ExecutionProvider[];
   /** Threads for one inference; 0 lets ONNX Runtime use every core. */
   intraOpThreads?: number;
+  /** TensorRT: where built engines are kept between starts (empty: rebuilt at every start). */
+  engineCacheDir?: string;
+  /** TensorRT: allow fp16 kernels. */
+  fp16?: boolean;
 };
+
+/**
+ * TensorRT settings as ONNX Runtime's TensorRT provider reads them from the environment when
+ * it is added without an options struct, which is how onnxruntime-node adds it (its JavaScript
+ * options take only a device id: microsoft/onnxruntime#26854). Building engines takes minutes on
+ * a Jetson; the cache makes every later start take seconds.
+ */
+export function tensorrtEnvironment(opts: SessionOptions): Record<string, string> {
+  const env: Record<string, string> = { ORT_TENSORRT_FP16_ENABLE: opts.fp16 === false ? '0' : '1' };
+  if (opts.engineCacheDir) {
+    env.ORT_TENSORRT_ENGINE_CACHE_ENABLE = '1';
+    env.ORT_TENSORRT_CACHE_PATH = opts.engineCacheDir;
+    env.ORT_TENSORRT_ENGINE_CACHE_PATH = opts.engineCacheDir;
+    env.ORT_TENSORRT_TIMING_CACHE_ENABLE = '1';
+  }
+  return env;
+}
 
 export type ModelSession = {
   session: ort.InferenceSession;
@@ -30,6 +52,10 @@ export async function openModel(
   const providers = (opts.providers ?? ['cpu']).filter((p) => p === 'cpu' || available.has(p));
   const errors: string[] = [];
   for (const provider of providers.length ? providers : (['cpu'] as const)) {
+    if (provider === 'tensorrt') {
+      if (opts.engineCacheDir) mkdirSync(opts.engineCacheDir, { recursive: true });
+      Object.assign(process.env, tensorrtEnvironment(opts));
+    }
     try {
       const session = await ort.InferenceSession.create(bytes, {
         executionProviders: [provider],

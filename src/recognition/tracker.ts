@@ -46,7 +46,7 @@ export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
 export type TrackDecision<E = unknown> =
   | { kind: 'match'; track: number; personId: string; votes: number; frames: number; evidence: E | undefined }
   | { kind: 'unknown'; track: number; frames: number; evidence: E | undefined }
-  | { kind: 'unusable'; track: number; frames: number; reason: string };
+  | { kind: 'unusable'; track: number; frames: number; gate: string; reason: string; box: Rect };
 
 type Track<E> = {
   id: number;
@@ -131,8 +131,8 @@ export class FaceTracker<E = unknown> {
       t.reasons.set(gate, { count: (t.reasons.get(gate)?.count ?? 0) + 1, reason });
       if (!t.decided && !t.reportedUnusable && t.unusableRun >= this.o.unusableAfter) {
         t.reportedUnusable = true;
-        const common = [...t.reasons.values()].sort((a, b) => b.count - a.count)[0]!;
-        return { kind: 'unusable', track: t.id, frames: t.frames, reason: common.reason };
+        const [gate, common] = [...t.reasons].sort((a, b) => b[1].count - a[1].count)[0]!;
+        return { kind: 'unusable', track: t.id, frames: t.frames, gate, reason: common.reason, box: t.box };
       }
       return undefined;
     }

@@ -65,6 +65,48 @@ describe('configuration', () => {
     expect(JSON.parse(out.at(-1)!)).toMatchObject({ threshold: 0.01 });
   });
 
+  it('makes `run` exit 78 naming every problem: unknown key, wrong type, camera without URL, unreadable secret', async () => {
+    const err: string[] = [];
+    const io = { out: () => undefined, err: (l: string) => err.push(l) };
+    const file = join(dir, 'run-bad.json');
+    writeFileSync(file, JSON.stringify({ colour: 'red', match: { threshold: 'high' } }));
+    const code = await main(
+      [
+        ...['run', '--config', file, '--camera', 'door='],
+        ...['--mqtt-password-file', join(dir, 'no-such-secret')],
+        ...['--set', 'gallery.bearerTokenFile=' + dir],
+      ],
+      io,
+    );
+    expect(code).toBe(78);
+    const text = err.join('\n');
+    expect(text).toMatch(/colour' not declared/);
+    expect(text).toMatch(/match\.threshold/);
+    expect(text).toMatch(/cameras\[0\] \(door\) needs a url/);
+    expect(text).toMatch(/mqtt\.passwordFile: cannot read .*no-such-secret: no such file/);
+    expect(text).toMatch(/gallery\.bearerTokenFile: .* is not a file/);
+    // --set reaches every key, and a key outside the schema is named.
+    err.length = 0;
+    expect(await main(['run', '--set', 'match.colour=1'], io)).toBe(78);
+    expect(err.join('\n')).toMatch(/match\.colour' not declared/);
+  });
+
+  it('applies --set with JSON values, and prints the config and its schema', async () => {
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: () => undefined };
+    expect(loadConfig(undefined, {}, [{ key: 'match.threshold', value: 0.42 }]).match.threshold).toBe(0.42);
+    expect(await main(['config', '--print'], io)).toBe(0);
+    expect(JSON.parse(out.at(-1)!)).toEqual(loadConfig(undefined, process.env));
+    expect(await main(['config', '--print-schema'], io)).toBe(0);
+    const settings = JSON.parse(out.at(-1)!) as { key: string; env?: string; allowed?: unknown[] }[];
+    expect(settings.find((s) => s.key === 'match.threshold')).toMatchObject({
+      default: 0.6,
+      env: 'FACEGATE_MATCH_THRESHOLD',
+    });
+    expect(settings.find((s) => s.key === 'match.aggregation')?.allowed).toEqual(['mean', 'best']);
+    expect(await main(['config', '--check'], io)).toBe(0);
+  });
+
   it('keeps config/default.json and docs/configuration.md in step with the schema (make config-docs)', () => {
     expect(readFileSync(join(PROJECT_ROOT, 'config/default.json'), 'utf8')).toBe(configDefaults());
     expect(readFileSync(join(PROJECT_ROOT, 'docs/configuration.md'), 'utf8')).toBe(configReference());

@@ -35,13 +35,24 @@ describe('MQTT configuration', () => {
     expect(() => loadConfig(file, {})).toThrow(/mqtt\.password' not declared/);
   });
 
-  it('names a missing secret file', () => {
-    const c = loadConfig(undefined, {
-      FACEGATE_MQTT_PASSWORD_FILE: join(dir, 'nope'),
-      FACEGATE_MQTT_SIGNING_KEY_FILE: join(dir, 'nokey'),
-    });
-    expect(() => mqttOptions(c)).toThrow(/mqtt\.passwordFile .*nope: ENOENT/);
-    expect(() => signingKey(c)).toThrow(/mqtt\.signingKeyFile .*nokey: ENOENT/);
+  it('names a missing secret file when the config is validated, and when it goes missing later', () => {
+    expect(() =>
+      loadConfig(undefined, {
+        FACEGATE_MQTT_PASSWORD_FILE: join(dir, 'nope'),
+        FACEGATE_MQTT_SIGNING_KEY_FILE: join(dir, 'nokey'),
+      }),
+    ).toThrow(
+      /mqtt\.passwordFile: cannot read .*nope: no such file(.|\n)*mqtt\.signingKeyFile: cannot read .*nokey/,
+    );
+    const pw = join(dir, 'pw');
+    const key = join(dir, 'key');
+    writeFileSync(pw, 'secret');
+    writeFileSync(key, 'k');
+    const c = loadConfig(undefined, { FACEGATE_MQTT_PASSWORD_FILE: pw, FACEGATE_MQTT_SIGNING_KEY_FILE: key });
+    rmSync(pw);
+    rmSync(key);
+    expect(() => mqttOptions(c)).toThrow(/mqtt\.passwordFile .*pw: ENOENT/);
+    expect(() => signingKey(c)).toThrow(/mqtt\.signingKeyFile .*key: ENOENT/);
   });
 
   it('keeps docs/mqtt.md in step with the payload schemas (make mqtt-docs)', () => {

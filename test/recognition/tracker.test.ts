@@ -80,6 +80,15 @@ describe('FaceTracker', () => {
       { gate: 'minEyeDistance', reason: 'eye distance (px) 10 below 20' },
     ];
     const out = seen.flatMap((u, i) => t.update([{ box: at(100), unusable: u }], i));
-    expect(out).toEqual([{ kind: 'unusable', track: 1, frames: 3, reason: 'eye distance (px) 11 below 20' }]);
+    expect(out).toEqual([
+      {
+        kind: 'unusable',
+        track: 1,
+        frames: 3,
+        gate: 'minEyeDistance',
+        reason: 'eye distance (px) 11 below 20',
+        box: at(100),
+      },
+    ]);
   });
 });
