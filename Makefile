@@ -12,7 +12,7 @@ DEB_PACKAGES := ffmpeg mosquitto openssl systemd python3-gi gir1.2-gst-rtsp-serv
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
 	gstreamer1.0-tools
 
-.PHONY: all deps install models build check typecheck lint format test bench bench-quality config-docs mqtt-docs gallery-docs run clean
+.PHONY: all deps node-deps install models build check typecheck lint format test bench bench-quality config-docs mqtt-docs gallery-docs run clean
 
 all: build
 
@@ -31,48 +31,72 @@ node_modules/.installed: package.json package-lock.json
 	npm ci --no-audit --no-fund
 	@touch $@
 
-install: node_modules/.installed
+node-deps: node_modules/.installed
 
 # Converts the packaged tfjs weights into models/*.onnx; deterministic, about 1 s.
-models: install
+models: node-deps
 	$(BIN)/tsx tools/convert-models.ts
 
-build: install models
+build: node-deps models
 	$(BIN)/tsc -p tsconfig.build.json
 
-typecheck: install
+typecheck: node-deps
 	$(BIN)/tsc --noEmit
 
-lint: install
+lint: node-deps
 	$(BIN)/eslint .
 
-format: install
+format: node-deps
 	$(BIN)/prettier --write .
 
 check: typecheck lint
 	$(BIN)/prettier --check .
 
-test: deps install models
+test: deps node-deps models
 	$(BIN)/vitest run
 
-bench: deps install models
+bench: deps node-deps models
 	node --expose-gc --import tsx bench/run.ts
 
 # How accuracy falls as lfw-dev faces are shrunk or blurred: the basis of the quality gates (minutes).
-bench-quality: install models
+bench-quality: node-deps models
 	$(BIN)/tsx bench/quality-sweep.ts
 
 # config/default.json and docs/configuration.md, generated from the schema in src/config.
-config-docs: install
+config-docs: node-deps
 	$(BIN)/tsx tools/config-docs.ts
 
 # docs/mqtt.md, generated from the payload schemas in src/events/topics.ts.
-mqtt-docs: install
+mqtt-docs: node-deps
 	$(BIN)/tsx tools/mqtt-docs.ts
 
 # docs/gallery.md, generated from the manifest schema in src/gallery/manifest.ts.
-gallery-docs: install
+gallery-docs: node-deps
 	$(BIN)/tsx tools/gallery-docs.ts
+
+# Installs facegate as a systemd service: the built project with its production packages in
+# $(PREFIX), the unit, the system user, and (if absent) /etc/facegate/config.json and an empty
+# mqtt-password (the unit loads it as a credential). DESTDIR stages it elsewhere (packaging, tests).
+# As root on a live system it also creates the user and reloads systemd; start with
+# `systemctl enable --now facegate`.
+PREFIX ?= /opt/facegate
+install: build
+	install -d $(DESTDIR)$(PREFIX) $(DESTDIR)/etc/systemd/system $(DESTDIR)/usr/lib/sysusers.d
+	rm -rf $(DESTDIR)$(PREFIX)/dist $(DESTDIR)$(PREFIX)/node_modules
+	cp -a dist models package.json package-lock.json README.md $(DESTDIR)$(PREFIX)/
+	cp -a node_modules $(DESTDIR)$(PREFIX)/
+	cd $(DESTDIR)$(PREFIX) && npm prune --omit=dev --no-audit --no-fund >/dev/null
+	# onnxruntime-node ships binaries for every OS (about 200 MB that never load here).
+	find $(DESTDIR)$(PREFIX)/node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} +
+	install -m 644 systemd/facegate.service $(DESTDIR)/etc/systemd/system/facegate.service
+	install -m 644 systemd/facegate.sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/facegate.conf
+	install -d -m 755 $(DESTDIR)/etc/facegate
+	test -e $(DESTDIR)/etc/facegate/config.json || echo '{}' > $(DESTDIR)/etc/facegate/config.json
+	test -e $(DESTDIR)/etc/facegate/mqtt-password || install -m 600 /dev/null $(DESTDIR)/etc/facegate/mqtt-password
+	@if [ -z "$(DESTDIR)" ] && [ "$$(id -u)" = 0 ] && [ -d /run/systemd/system ]; then \
+	  systemd-sysusers /usr/lib/sysusers.d/facegate.conf && systemctl daemon-reload; \
+	  echo "installed: systemctl enable --now facegate"; \
+	fi
 
 # The daemon on its defaults: with no camera configured it plays a demo clip made from the
 # sample photos of @vladmandic/face-api and logs match and unknown events (Ctrl-C stops it).

@@ -8,6 +8,7 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { CameraEntry, Config } from './config/schema.js';
+import { FacegateError } from './errors.js';
 import { enrollPerson } from './gallery/enroll.js';
 import { GalleryStore } from './gallery/store.js';
 import type { FaceEngine } from './inference/faces.js';
@@ -16,7 +17,17 @@ const DEMO_PERSON = { id: 'demo-person', name: 'Demo Person' };
 
 function samplePhoto(name: string): string {
   const require = createRequire(import.meta.url);
-  return join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo', name);
+  let root: string;
+  try {
+    root = dirname(require.resolve('@vladmandic/face-api/package.json'));
+  } catch {
+    // A production install (make install) leaves development packages out: no demo there.
+    throw new FacegateError(
+      'CONFIG_INVALID',
+      'no camera configured (cameras), and the demo camera needs @vladmandic/face-api, a development package this installation does not have: configure a camera',
+    );
+  }
+  return join(root, 'demo', name);
 }
 
 /** Builds the clip (once) and enrolls the demo person (once); returns the demo camera. */

@@ -1,0 +1,209 @@
+// systemd integration against a real AF_UNIX datagram socket as NOTIFY_SOCKET: READY=1 once the
+// daemon is up, WATCHDOG=1 while frames flow from a real RTSP camera, no WATCHDOG=1 once the
+// pipeline stalls (inference made to hang), STOPPING=1 on stop. Also SIGHUP reload, and the
+// `facegate run` process on its embedded defaults: demo camera, embedded broker, signals.
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import mqtt from 'mqtt';
+import { createSocket, type UnixDgramSocket } from 'unix-dgram';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/schema.js';
+import { Daemon } from '../../src/daemon.js';
+import { EmbeddedBroker } from '../../src/events/embedded-broker.js';
+import type { FaceEngine } from '../../src/inference/faces.js';
+import { SystemdNotifier } from '../../src/service/notify.js';
+import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { RtspServer } from '../helpers/rtsp.js';
+import { sleep, until } from '../helpers/wait.js';
+
+const SMALL_LIVE =
+  'videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=10/1 ! ' +
+  'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! video/x-h264,profile=baseline ! ' +
+  'rtph264pay name=pay0 pt=96 config-interval=1';
+
+let dir: string;
+let camera: RtspServer;
+
+/** A bound unix datagram socket that records every message with its arrival time. */
+function listen(path: string): { socket: UnixDgramSocket; messages: { at: number; text: string }[] } {
+  const messages: { at: number; text: string }[] = [];
+  const socket = createSocket('unix_dgram', (msg) => messages.push({ at: Date.now(), text: msg.toString() }));
+  socket.bind(path);
+  return { socket, messages };
+}
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fg-notify-'));
+  camera = await RtspServer.start(SMALL_LIVE, '/cam');
+}, 30_000);
+
+afterAll(async () => {
+  await camera.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('sd_notify', () => {
+  it('sends READY=1, WATCHDOG=1 while frames flow, none once the pipeline stalls, then STOPPING=1', async () => {
+    const sock = join(dir, 'notify.sock');
+    const { socket, messages } = listen(sock);
+    const logs: string[] = [];
+    const log = (level: string, message: string) => logs.push(`${level} ${message}`);
+    const notifier = SystemdNotifier.fromEnv({ NOTIFY_SOCKET: sock, WATCHDOG_USEC: '400000' }, log)!;
+    expect(notifier.watchdogIntervalMs).toBe(200);
+    const config = loadConfig(undefined, {}, [
+      { key: 'stateDir', value: join(dir, 'state-1') },
+      { key: 'cameras', value: [{ name: 'cam', url: camera.url, fps: 5 }] },
+      { key: 'mqtt.embedded.enabled', value: false },
+      { key: 'http.enabled', value: false },
+      { key: 'pipeline.stallSeconds', value: 1 },
+    ]);
+    const daemon = new Daemon(config, log, { notifier, drainMs: 200 });
+    await daemon.start();
+    await until('READY=1', () => messages.some((m) => m.text.includes('READY=1')), 5000);
+    await until('five frames analysed', () => daemon.stats.frames >= 5, 15_000);
+    const flowing = messages.length;
+    await sleep(1000);
+    const pings = messages.slice(flowing).filter((m) => m.text === 'WATCHDOG=1');
+    expect(pings.length).toBeGreaterThanOrEqual(3);
+
+    // The pipeline stalls: inference never returns, frames keep arriving.
+    const engine = (daemon as unknown as { engine: FaceEngine }).engine;
+    engine.analyze = () => new Promise(() => undefined);
+    const stalledAt = Date.now();
+    await until('a stall detected', () => !daemon.progress().ok, 5000);
+    expect(daemon.progress().stalled).toEqual(['cam']);
+    const afterStall = Date.now();
+    await sleep(1500);
+    const late = messages.filter((m) => m.at > afterStall + 50 && m.text === 'WATCHDOG=1');
+    expect(late).toEqual([]);
+    expect(logs.some((l) => l.includes('pipeline stalled'))).toBe(true);
+    expect(afterStall - stalledAt).toBeGreaterThanOrEqual(900); // stallSeconds, not at once
+
+    await daemon.stop();
+    await until('STOPPING=1', () => messages.some((m) => m.text.startsWith('STOPPING=1')), 2000);
+    socket.close();
+  }, 60_000);
+
+  it('reloads thresholds live on SIGHUP and names the settings that need a restart', async () => {
+    const base = [
+      { key: 'stateDir', value: join(dir, 'state-2') },
+      { key: 'cameras', value: [{ name: 'cam', url: camera.url, fps: 5 }] },
+      { key: 'mqtt.embedded.enabled', value: false },
+      { key: 'http.enabled', value: false },
+    ];
+    const daemon = new Daemon(loadConfig(undefined, {}, base), () => undefined, { drainMs: 200 });
+    await daemon.start();
+    const next = loadConfig(undefined, {}, [
+      ...base,
+      { key: 'match.threshold', value: 0.5 },
+      { key: 'quality.minSharpness', value: 20 },
+      { key: 'cameras', value: [{ name: 'cam', url: camera.url, fps: 2 }] },
+    ]);
+    const r = await daemon.reload(next);
+    expect(r.applied.sort()).toEqual(['match.threshold', 'quality.minSharpness']);
+    expect(r.needRestart).toEqual(['cameras']);
+    expect((daemon as unknown as { config: { match: { threshold: number } } }).config.match.threshold).toBe(
+      0.5,
+    );
+    await daemon.stop();
+  }, 30_000);
+
+  it('publishes to the broker already on the embedded port instead of failing', async () => {
+    const other = await EmbeddedBroker.start('127.0.0.1', 0);
+    const port = Number(new URL(other.url).port);
+    const watcher = await mqtt.connectAsync(other.url);
+    const seen: string[] = [];
+    watcher.on('message', (topic, payload) => seen.push(`${topic} ${payload.toString()}`));
+    await watcher.subscribeAsync('facegate/#');
+    const logs: string[] = [];
+    const daemon = new Daemon(
+      loadConfig(undefined, {}, [
+        { key: 'stateDir', value: join(dir, 'state-3') },
+        { key: 'cameras', value: [{ name: 'cam', url: camera.url, fps: 5 }] },
+        { key: 'mqtt.deviceId', value: 'taken' },
+        { key: 'mqtt.embedded.port', value: port },
+        { key: 'http.enabled', value: false },
+      ]),
+      (level, message) => logs.push(`${level} ${message}`),
+      { drainMs: 200 },
+    );
+    await daemon.start();
+    expect(daemon.mqttUrl).toBe(other.url);
+    expect(logs.join('\n')).toMatch(/is taken: publishing to the broker there/);
+    await until('online on the other broker', () => seen.includes('facegate/taken/status online'), 5000);
+    await daemon.stop();
+    await watcher.endAsync();
+    await other.stop();
+  }, 30_000);
+});
+
+describe('facegate run on its embedded defaults', () => {
+  it('plays the demo camera, publishes matches on the embedded broker, reloads on SIGHUP, exits 0 on SIGTERM', async () => {
+    const sock = join(dir, 'run.sock');
+    const { socket, messages } = listen(sock);
+    const configFile = join(dir, 'run.json');
+    const settings = (threshold: number) =>
+      JSON.stringify({
+        stateDir: join(dir, 'state-run'),
+        match: { threshold },
+        // Every pass of the looping demo clip gives a match (the subscriber may miss the first).
+        recognition: { cooldownSeconds: 0 },
+        mqtt: { deviceId: 'demo-box', embedded: { port: 0 } },
+        http: { port: 0 },
+      });
+    writeFileSync(configFile, settings(0.6));
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli/bin.ts'), 'run', '--config', configFile],
+      {
+        cwd: PROJECT_ROOT,
+        env: { ...process.env, NOTIFY_SOCKET: sock },
+        stdio: ['ignore', 'ignore', 'pipe'],
+      },
+    );
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    try {
+      const broker = /embedded MQTT broker on (mqtt:\/\/[\d.]+:\d+)/;
+      await until('the embedded broker', () => broker.test(stderr), 60_000);
+      const watcher = await mqtt.connectAsync(broker.exec(stderr)![1]!);
+      const matches: { person: { id: string } }[] = [];
+      watcher.on('message', (_t, p) => matches.push(JSON.parse(p.toString()) as { person: { id: string } }));
+      await watcher.subscribeAsync('facegate/demo-box/cameras/demo/match', { qos: 1 });
+      await until(
+        'READY=1 from facegate run',
+        () => messages.some((m) => m.text.startsWith('READY=1')),
+        30_000,
+      );
+      // The demo clip loops every 15 s: a match for the enrolled demo person comes within one loop.
+      await until('a demo match', () => matches.length > 0, 40_000);
+      expect(matches[0]!.person.id).toBe('demo-person');
+      await watcher.endAsync();
+
+      writeFileSync(configFile, settings(0.55));
+      const before = messages.length;
+      child.kill('SIGHUP');
+      await until('the reload log', () => /configuration reloaded.*match\.threshold/.test(stderr), 10_000);
+      await until(
+        'READY=1 after the reload',
+        () => messages.slice(before).some((m) => m.text.startsWith('READY=1')),
+        5000,
+      );
+      expect(messages.slice(before)[0]!.text).toMatch(/^RELOADING=1\nMONOTONIC_USEC=\d+$/);
+
+      child.kill('SIGTERM');
+      expect(await exited).toBe(0);
+      expect(messages.some((m) => m.text.startsWith('STOPPING=1'))).toBe(true);
+      expect(stderr).toMatch(/facegate stopped/);
+    } catch (err) {
+      console.log(stderr);
+      throw err;
+    } finally {
+      child.kill('SIGKILL');
+      socket.close();
+    }
+  }, 120_000);
+});
