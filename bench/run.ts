@@ -230,3 +230,12 @@ try {
     `skipped: ${(err as Error).message} (the camera bench needs the GStreamer RTSP server: make deps)`,
   );
 }
+
+// The whole daemon, one and four cameras, each run in a process of its own (bench/daemon.ts).
+console.log('\n## Daemon: one and four cameras\n');
+try {
+  const daemon = join(dirname(fileURLToPath(import.meta.url)), 'daemon.ts');
+  console.log(execFileSync(process.execPath, ['--import', 'tsx', daemon], { encoding: 'utf8' }).trim());
+} catch (err) {
+  console.log(`skipped: ${(err as Error).message}`);
+}

@@ -57,6 +57,8 @@ export type DaemonStats = {
   unknowns: number;
   /** Milliseconds from a frame's arrival to the event it produced, last 100. */
   latencies: number[];
+  /** Milliseconds from a frame's arrival to the end of its analysis (queue wait included), last 1000. */
+  frameLatencies: number[];
 };
 
 /** Config sections that take effect on SIGHUP; everything else needs a restart. */
@@ -112,7 +114,15 @@ export class Daemon {
   private stopResolve: ((v: undefined) => void) | undefined;
   /** Resolves on stop(), so camera loops waiting for a frame end. */
   private readonly stopped = new Promise<undefined>((resolve) => (this.stopResolve = resolve));
-  readonly stats: DaemonStats = { frames: 0, faces: 0, unusable: 0, matches: 0, unknowns: 0, latencies: [] };
+  readonly stats: DaemonStats = {
+    frames: 0,
+    faces: 0,
+    unusable: 0,
+    matches: 0,
+    unknowns: 0,
+    latencies: [],
+    frameLatencies: [],
+  };
   /** This device in events and topics; set from the MQTT options at start. */
   private deviceId = hostname();
   private stallLogged = false;
@@ -269,6 +279,11 @@ export class Daemon {
       this.stallLogged = true;
       this.log('error', 'pipeline stalled: withholding the watchdog ping', { stalled: p.stalled });
     }
+  }
+
+  /** Frames the cameras delivered that were replaced by newer ones before analysis. */
+  get framesDropped(): number {
+    return this.cameras.reduce((n, c) => n + c.stats.framesDropped, 0);
   }
 
   private statusLine(): string {
@@ -451,6 +466,8 @@ export class Daemon {
     this.metrics.frames.inc({ camera });
     this.metrics.frameSeconds.observe((performance.now() - started) / 1000);
     this.analysedAt.set(camera, Date.now());
+    if (this.stats.frameLatencies.push(Date.now() - frame.capturedAt) > 1000)
+      this.stats.frameLatencies.shift();
   }
 
   private eventBase(camera: string, box: Face['box']) {
