@@ -36,10 +36,19 @@ export type Log = (
   fields?: Record<string, unknown>,
 ) => void;
 
-/** One JSON line per message on stderr: journald keeps it, tools can parse it. */
-export const jsonLog: Log = (level, message, fields = {}) => {
-  process.stderr.write(`${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`);
-};
+const LEVELS = { info: 0, warn: 1, error: 2 } as const;
+
+/** One JSON line per message on stderr, at `minLevel` and above: journald keeps it, tools parse it. */
+export function jsonLogger(minLevel: keyof typeof LEVELS = 'info'): Log {
+  return (level, message, fields = {}) => {
+    if (LEVELS[level] < LEVELS[minLevel]) return;
+    process.stderr.write(
+      `${JSON.stringify({ time: new Date().toISOString(), level, message, ...fields })}\n`,
+    );
+  };
+}
+
+export const jsonLog: Log = jsonLogger('info');
 
 type Evidence = {
   face: Face;

@@ -3,7 +3,7 @@
 // stops it in order and exits 0; a second signal, or a stop that overruns its bound, forces the
 // exit. SIGHUP reads the configuration again and applies what can change live.
 import type { ConfigOverride } from '../config/schema.js';
-import { Daemon, jsonLog } from '../daemon.js';
+import { Daemon, jsonLogger } from '../daemon.js';
 import { FacegateError } from '../errors.js';
 import { SystemdNotifier } from '../service/notify.js';
 import { parseCommand, type CommandContext } from './args.js';
@@ -83,6 +83,7 @@ export async function runCommand(argv: string[], ctx: CommandContext): Promise<n
   const overrides = overridesFrom(values);
   const config = ctx.loadConfig(overrides);
 
+  const jsonLog = jsonLogger(config.log.level as 'info' | 'warn' | 'error');
   const notifier = SystemdNotifier.fromEnv(process.env, jsonLog);
   const daemon = new Daemon(config, jsonLog, notifier ? { notifier } : {});
   let signals = 0;

@@ -81,6 +81,14 @@ const fraction = (v: unknown) => {
 };
 
 export const schema = {
+  log: {
+    level: {
+      doc: 'Least important log lines written (JSON lines on stderr, for journald).',
+      format: ['info', 'warn', 'error'],
+      default: 'info',
+      env: 'FACEGATE_LOG_LEVEL',
+    },
+  },
   stateDir: {
     doc: 'Where facegate keeps its state: the gallery database (gallery.sqlite).',
     format: String,
