@@ -12,6 +12,7 @@ import { evalCommand } from './eval.js';
 import { enrollCommand, galleryCommand } from './gallery.js';
 import { probeCommand } from './probe.js';
 import { runCommand } from './run.js';
+import { trainCommand } from './train.js';
 import { verifyCommand } from './verify.js';
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
@@ -25,6 +26,7 @@ const COMMANDS: Record<string, { run: Command; summary: string }> = {
   gallery: { run: galleryCommand, summary: 'list, remove, export or import gallery people' },
   probe: { run: probeCommand, summary: 'check that a camera URL delivers video' },
   calibrate: { run: calibrateCommand, summary: 'choose the threshold for a false-accept rate' },
+  train: { run: trainCommand, summary: 'learn a comparison head (triplet or binary) on labelled photos' },
   config: { run: configCommand, summary: 'check or print the configuration, or its schema' },
 };
 

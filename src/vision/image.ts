@@ -50,3 +50,16 @@ function describeDecodeError(err: unknown): string {
     return `corrupt or truncated image (${msg.split('\n')[0]})`;
   return msg.split('\n')[0] ?? msg;
 }
+
+/**
+ * The image as a monochrome camera (or one at night, in infrared) sees it: Rec. 601 luma in all
+ * three channels, so the same models run on it.
+ */
+export function toGrayscale(image: RgbImage): RgbImage {
+  const data = new Uint8Array(image.data.length);
+  for (let i = 0; i < data.length; i += 3) {
+    const y = Math.round(0.299 * image.data[i]! + 0.587 * image.data[i + 1]! + 0.114 * image.data[i + 2]!);
+    data[i] = data[i + 1] = data[i + 2] = y;
+  }
+  return { width: image.width, height: image.height, data };
+}

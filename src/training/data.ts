@@ -1,0 +1,116 @@
+// Training data: labelled face photos (a folder per identity, or a manifest), each detected,
+// aligned and encoded once with the frozen encoder. The embeddings are cached in a JSON file
+// keyed by the encoder's sha256 and each file's path, size and mtime, so a second run (another loss,
+// another seed) starts training at once, and a changed photo or model is encoded again.
+import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { FacegateError } from '../errors.js';
+import type { LabelledImage } from '../eval/datasets.js';
+import type { AnalyzeOptions, FaceEngine } from '../inference/faces.js';
+import { decodeImage, toGrayscale } from '../vision/image.js';
+import type { LabelledEmbeddings } from './train.js';
+
+const IMAGE = /\.(jpe?g|png|webp)$/i;
+
+/** dir/<identity>/<photo>: paths relative to dir, the folder name as the identity. */
+export function listIdentityFolders(dir: string): LabelledImage[] {
+  let entries;
+  try {
+    entries = readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    throw new FacegateError('USAGE', `${dir}: cannot read the folder (${(err as Error).message})`);
+  }
+  const images = entries
+    .filter((e) => e.isDirectory())
+    .flatMap((e) =>
+      readdirSync(join(dir, e.name))
+        .filter((f) => IMAGE.test(f))
+        .sort()
+        .map((f) => ({ path: `${e.name}/${f}`, identity: e.name })),
+    );
+  if (!images.length)
+    throw new FacegateError('USAGE', `${dir}: no photos in sub-folders (one sub-folder per identity)`);
+  return images;
+}
+
+type CacheEntry = { size: number; mtimeMs: number; embedding?: string; reason?: string };
+type CacheFile = { encoder: string; grayscale: boolean; entries: Record<string, CacheEntry> };
+
+export type EmbeddedSet = LabelledEmbeddings & {
+  paths: string[];
+  /** Photos without an embedding, and why (unreadable, no face). */
+  missing: { path: string; reason: string }[];
+  /** Photos encoded by this call (the others came from the cache). */
+  encoded: number;
+};
+
+export async function embedLabelled(
+  engine: FaceEngine,
+  root: string,
+  images: readonly LabelledImage[],
+  opts: {
+    cacheFile?: string;
+    grayscale?: boolean;
+    analyze?: AnalyzeOptions;
+    onProgress?: (done: number, total: number) => void;
+  } = {},
+): Promise<EmbeddedSet> {
+  const grayscale = opts.grayscale ?? false;
+  let cache: CacheFile = { encoder: engine.encoderId, grayscale, entries: {} };
+  if (opts.cacheFile && existsSync(opts.cacheFile)) {
+    try {
+      const read = JSON.parse(readFileSync(opts.cacheFile, 'utf8')) as CacheFile;
+      if (read.encoder === engine.encoderId && read.grayscale === grayscale) cache = read;
+    } catch {
+      // A damaged cache is only a cache: encode again.
+    }
+  }
+  const save = () => {
+    if (!opts.cacheFile) return;
+    writeFileSync(`${opts.cacheFile}.tmp`, JSON.stringify(cache));
+    renameSync(`${opts.cacheFile}.tmp`, opts.cacheFile);
+  };
+  const out: EmbeddedSet = { embeddings: [], labels: [], paths: [], missing: [], encoded: 0 };
+  let fresh = 0;
+  for (const [i, img] of images.entries()) {
+    const file = resolve(root, img.path);
+    let entry = cache.entries[file];
+    let stat;
+    try {
+      stat = statSync(file);
+    } catch (err) {
+      out.missing.push({ path: img.path, reason: `unreadable: ${(err as Error).message}` });
+      continue;
+    }
+    if (!entry || entry.size !== stat.size || entry.mtimeMs !== stat.mtimeMs) {
+      entry = { size: stat.size, mtimeMs: stat.mtimeMs };
+      try {
+        const decoded = await decodeImage(file);
+        const face = (await engine.analyze(grayscale ? toGrayscale(decoded) : decoded, opts.analyze))[0];
+        if (face)
+          entry.embedding = Buffer.from(
+            face.embedding.buffer,
+            face.embedding.byteOffset,
+            face.embedding.byteLength,
+          ).toString('base64');
+        else entry.reason = 'no face';
+      } catch (err) {
+        entry.reason = `unreadable: ${(err as Error).message}`;
+      }
+      cache.entries[file] = entry;
+      if (++fresh % 200 === 0) save();
+    }
+    if (entry.embedding) {
+      const bytes = Buffer.from(entry.embedding, 'base64');
+      out.embeddings.push(
+        new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
+      );
+      out.labels.push(img.identity);
+      out.paths.push(img.path);
+    } else out.missing.push({ path: img.path, reason: entry.reason ?? 'no face' });
+    opts.onProgress?.(i + 1, images.length);
+  }
+  if (fresh) save();
+  out.encoded = fresh;
+  return out;
+}
