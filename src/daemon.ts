@@ -19,11 +19,14 @@ import { Outbox } from './events/outbox.js';
 import { MqttPublisher } from './events/publisher.js';
 import { topicSegment } from './events/topics.js';
 import { reembedGallery } from './gallery/enroll.js';
-import { Matcher } from './gallery/matcher.js';
+import { Matcher, type GallerySearch } from './gallery/matcher.js';
+import { PairHeadMatcher } from './gallery/pair-matcher.js';
 import { connectGalleryToMqtt } from './gallery/mqtt.js';
 import { GalleryStore } from './gallery/store.js';
 import { gallerySource, GallerySyncer } from './gallery/syncer.js';
+import { FacegateError } from './errors.js';
 import { FaceEngine, type Face, type StageTimings } from './inference/faces.js';
+import { HeadModel } from './inference/head.js';
 import { InferenceQueue } from './inference/queue.js';
 import { HealthServer, Metrics, type HealthProbe, type Progress } from './http/server.js';
 import type { SystemdNotifier } from './service/notify.js';
@@ -73,6 +76,8 @@ export type DaemonStats = {
 /** Config sections that take effect on SIGHUP; everything else needs a restart. */
 const LIVE_SECTIONS = ['match', 'quality', 'detector'] as const;
 const LIVE_KEYS = new Set(['recognition.mirror', 'recognition.reportUnusable']);
+/** Inside the live sections, but the models they name are loaded at start. */
+const RESTART_KEYS = new Set(['match.comparator', 'match.headFile']);
 
 /** Keys (a.b.c) whose values differ between two configs. */
 function changedKeys(a: unknown, b: unknown, prefix = ''): string[] {
@@ -101,7 +106,9 @@ export type DaemonOptions = {
 export class Daemon {
   private engine: FaceEngine | undefined;
   private store: GalleryStore | undefined;
-  private matcher: { version: number; matcher: Matcher } | undefined;
+  private matcher: { version: number; matcher: GallerySearch } | undefined;
+  /** The binary head, when match.comparator is binary-head (a triplet head lives in the engine). */
+  private pairHead: HeadModel | undefined;
   private outbox: Outbox | undefined;
   private publisher: MqttPublisher | undefined;
   private broker: EmbeddedBroker | undefined;
@@ -145,15 +152,29 @@ export class Daemon {
   async start(): Promise<void> {
     const c = this.config;
     this.running = true;
+    const head = c.match.comparator === 'distance' ? undefined : await HeadModel.open(c.match.headFile);
     this.engine = await FaceEngine.open({
       ...(c.models.dir ? { modelsDir: c.models.dir } : {}),
       providers: c.models.providers,
       ...(c.models.engineCacheDir ? { engineCacheDir: c.models.engineCacheDir } : {}),
       fp16: c.models.fp16,
+      ...(head && c.match.comparator === 'triplet-head' ? { projection: head } : {}),
     });
+    if (head && c.match.comparator === 'binary-head') {
+      if (head.manifest.kind !== 'binary' || head.manifest.encoder !== this.engine.encoderId) {
+        await head.release();
+        throw new FacegateError(
+          'MODEL_INVALID',
+          `${c.match.headFile}: ${head.manifest.kind !== 'binary' ? `a ${head.manifest.kind} head, not a binary one` : 'trained on another encoder: train it again'}`,
+        );
+      }
+      this.pairHead = head;
+    }
     this.log('info', 'models loaded', {
       providers: this.engine.providers,
       encoder: this.engine.encoderId.slice(0, 12),
+      comparator: c.match.comparator,
+      threshold: this.threshold,
     });
     for (const [model, provider] of Object.entries(this.engine.providers))
       this.metrics.provider.set({ model, provider }, 1);
@@ -353,13 +374,14 @@ export class Daemon {
    */
   async reload(next: Config): Promise<{ applied: string[]; needRestart: string[] }> {
     const changed = changedKeys(this.config, next);
-    const live = (k: string) => LIVE_SECTIONS.some((s) => k.startsWith(`${s}.`)) || LIVE_KEYS.has(k);
+    const live = (k: string) =>
+      !RESTART_KEYS.has(k) && (LIVE_SECTIONS.some((s) => k.startsWith(`${s}.`)) || LIVE_KEYS.has(k));
     const applied = changed.filter(live);
     const needRestart = changed.filter((k) => !live(k));
     const c = this.config;
     this.config = {
       ...c,
-      match: next.match,
+      match: { ...next.match, comparator: c.match.comparator, headFile: c.match.headFile },
       quality: next.quality,
       detector: next.detector,
       recognition: {
@@ -385,17 +407,26 @@ export class Daemon {
     });
   }
 
-  /** The matcher for the gallery as it is now; rebuilt when the gallery version changes. */
-  private async currentMatcher(): Promise<Matcher> {
+  /** The decision threshold of the configured comparator. */
+  private get threshold(): number {
+    const m = this.config.match;
+    if (m.comparator === 'distance') return m.threshold;
+    if (m.headThreshold > 0) return m.headThreshold;
+    return (this.pairHead?.manifest ?? this.engine?.projectionManifest)?.threshold ?? m.threshold;
+  }
+
+  /** The search for the gallery as it is now; rebuilt when the gallery version changes. */
+  private async currentMatcher(): Promise<GallerySearch> {
     const version = this.store!.version;
     if (this.matcher?.version !== version) {
       const old = this.matcher?.matcher;
+      const entries = this.store!.entries(this.engine!.encoderId);
+      const aggregation = this.config.match.aggregation as 'mean' | 'best';
       this.matcher = {
         version,
-        matcher: await Matcher.create(
-          this.store!.entries(this.engine!.encoderId),
-          this.config.match.aggregation as 'mean' | 'best',
-        ),
+        matcher: this.pairHead
+          ? PairHeadMatcher.create(entries, aggregation, this.pairHead)
+          : await Matcher.create(entries, aggregation),
       };
       await old?.release();
     }
@@ -452,7 +483,7 @@ export class Daemon {
         observations.push({ box: face.box, unusable: { gate: failed[0].gate, reason: failed[0].reason } });
         continue;
       }
-      const decision = await matcher.decide(face.embedding, c.match.threshold, c.match.minMargin);
+      const decision = await matcher.decide(face.embedding, this.threshold, c.match.minMargin);
       const nearest = decision.known ? decision.match : decision.nearest;
       observations.push({
         box: face.box,
@@ -540,8 +571,8 @@ export class Daemon {
         ...base,
         person: { id: d.personId, name: person?.name ?? d.personId },
         distance: ev.distance,
-        similarity: Math.max(0, Math.min(1, 1 - ev.distance / c.match.threshold)),
-        threshold: c.match.threshold,
+        similarity: Math.max(0, Math.min(1, 1 - ev.distance / this.threshold)),
+        threshold: this.threshold,
         margin: ev.margin,
       };
       this.log('info', `match ${d.personId} at ${camera}`, {
@@ -553,7 +584,7 @@ export class Daemon {
       this.events?.match(event);
     } else {
       this.stats.unknowns++;
-      const event = { ...base, nearest: ev.nearest ?? null, threshold: c.match.threshold };
+      const event = { ...base, nearest: ev.nearest ?? null, threshold: this.threshold };
       this.log('info', `unknown face at ${camera}`, {
         event_id: event.event_id,
         nearest: ev.nearest,
@@ -599,6 +630,7 @@ export class Daemon {
       // With a frame still in analysis the sessions stay open: the process is about to exit.
       await this.matcher?.matcher.release();
       await this.engine?.release();
+      await this.pairHead?.release();
     }
     this.store?.close();
     this.options.notifier?.close();

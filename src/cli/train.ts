@@ -52,6 +52,7 @@ Training:
   --batch-images K       photos per identity (default ${D.imagesPerIdentity})
   --epochs N             (default ${D.epochs}); the epoch with the best validation TAR is kept
   --lr R                 Adam learning rate (default ${D.learningRate})
+  --weight-decay W       L2 pull of the weights toward their start (default ${D.weightDecay})
   --seed S               split, batches and initialisation (default ${D.seed})
   --val-fraction F       identities held for validation (default 0.2)
   --test-fraction F      identities held out before anything, to measure the head (default 0)
@@ -88,6 +89,7 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
       'batch-images': { type: 'string' },
       epochs: { type: 'string' },
       lr: { type: 'string' },
+      'weight-decay': { type: 'string' },
       seed: { type: 'string' },
       'val-fraction': { type: 'string' },
       'test-fraction': { type: 'string' },
@@ -130,7 +132,7 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
     imagesPerIdentity: int('batch-images', values['batch-images'], D.imagesPerIdentity, 2),
     epochs: int('epochs', values.epochs, D.epochs, 1),
     learningRate: parseNumber('lr', values.lr, D.learningRate),
-    weightDecay: D.weightDecay,
+    weightDecay: parseNumber('weight-decay', values['weight-decay'], D.weightDecay),
     hidden: int('hidden', values.hidden, loss === 'binary' ? 64 : 0, loss === 'binary' ? 1 : 0),
     outDim: int('out-dim', values['out-dim'], D.outDim, 1),
     seed: int('seed', values.seed, D.seed, 0),

@@ -226,6 +226,23 @@ export const schema = {
       format: Number,
       default: 0,
     },
+    comparator: {
+      doc: "How a face is compared with the gallery: 'distance' between embeddings, a 'triplet-head' that projects them first, or a 'binary-head' that scores each pair (facegate train; docs/recognition.md).",
+      format: ['distance', 'triplet-head', 'binary-head'],
+      default: 'distance',
+      env: 'FACEGATE_MATCH_COMPARATOR',
+    },
+    headFile: {
+      doc: 'The head for a triplet-head or binary-head comparator (an ONNX file from facegate train, with its .json manifest).',
+      format: 'readable-file',
+      default: '',
+      env: 'FACEGATE_MATCH_HEAD_FILE',
+    },
+    headThreshold: {
+      doc: "A head's threshold (its distance; 1 - similarity for the binary head); 0 uses the one calibrated in training (FAR 1e-3 on validation).",
+      format: Number,
+      default: 0,
+    },
     aggregation: {
       doc: "With several photos of a person: their 'mean' embedding (measured better) or their 'best' photo.",
       format: ['mean', 'best'],
@@ -437,7 +454,10 @@ export function loadConfig(
       );
     }
     config.validate({ allowed: 'strict' });
-    return config.getProperties();
+    const result = config.getProperties();
+    if (result.match.comparator !== 'distance' && !result.match.headFile)
+      throw new Error(`match.headFile: the ${result.match.comparator} comparator needs the head's file`);
+    return result;
   } catch (err) {
     const where = file ? `${file}: ` : '';
     throw new FacegateError(

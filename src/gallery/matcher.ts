@@ -26,7 +26,51 @@ export type PersonAggregation = 'best' | 'mean';
 
 type Row = { person: number; v: Float32Array };
 
-export class Matcher {
+/** What every gallery search offers the daemon and enrollment. */
+export interface GallerySearch {
+  readonly size: number;
+  nearest(query: Float32Array): Promise<MatchResult | undefined>;
+  decide(query: Float32Array, threshold: number, minMargin?: number): Promise<Decision>;
+  release(): Promise<void>;
+}
+
+/** The people of a gallery and the rows that represent them (see the aggregation above). */
+export function galleryRows(
+  entries: readonly GalleryEntry[],
+  aggregation: PersonAggregation,
+): { people: { personId: string; name: string }[]; rows: Row[]; dim: number } {
+  const byPerson = new Map<string, { name: string; rows: Float32Array[] }>();
+  for (const e of entries) {
+    const p = byPerson.get(e.personId) ?? { name: e.name, rows: [] };
+    p.rows.push(e.embedding);
+    byPerson.set(e.personId, p);
+  }
+  const dim = entries[0]?.embedding.length ?? 128;
+  const people = [...byPerson].map(([personId, p]) => ({ personId, name: p.name }));
+  const rows: Row[] = [];
+  [...byPerson.values()].forEach((p, person) => {
+    for (const v of p.rows) {
+      if (v.length !== dim)
+        throw new Error(`embedding of ${people[person]!.personId} has ${v.length} values, expected ${dim}`);
+    }
+    if (aggregation === 'mean' && p.rows.length > 1) {
+      const m = new Float32Array(dim);
+      for (const r of p.rows) for (let k = 0; k < dim; k++) m[k]! += r[k]! / p.rows.length;
+      rows.push({ person, v: m });
+    } else {
+      for (const v of p.rows) rows.push({ person, v });
+    }
+  });
+  return { people, rows, dim };
+}
+
+/** Open-set decision from the nearest person: known when under `threshold` with `minMargin` to spare. */
+export function decideFrom(match: MatchResult | undefined, threshold: number, minMargin: number): Decision {
+  if (match && match.distance < threshold && match.margin >= minMargin) return { known: true, match };
+  return match ? { known: false, nearest: match } : { known: false };
+}
+
+export class Matcher implements GallerySearch {
   private constructor(
     private readonly session: ort.InferenceSession | undefined,
     private readonly owner: Int32Array,
@@ -38,28 +82,7 @@ export class Matcher {
     entries: readonly GalleryEntry[],
     aggregation: PersonAggregation = 'best',
   ): Promise<Matcher> {
-    const byPerson = new Map<string, { name: string; rows: Float32Array[] }>();
-    for (const e of entries) {
-      const p = byPerson.get(e.personId) ?? { name: e.name, rows: [] };
-      p.rows.push(e.embedding);
-      byPerson.set(e.personId, p);
-    }
-    const dim = entries[0]?.embedding.length ?? 128;
-    const people = [...byPerson].map(([personId, p]) => ({ personId, name: p.name }));
-    const rows: Row[] = [];
-    [...byPerson.values()].forEach((p, person) => {
-      for (const v of p.rows) {
-        if (v.length !== dim)
-          throw new Error(`embedding of ${people[person]!.personId} has ${v.length} values, expected ${dim}`);
-      }
-      if (aggregation === 'mean' && p.rows.length > 1) {
-        const m = new Float32Array(dim);
-        for (const r of p.rows) for (let k = 0; k < dim; k++) m[k]! += r[k]! / p.rows.length;
-        rows.push({ person, v: m });
-      } else {
-        for (const v of p.rows) rows.push({ person, v });
-      }
-    });
+    const { people, rows, dim } = galleryRows(entries, aggregation);
     const owner = Int32Array.from(rows, (r) => r.person);
     if (!rows.length) return new Matcher(undefined, owner, people, dim);
     // Enough rows that the second-nearest person is always among them.
@@ -118,9 +141,7 @@ export class Matcher {
 
   /** Open-set decision: known when the nearest person is under `threshold` with `minMargin` to spare. */
   async decide(query: Float32Array, threshold: number, minMargin = 0): Promise<Decision> {
-    const match = await this.nearest(query);
-    if (match && match.distance < threshold && match.margin >= minMargin) return { known: true, match };
-    return match ? { known: false, nearest: match } : { known: false };
+    return decideFrom(await this.nearest(query), threshold, minMargin);
   }
 
   async release(): Promise<void> {

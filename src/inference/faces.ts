@@ -6,6 +6,9 @@ import type { RgbImage } from '../vision/image.js';
 import { measureQuality, type FaceQuality } from '../vision/quality.js';
 import { ImagePyramid, type Rect } from '../vision/warp.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces, type Detection, type DetectorOptions } from './detector.js';
+import { FacegateError } from '../errors.js';
+import type { HeadManifest } from '../training/export.js';
+import type { HeadModel } from './head.js';
 import { defaultModelsDir, readManifest } from './model-manifest.js';
 import {
   openModel,
@@ -53,9 +56,13 @@ export class FaceEngine {
     readonly landmarker: ModelSession,
     readonly encoder: ModelSession,
     readonly modelsDir: string,
+    /** A triplet head (facegate train): every embedding is its projection. */
+    private readonly projection: HeadModel | undefined,
   ) {}
 
-  static async open(opts: SessionOptions & { modelsDir?: string } = {}): Promise<FaceEngine> {
+  static async open(
+    opts: SessionOptions & { modelsDir?: string; projection?: HeadModel } = {},
+  ): Promise<FaceEngine> {
     const dir = opts.modelsDir ?? defaultModelsDir();
     const manifest = readManifest(dir);
     const [detector, landmarker, encoder] = await Promise.all([
@@ -63,7 +70,21 @@ export class FaceEngine {
       openModel(dir, manifest.models.landmarks, opts),
       openModel(dir, manifest.models.encoder, opts),
     ]);
-    return new FaceEngine(detector, landmarker, encoder, dir);
+    const p = opts.projection;
+    if (p && (p.manifest.kind !== 'triplet' || p.manifest.encoder !== encoder.entry.sha256)) {
+      throw new FacegateError(
+        'MODEL_INVALID',
+        p.manifest.kind !== 'triplet'
+          ? `a ${p.manifest.kind} head compares pairs; only a triplet head projects embeddings`
+          : `the head was trained on encoder ${p.manifest.encoder.slice(0, 12)}, not on ${encoder.entry.sha256.slice(0, 12)}: train it again`,
+      );
+    }
+    return new FaceEngine(detector, landmarker, encoder, dir, p);
+  }
+
+  /** The triplet head's manifest (its calibrated threshold), when one projects the embeddings. */
+  get projectionManifest(): HeadManifest | undefined {
+    return this.projection?.manifest;
   }
 
   /** The execution provider each model runs on, for logs and metrics. */
@@ -75,9 +96,13 @@ export class FaceEngine {
     };
   }
 
-  /** sha256 of the encoder: embeddings are only comparable when this matches. */
+  /**
+   * What made the embeddings: the encoder's sha256, plus the triplet head's when one projects
+   * them. Embeddings are only comparable when this matches; the gallery re-embeds when it changes.
+   */
   get encoderId(): string {
-    return this.encoder.entry.sha256;
+    const sha = this.encoder.entry.sha256;
+    return this.projection ? `${sha}+${this.projection.id}` : sha;
   }
 
   get encoderSize(): number {
@@ -127,10 +152,11 @@ export class FaceEngine {
       });
     });
     t.align = lap();
-    const embeddings =
+    const encoded =
       opts.mirror === false
         ? await this.encodeChips(chips, dets.length)
         : await this.encodeWithMirror(chips, dets.length);
+    const embeddings = this.projection ? await this.projection.project(encoded) : encoded;
     t.encode = lap();
     return dets.map((d, i) => ({
       box: d.box,
@@ -192,6 +218,7 @@ export class FaceEngine {
       this.detector.session.release(),
       this.landmarker.session.release(),
       this.encoder.session.release(),
+      this.projection?.release(),
     ]);
   }
 }

@@ -134,11 +134,16 @@ export function backward(net: Network, cache: ForwardCache, dOutput: Float64Arra
   return { w: gw, b: gb };
 }
 
-/** Adam, with the usual defaults; `weightDecay` is plain L2 on the weights (not biases). */
+/**
+ * Adam, with the usual defaults. `weightDecay` is an L2 pull of the weights (not biases) toward
+ * their starting values (L2-SP): a head that starts as the identity stays near the encoder's own
+ * geometry unless the data says otherwise, which matters with few training identities.
+ */
 export class Adam {
   private t = 0;
   private readonly m: Float64Array[];
   private readonly v: Float64Array[];
+  private readonly start: Float64Array[];
 
   constructor(
     private readonly net: Network,
@@ -150,6 +155,7 @@ export class Adam {
     const params = this.params();
     this.m = params.map((p) => new Float64Array(p.length));
     this.v = params.map((p) => new Float64Array(p.length));
+    this.start = params.map((p) => Float64Array.from(p));
   }
 
   private params(): Float64Array[] {
@@ -167,8 +173,9 @@ export class Adam {
       const m = this.m[k]!;
       const v = this.v[k]!;
       const decay = k % 2 === 0 ? this.weightDecay : 0;
+      const start = this.start[k]!;
       for (let i = 0; i < p.length; i++) {
-        const gi = gk[i]! + decay * p[i]!;
+        const gi = gk[i]! + decay * (p[i]! - start[i]!);
         m[i] = this.beta1 * m[i]! + (1 - this.beta1) * gi;
         v[i] = this.beta2 * v[i]! + (1 - this.beta2) * gi * gi;
         p[i]! -= (this.lr * (m[i]! / c1)) / (Math.sqrt(v[i]! / c2) + 1e-8);
