@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url';
 import * as ort from 'onnxruntime-node';
 import sharp from 'sharp';
 import { Matcher } from '../src/gallery/matcher.js';
+import { benchTraining } from './training.js';
 import { benchGallerySync } from './gallery-sync.js';
 import { benchMqtt } from './mqtt.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces } from '../src/inference/detector.js';
@@ -238,4 +239,12 @@ try {
   console.log(execFileSync(process.execPath, ['--import', 'tsx', daemon], { encoding: 'utf8' }).trim());
 } catch (err) {
   console.log(`skipped: ${(err as Error).message}`);
+}
+
+// Learning the similarity (issue 8): heads on lfw-dev embeddings, colour and grayscale.
+console.log('\n## Training heads on lfw-dev embeddings\n');
+try {
+  console.log(await benchTraining());
+} catch (err) {
+  console.log(`skipped: ${(err as Error).message} (needs ../shared/faces)`);
 }

@@ -14,6 +14,7 @@ import { MINING, type Mining } from '../training/losses.js';
 import { seededRandom } from '../training/random.js';
 import {
   DEFAULT_TRAIN_OPTIONS,
+  defaultsFor,
   evaluateHead,
   evaluationPairs,
   scorePairs,
@@ -51,8 +52,9 @@ Training:
   --batch-identities P   identities per mini-batch (default ${D.identitiesPerBatch})
   --batch-images K       photos per identity (default ${D.imagesPerIdentity})
   --epochs N             (default ${D.epochs}); the epoch with the best validation TAR is kept
-  --lr R                 Adam learning rate (default ${D.learningRate})
-  --weight-decay W       L2 pull of the weights toward their start (default ${D.weightDecay})
+  --lr R                 Adam learning rate (default ${D.learningRate}; binary ${defaultsFor('binary').learningRate})
+  --weight-decay W       L2 pull of the weights toward their start (triplet, default ${D.weightDecay}) or
+                         toward zero (binary, default ${defaultsFor('binary').weightDecay})
   --seed S               split, batches and initialisation (default ${D.seed})
   --val-fraction F       identities held for validation (default 0.2)
   --test-fraction F      identities held out before anything, to measure the head (default 0)
@@ -124,6 +126,7 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
     if (!(n >= 0 && n < 1)) throw new FacegateError('USAGE', `--${name} must be in [0, 1)`);
     return n;
   };
+  const d = defaultsFor(loss);
   const options: TrainOptions = {
     loss,
     mining: mining as Mining,
@@ -131,9 +134,9 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
     identitiesPerBatch: int('batch-identities', values['batch-identities'], D.identitiesPerBatch, 2),
     imagesPerIdentity: int('batch-images', values['batch-images'], D.imagesPerIdentity, 2),
     epochs: int('epochs', values.epochs, D.epochs, 1),
-    learningRate: parseNumber('lr', values.lr, D.learningRate),
-    weightDecay: parseNumber('weight-decay', values['weight-decay'], D.weightDecay),
-    hidden: int('hidden', values.hidden, loss === 'binary' ? 64 : 0, loss === 'binary' ? 1 : 0),
+    learningRate: parseNumber('lr', values.lr, d.learningRate),
+    weightDecay: parseNumber('weight-decay', values['weight-decay'], d.weightDecay),
+    hidden: int('hidden', values.hidden, d.hidden, loss === 'binary' ? 1 : 0),
     outDim: int('out-dim', values['out-dim'], D.outDim, 1),
     seed: int('seed', values.seed, D.seed, 0),
   };

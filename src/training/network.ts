@@ -135,9 +135,10 @@ export function backward(net: Network, cache: ForwardCache, dOutput: Float64Arra
 }
 
 /**
- * Adam, with the usual defaults. `weightDecay` is an L2 pull of the weights (not biases) toward
- * their starting values (L2-SP): a head that starts as the identity stays near the encoder's own
- * geometry unless the data says otherwise, which matters with few training identities.
+ * Adam, with the usual defaults. `weightDecay` is an L2 pull of the weights (not biases), by
+ * default toward their starting values (L2-SP): a head that starts as the identity stays near
+ * the encoder's own geometry unless the data says otherwise, which matters with few training
+ * identities. A randomly initialised head decays toward zero instead.
  */
 export class Adam {
   private t = 0;
@@ -149,13 +150,15 @@ export class Adam {
     private readonly net: Network,
     private readonly lr: number,
     private readonly weightDecay = 0,
+    /** Pull toward the starting weights (L2-SP) rather than toward zero (plain L2). */
+    towardStart = true,
     private readonly beta1 = 0.9,
     private readonly beta2 = 0.999,
   ) {
     const params = this.params();
     this.m = params.map((p) => new Float64Array(p.length));
     this.v = params.map((p) => new Float64Array(p.length));
-    this.start = params.map((p) => Float64Array.from(p));
+    this.start = params.map((p) => (towardStart ? Float64Array.from(p) : new Float64Array(p.length)));
   }
 
   private params(): Float64Array[] {

@@ -36,6 +36,7 @@ export type TrainOptions = {
   seed: number;
 };
 
+/** Defaults of the triplet head; defaultsFor() gives the binary head's. */
 export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   loss: 'triplet',
   mining: 'hard',
@@ -43,14 +44,23 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   identitiesPerBatch: 32,
   imagesPerIdentity: 4,
   epochs: 30,
-  // Measured on lfw-dev (bench/RESULTS.md): faster learning or a weaker pull toward the start
-  // overfits the few hundred training identities within a few epochs.
   learningRate: 1e-4,
   weightDecay: 1,
   hidden: 0,
   outDim: 128,
   seed: 1,
 };
+
+/**
+ * Measured on lfw-dev (bench/RESULTS.md): the triplet head starts as the identity and overfits
+ * the few hundred training identities within epochs unless it learns slowly and is pulled back
+ * toward its start; the binary head starts from random weights and needs a faster rate.
+ */
+export function defaultsFor(loss: HeadKind): TrainOptions {
+  return loss === 'triplet'
+    ? DEFAULT_TRAIN_OPTIONS
+    : { ...DEFAULT_TRAIN_OPTIONS, loss, hidden: 64, learningRate: 1e-3, weightDecay: 1e-2 };
+}
 
 /** A trained head: how to score a pair of embeddings. */
 export type Head = { kind: HeadKind; net: Network };
@@ -61,6 +71,7 @@ export type EpochReport = {
   /** Triplets still violating the margin (triplet) or misclassified pairs (binary). */
   activeFraction: number;
   valTar: number;
+  /** Training time of the epoch (validation not included). */
   seconds: number;
 };
 
@@ -221,7 +232,7 @@ export function trainHead(
           random,
         })
       : createNetwork([dim, o.hidden, 1], { normalize: false, random });
-  const optimizer = new Adam(net, o.learningRate, o.weightDecay);
+  const optimizer = new Adam(net, o.learningRate, o.weightDecay, o.loss === 'triplet');
   const head: Head = { kind: o.loss, net };
   const valTarBefore = evaluateHead(undefined, val, o.seed).tar1e3;
   const history: EpochReport[] = [];
@@ -261,13 +272,14 @@ export function trainHead(
       count += r.count;
       active += r.active;
     }
+    const seconds = (performance.now() - t0) / 1000;
     const valTar = evaluateHead(head, val, o.seed).tar1e3;
     const report = {
       epoch,
       loss: count ? loss / count : 0,
       activeFraction: count ? active / count : 0,
       valTar,
-      seconds: (performance.now() - t0) / 1000,
+      seconds,
     };
     history.push(report);
     onEpoch(report);
