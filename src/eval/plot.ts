@@ -136,8 +136,10 @@ export async function writeTrainingCurves(
   const width = 80 + series.length * (panelW + 60);
   const panels = series.map((s, i) => {
     const x0 = 60 + i * (panelW + 60);
-    const { h, top } = PANEL;
-    const lo = Math.min(0, ...s.values);
+    const { h } = PANEL;
+    const top = PANEL.top + 16; // room for the title above the panel labels
+    // Each series on its own range: a TAR moving between 0.90 and 0.91 must show.
+    const lo = Math.min(...s.values);
     const hi = Math.max(...s.values, lo + 1e-9);
     const n = Math.max(1, s.values.length - 1);
     const pts = s.values
@@ -156,7 +158,7 @@ ${ticksY.join('\n')}
 <text x="${x0 + panelW / 2}" y="${top + h + 20}" text-anchor="middle">epoch 1..${s.values.length}</text>
 <polyline points="${pts}" fill="none" stroke="${COLOURS[i % COLOURS.length]}" stroke-width="2"/>`;
   });
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${H}" font-family="sans-serif" font-size="12">
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${H + 16}" font-family="sans-serif" font-size="12">
 <rect width="100%" height="100%" fill="white"/>
 <text x="${width / 2}" y="20" text-anchor="middle" font-size="14">${escape(title)}</text>
 ${panels.join('\n')}
