@@ -39,12 +39,24 @@ export async function benchTraining(): Promise<string> {
   }
   await engine.release();
 
-  const variants: { label: string; loss?: HeadKind; mining?: Mining; normalized?: boolean }[] = [
+  const variants: {
+    label: string;
+    loss?: HeadKind;
+    mining?: Mining;
+    hidden?: number;
+    normalized?: boolean;
+  }[] = [
     { label: '(a) plain distance' },
     { label: "(a') L2-normalised distance (the triplet head before training)", normalized: true },
     { label: '(b) triplet head, hard negatives', loss: 'triplet', mining: 'hard' },
     { label: '(b2) triplet head, semi-hard negatives', loss: 'triplet', mining: 'semi-hard' },
     { label: '(c) triplet head, random negatives', loss: 'triplet', mining: 'random' },
+    {
+      label: '(b3) triplet head, MLP 128-256-128 from random weights, hard',
+      loss: 'triplet',
+      mining: 'hard',
+      hidden: 256,
+    },
     { label: '(d) binary head', loss: 'binary' },
   ];
   const t = new Table([
@@ -81,7 +93,11 @@ export async function benchTraining(): Promise<string> {
         );
         continue;
       }
-      const options = { ...defaultsFor(v.loss), ...(v.mining ? { mining: v.mining } : {}), seed: SEED };
+      const options = {
+        ...defaultsFor(v.loss, v.hidden),
+        ...(v.mining ? { mining: v.mining } : {}),
+        seed: SEED,
+      };
       const r = trainHead(train, val, options);
       const f = evaluateHead(r.head, test, SEED);
       const perEpoch = r.history.reduce((s, h) => s + h.seconds, 0) / r.history.length;

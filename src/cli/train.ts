@@ -126,7 +126,7 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
     if (!(n >= 0 && n < 1)) throw new FacegateError('USAGE', `--${name} must be in [0, 1)`);
     return n;
   };
-  const d = defaultsFor(loss);
+  const d = defaultsFor(loss, values.hidden === undefined ? undefined : Number(values.hidden));
   const options: TrainOptions = {
     loss,
     mining: mining as Mining,

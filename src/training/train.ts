@@ -54,12 +54,12 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
 /**
  * Measured on lfw-dev (bench/RESULTS.md): the triplet head starts as the identity and overfits
  * the few hundred training identities within epochs unless it learns slowly and is pulled back
- * toward its start; the binary head starts from random weights and needs a faster rate.
+ * toward its start; heads that start from random weights need a faster rate.
  */
-export function defaultsFor(loss: HeadKind): TrainOptions {
-  return loss === 'triplet'
-    ? DEFAULT_TRAIN_OPTIONS
-    : { ...DEFAULT_TRAIN_OPTIONS, loss, hidden: 64, learningRate: 1e-3, weightDecay: 1e-2 };
+export function defaultsFor(loss: HeadKind, hidden?: number): TrainOptions {
+  if (loss === 'triplet' && !hidden) return DEFAULT_TRAIN_OPTIONS;
+  // Randomly initialised (the binary head, or a two-layer triplet head): a faster rate, L2 to zero.
+  return { ...DEFAULT_TRAIN_OPTIONS, loss, hidden: hidden ?? 64, learningRate: 1e-3, weightDecay: 1e-2 };
 }
 
 /** A trained head: how to score a pair of embeddings. */
@@ -232,7 +232,8 @@ export function trainHead(
           random,
         })
       : createNetwork([dim, o.hidden, 1], { normalize: false, random });
-  const optimizer = new Adam(net, o.learningRate, o.weightDecay, o.loss === 'triplet');
+  // Only a head that starts as the identity is pulled back toward its start.
+  const optimizer = new Adam(net, o.learningRate, o.weightDecay, o.loss === 'triplet' && o.hidden === 0);
   const head: Head = { kind: o.loss, net };
   const valTarBefore = evaluateHead(undefined, val, o.seed).tar1e3;
   const history: EpochReport[] = [];
