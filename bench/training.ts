@@ -19,12 +19,18 @@ import {
   trainHead,
   type HeadKind,
   type LabelledEmbeddings,
+  type VerificationFigures,
 } from '../src/training/train.js';
 import { SHARED_FACES } from '../test/helpers/fixtures.js';
 import { Table } from './harness.js';
 
 const SEED = 1;
 const pct = (v: number) => `${(100 * v).toFixed(2)}%`;
+const figures = (f: VerificationFigures) => [
+  pct(f.tar1e3),
+  pct(f.tar1e2),
+  `${pct(f.tenFold.mean)} +- ${pct(f.tenFold.std)}`,
+];
 
 export async function benchTraining(): Promise<string> {
   const images = readManifestTsv(join(SHARED_FACES, 'MANIFEST.tsv'), 'lfw-dev/');
@@ -81,16 +87,7 @@ export async function benchTraining(): Promise<string> {
           random: seededRandom(SEED),
         });
         const f = evaluateHead(v.normalized ? { kind: 'triplet', net: identity } : undefined, test, SEED);
-        t.add(
-          name,
-          v.label,
-          pct(f.tar1e3),
-          pct(f.tar1e2),
-          `${pct(f.tenFold.mean)} +- ${pct(f.tenFold.std)}`,
-          '',
-          '',
-          '',
-        );
+        t.add(name, v.label, ...figures(f), '', '', '');
         continue;
       }
       const options = {
@@ -104,9 +101,7 @@ export async function benchTraining(): Promise<string> {
       t.add(
         name,
         v.label,
-        pct(f.tar1e3),
-        pct(f.tar1e2),
-        `${pct(f.tenFold.mean)} +- ${pct(f.tenFold.std)}`,
+        ...figures(f),
         `${r.bestEpoch} (${pct(r.valTarBefore)} -> ${pct(r.history[r.bestEpoch - 1]!.valTar)})`,
         pct(r.history.at(-1)!.valTar),
         perEpoch.toFixed(3),

@@ -31,6 +31,19 @@ export function pairwiseSquared(y: Float64Array, rows: number, dim: number): Flo
   return d;
 }
 
+/** The batch members of another identity than `a`, and the closest of them (-1: none). */
+function negativesOf(d2: Float64Array, labels: readonly (string | number)[], a: number) {
+  const n = labels.length;
+  const negatives: number[] = [];
+  let hardest = -1;
+  for (let j = 0; j < n; j++) {
+    if (labels[j] === labels[a]) continue;
+    negatives.push(j);
+    if (hardest < 0 || d2[a * n + j]! < d2[a * n + hardest]!) hardest = j;
+  }
+  return { negatives, hardest };
+}
+
 /** Every ordered anchor-positive pair of the batch with one negative chosen by `mining`. */
 export function mineTriplets(
   d2: Float64Array,
@@ -42,11 +55,8 @@ export function mineTriplets(
   const n = labels.length;
   const triplets: Triplet[] = [];
   for (let a = 0; a < n; a++) {
-    const negatives: number[] = [];
-    for (let j = 0; j < n; j++) if (labels[j] !== labels[a]) negatives.push(j);
-    if (!negatives.length) continue;
-    let hardest = negatives[0]!;
-    for (const j of negatives) if (d2[a * n + j]! < d2[a * n + hardest]!) hardest = j;
+    const { negatives, hardest } = negativesOf(d2, labels, a);
+    if (hardest < 0) continue;
     for (let p = 0; p < n; p++) {
       if (p === a || labels[p] !== labels[a]) continue;
       let negative = hardest;
@@ -116,14 +126,9 @@ export function batchPairs(d2: Float64Array, labels: readonly (string | number)[
   const n = labels.length;
   const pairs: Pair[] = [];
   for (let a = 0; a < n; a++) {
-    const negatives: number[] = [];
-    for (let j = 0; j < n; j++) {
-      if (labels[j] !== labels[a]) negatives.push(j);
-      else if (j > a) pairs.push({ a, b: j, same: true });
-    }
-    if (!negatives.length) continue;
-    let hardest = negatives[0]!;
-    for (const j of negatives) if (d2[a * n + j]! < d2[a * n + hardest]!) hardest = j;
+    for (let j = a + 1; j < n; j++) if (labels[j] === labels[a]) pairs.push({ a, b: j, same: true });
+    const { negatives, hardest } = negativesOf(d2, labels, a);
+    if (hardest < 0) continue;
     pairs.push({ a, b: hardest, same: false });
     pairs.push({ a, b: negatives[Math.floor(random() * negatives.length)]!, same: false });
   }
