@@ -5,10 +5,10 @@ BIN := node_modules/.bin
 export ONNXRUNTIME_NODE_INSTALL := skip
 
 # Debian packages the project needs: ffmpeg reads the cameras; systemd-analyze checks the unit;
-# Mosquitto (and openssl for its
-# test CA) and the GStreamer RTSP server (Python GObject bindings) are the real broker and camera
-# the tests use.
-DEB_PACKAGES := ffmpeg mosquitto openssl systemd python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+# mosquitto_sub (mosquitto-clients) watches the events of `make run`; Mosquitto (and openssl for
+# its test CA) and the GStreamer RTSP server (Python GObject bindings) are the real broker and
+# camera the tests use.
+DEB_PACKAGES := ffmpeg mosquitto mosquitto-clients openssl systemd python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
 	gstreamer1.0-tools
 
