@@ -79,7 +79,9 @@ describe('sd_notify', () => {
     const late = messages.filter((m) => m.at > afterStall + 50 && m.text === 'WATCHDOG=1');
     expect(late).toEqual([]);
     expect(logs.some((l) => l.includes('pipeline stalled'))).toBe(true);
-    expect(afterStall - stalledAt).toBeGreaterThanOrEqual(900); // stallSeconds, not at once
+    // Declared a stall only after stallSeconds (1 s) without an analysed frame, not at once (the
+    // last frame may have finished up to one frame interval before the hang began).
+    expect(afterStall - stalledAt).toBeGreaterThanOrEqual(600);
 
     await daemon.stop();
     await until('STOPPING=1', () => messages.some((m) => m.text.startsWith('STOPPING=1')), 2000);
