@@ -30,7 +30,10 @@ const Evidence = {
   }),
   frames: Type.Integer({ description: 'Frames of the track that voted for this decision' }),
   gallery_version: Type.Integer(),
-  model: Type.String({ description: "sha256 of the encoder's ONNX file" }),
+  model: Type.String({
+    description:
+      "What made the embeddings: the encoder's sha256 and /unit (unit-length embeddings), plus + and the head's sha256 with a triplet head",
+  }),
   signature: Type.Optional(Signature),
 };
 

@@ -32,7 +32,7 @@ describe('facegate verify', () => {
     const same = await run('verify', sharedFace('deepface/img1.jpg'), sharedFace('deepface/img2.jpg'));
     expect(same.code).toBe(0);
     const s = JSON.parse(same.out[0]!) as { distance: number; threshold: number; same: boolean };
-    expect(s).toMatchObject({ threshold: 0.6, same: true });
+    expect(s).toMatchObject({ threshold: 0.42, same: true });
     const diff = await run('verify', sharedFace('deepface/img1.jpg'), sharedFace('deepface/img3.jpg'));
     const d = JSON.parse(diff.out[0]!) as { distance: number; same: boolean };
     expect(d.same).toBe(false);

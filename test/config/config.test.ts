@@ -13,7 +13,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('configuration', () => {
   it('has typed defaults derived from the schema', () => {
     const c = loadConfig(undefined, {});
-    expect(c.match.threshold).toBe(0.6);
+    expect(c.match.threshold).toBe(0.42);
     expect(c.models.providers).toEqual(['cpu']);
     expectTypeOf(c.match.threshold).toEqualTypeOf<number>();
     expectTypeOf<Config['models']['providers']>().toEqualTypeOf<('tensorrt' | 'cuda' | 'cpu')[]>();
@@ -100,7 +100,7 @@ describe('configuration', () => {
     expect(await main(['config', '--print-schema'], io)).toBe(0);
     const settings = JSON.parse(out.at(-1)!) as { key: string; env?: string; allowed?: unknown[] }[];
     expect(settings.find((s) => s.key === 'match.threshold')).toMatchObject({
-      default: 0.6,
+      default: 0.42,
       env: 'FACEGATE_MATCH_THRESHOLD',
     });
     expect(settings.find((s) => s.key === 'match.aggregation')?.allowed).toEqual(['mean', 'best']);

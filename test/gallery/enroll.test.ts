@@ -127,7 +127,7 @@ describe('enrollment', () => {
       reason: 'duplicate',
       details: { personId: 'ann', name: 'Ann' },
       message: expect.stringMatching(
-        /anne\.png: looks like ann \(Ann\), distance 0\.\d+ under the threshold 0\.6/,
+        /anne\.png: looks like ann \(Ann\), distance 0\.\d+ under the threshold 0\.42/,
       ),
     });
     expect(store.listPeople().map((p) => p.id)).toEqual(['ann']);

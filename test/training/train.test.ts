@@ -199,7 +199,7 @@ describe('facegate train', () => {
       encoder: string;
     };
     expect(manifest.kind).toBe('triplet');
-    expect(manifest.encoder).toMatch(/^[0-9a-f]{64}$/);
+    expect(manifest.encoder).toMatch(/^[0-9a-f]{64}\/unit$/);
     // The cache makes the second run skip encoding.
     err.length = 0;
     expect(await main([...args, '--loss', 'binary', '--cache', join(dir, 'cache.json')], io)).toBe(0);
