@@ -10,8 +10,6 @@ import { readManifestTsv } from '../src/eval/datasets.js';
 import { FaceEngine } from '../src/inference/faces.js';
 import { embedLabelled } from '../src/training/data.js';
 import type { Mining } from '../src/training/losses.js';
-import { createNetwork } from '../src/training/network.js';
-import { seededRandom } from '../src/training/random.js';
 import {
   defaultsFor,
   evaluateHead,
@@ -80,14 +78,7 @@ export async function benchTraining(): Promise<string> {
     const [train, val] = splitIdentities(pool, 0.2, SEED + 1);
     for (const v of variants) {
       if (!v.loss) {
-        const dim = test.embeddings[0]!.length;
-        const identity = createNetwork([dim, dim], {
-          normalize: true,
-          identity: true,
-          random: seededRandom(SEED),
-        });
-        const f = evaluateHead(v.normalized ? { kind: 'triplet', net: identity } : undefined, test, SEED);
-        t.add(name, v.label, ...figures(f), '', '', '');
+        t.add(name, v.label, ...figures(evaluateHead(undefined, test, SEED)), '', '', '');
         continue;
       }
       const options = {
