@@ -42,7 +42,7 @@ export async function enrollmentFace(
   let faces: Face[];
   try {
     const image = await decodeImage(photo.bytes, policy.maxPixels ? { maxPixels: policy.maxPixels } : {});
-    faces = await engine.analyze(image, { select: 'all' });
+    faces = await engine.analyze(image, { select: 'all', secondLook: true });
   } catch (err) {
     throw new EnrollmentRejected(
       'unreadable',

@@ -44,6 +44,14 @@ export type AnalyzeOptions = {
    */
   mirror?: boolean;
   detector?: Partial<DetectorOptions>;
+  /**
+   * When no face is found, look again at the scales halfway between the pyramid's octaves (the
+   * tiny detector misses some faces that fall between two levels). Default: on for photos
+   * (select 'largest' or 'central'), off for 'all', where an empty video frame is the common case
+   * and would pay the second look every time. On lfw-dev it finds all 9 of the 9 faces that the
+   * first look missed (bench/RESULTS.md, 2026-11-29).
+   */
+  secondLook?: boolean;
   /** Filled with the milliseconds each stage took, for the daemon's per-stage histograms. */
   timings?: StageTimings;
 };
@@ -129,10 +137,15 @@ export class FaceEngine {
       return ms;
     };
     const pyramid = new ImagePyramid(image);
-    const found = await detectFaces(this.detector, pyramid, {
-      ...DEFAULT_DETECTOR_OPTIONS,
-      ...opts.detector,
-    });
+    const detector = { ...DEFAULT_DETECTOR_OPTIONS, ...opts.detector };
+    let found = await detectFaces(this.detector, pyramid, detector);
+    if (!found.length && (opts.secondLook ?? (opts.select ?? 'largest') !== 'all')) {
+      // Every level at 1/sqrt(2) of the first look's: no upscaling, the gaps between octaves.
+      found = await detectFaces(this.detector, pyramid, {
+        ...detector,
+        minFaceSize: detector.minFaceSize * Math.SQRT2,
+      });
+    }
     const dets = selectFaces(found, image, opts.select ?? 'largest');
     t.detect = lap();
     if (!dets.length) return [];

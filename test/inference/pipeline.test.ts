@@ -6,6 +6,7 @@ import { DEFAULT_DETECTOR_OPTIONS, pyramidScales } from '../../src/inference/det
 import { euclidean, FaceEngine } from '../../src/inference/faces.js';
 import { decodeImage } from '../../src/vision/image.js';
 import { faceCrop } from '../helpers/faces.js';
+import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
 
 let engine: FaceEngine;
 let reference: Float32Array;
@@ -15,6 +16,17 @@ beforeAll(async () => {
 });
 
 describe('face pipeline', () => {
+  it.runIf(sharedFacesAvailable('second look between pyramid octaves (lfw-dev photos)'))(
+    'looks again between the octaves when a photo shows no face, not on video frames',
+    async () => {
+      // A face the first look misses: between two pyramid levels for the tiny detector.
+      const photo = await decodeImage(sharedFace('lfw-dev/Jude_Law/Jude_Law_0002.jpg'));
+      expect(await engine.analyze(photo, { secondLook: false })).toHaveLength(0);
+      expect(await engine.analyze(photo, { select: 'all' })).toHaveLength(0);
+      expect(await engine.analyze(photo)).toHaveLength(1);
+    },
+  );
+
   it('handles a 36-megapixel photo: finds the face, same person as the original', async () => {
     const huge = await sharp(await faceCrop(1))
       .resize(7200, 5000, { fit: 'fill' })
