@@ -1,7 +1,8 @@
 // Training data: labelled face photos (a folder per identity, or a manifest), each detected,
 // aligned and encoded once with the frozen encoder. The embeddings are cached in a JSON file
-// keyed by the encoder's sha256 and each file's path, size and mtime, so a second run (another loss,
-// another seed) starts training at once, and a changed photo or model is encoded again.
+// keyed by the encoder's sha256, the pipeline's settings and each file's path, size and mtime, so
+// a second run (another loss, another seed) starts training at once, and a changed photo, model
+// or setting is encoded again.
 import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FacegateError } from '../errors.js';
@@ -34,7 +35,18 @@ export function listIdentityFolders(dir: string): LabelledImage[] {
 }
 
 type CacheEntry = { size: number; mtimeMs: number; embedding?: string; reason?: string };
-type CacheFile = { encoder: string; grayscale: boolean; entries: Record<string, CacheEntry> };
+type CacheFile = {
+  encoder: string;
+  grayscale: boolean;
+  settings: string;
+  entries: Record<string, CacheEntry>;
+};
+
+/**
+ * Bumped when the face pipeline changes what it finds or how it encodes in ways the encoder's
+ * sha256 does not show (2: a second look for faces between the pyramid's octaves).
+ */
+const PIPELINE_VERSION = 2;
 
 export type EmbeddedSet = LabelledEmbeddings & {
   paths: string[];
@@ -56,11 +68,13 @@ export async function embedLabelled(
   } = {},
 ): Promise<EmbeddedSet> {
   const grayscale = opts.grayscale ?? false;
-  let cache: CacheFile = { encoder: engine.encoderId, grayscale, entries: {} };
+  const settings = JSON.stringify({ pipeline: PIPELINE_VERSION, analyze: opts.analyze ?? {} });
+  let cache: CacheFile = { encoder: engine.encoderId, grayscale, settings, entries: {} };
   if (opts.cacheFile && existsSync(opts.cacheFile)) {
     try {
       const read = JSON.parse(readFileSync(opts.cacheFile, 'utf8')) as CacheFile;
-      if (read.encoder === engine.encoderId && read.grayscale === grayscale) cache = read;
+      if (read.encoder === engine.encoderId && read.grayscale === grayscale && read.settings === settings)
+        cache = read;
     } catch {
       // A damaged cache is only a cache: encode again.
     }
