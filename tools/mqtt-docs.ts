@@ -13,7 +13,7 @@ const example = {
   quality: { score: 0.97, eye_distance: 58.2, sharpness: 74.1, yaw: -6.3, roll: 2.1 },
   frames: 4,
   gallery_version: 12,
-  model: '276ab8bba638a09ab44e91482baba7e20eb9fb39dacd7757be3ad74ec36fd055',
+  model: '276ab8bba638a09ab44e91482baba7e20eb9fb39dacd7757be3ad74ec36fd055/unit',
 };
 
 export function mqttReference(): string {
@@ -76,7 +76,7 @@ retained config removes a camera's entity.
 
 Example:
 
-${json({ ...example, person: { id: 'ann', name: 'Ann Example' }, distance: 0.382, similarity: 0.363, threshold: 0.6, margin: 0.211 })}
+${json({ ...example, person: { id: 'ann', name: 'Ann Example' }, distance: 0.27, similarity: 0.357, threshold: 0.42, margin: 0.15 })}
 
 Schema:
 
