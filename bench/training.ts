@@ -48,10 +48,8 @@ export async function benchTraining(): Promise<string> {
     loss?: HeadKind;
     mining?: Mining;
     hidden?: number;
-    normalized?: boolean;
   }[] = [
-    { label: '(a) plain distance' },
-    { label: "(a') L2-normalised distance (the triplet head before training)", normalized: true },
+    { label: '(a) plain distance (unit-length embeddings)' },
     { label: '(b) triplet head, hard negatives', loss: 'triplet', mining: 'hard' },
     { label: '(b2) triplet head, semi-hard negatives', loss: 'triplet', mining: 'semi-hard' },
     { label: '(c) triplet head, random negatives', loss: 'triplet', mining: 'random' },
