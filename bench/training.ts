@@ -13,7 +13,8 @@ import type { Mining } from '../src/training/losses.js';
 import {
   defaultsFor,
   evaluateHead,
-  splitIdentities,
+  measurementPairs,
+  splitForTraining,
   trainHead,
   type HeadKind,
   type LabelledEmbeddings,
@@ -71,12 +72,16 @@ export async function benchTraining(): Promise<string> {
     'val TAR at the last epoch',
     'training s / epoch',
   ]);
+  let trainingIdentities = '';
   for (const [name, data] of Object.entries(sets)) {
-    const [pool, test] = splitIdentities(data, 0.3, SEED);
-    const [train, val] = splitIdentities(pool, 0.2, SEED + 1);
+    // The split of `facegate train --test-fraction 0.3` (default --val-fraction 0.2, --seed 1).
+    const { train, val, test } = splitForTraining(data, { testFraction: 0.3, valFraction: 0.2, seed: SEED });
+    if (!test) throw new Error('no held-out identities');
+    trainingIdentities ||= `${new Set(train.labels).size} (${train.labels.length} photos)`;
+    const testPairs = measurementPairs(test.labels, SEED);
     for (const v of variants) {
       if (!v.loss) {
-        t.add(name, v.label, ...figures(evaluateHead(undefined, test, SEED)), '', '', '');
+        t.add(name, v.label, ...figures(evaluateHead(undefined, test, SEED, testPairs)), '', '', '');
         continue;
       }
       const options = {
@@ -85,21 +90,19 @@ export async function benchTraining(): Promise<string> {
         seed: SEED,
       };
       const r = trainHead(train, val, options);
-      const f = evaluateHead(r.head, test, SEED);
+      const f = evaluateHead(r.head, test, SEED, testPairs);
       const perEpoch = r.history.reduce((s, h) => s + h.seconds, 0) / r.history.length;
       t.add(
         name,
         v.label,
         ...figures(f),
-        `${r.bestEpoch} (${pct(r.valTarBefore)} -> ${pct(r.history[r.bestEpoch - 1]!.valTar)})`,
+        `${r.bestEpoch} (${pct(r.valTarBefore)} -> ${pct(r.validation.tar1e3)})`,
         pct(r.history.at(-1)!.valTar),
         perEpoch.toFixed(3),
       );
     }
   }
-  const [pool] = splitIdentities(sets.colour!, 0.3, SEED);
-  const [train] = splitIdentities(pool, 0.2, SEED + 1);
-  return `${t.toString()}\n\nTraining identities: ${new Set(train.labels).size} (${train.labels.length} photos); an epoch is one pass over those with two photos or more.`;
+  return `${t.toString()}\n\nTraining identities: ${trainingIdentities}; an epoch is one pass over those with two photos or more.`;
 }
 
 if (process.argv[1] === import.meta.filename) console.log(await benchTraining());

@@ -47,5 +47,13 @@ export function parseNumber(name: string, value: string | undefined, fallback: n
   return n;
 }
 
+/** An integer option of at least `min`. */
+export function parseInteger(name: string, value: string | undefined, fallback: number, min = 1): number {
+  const n = parseNumber(name, value, fallback);
+  if (!Number.isInteger(n) || n < min)
+    throw new FacegateError('USAGE', `--${name} must be an integer >= ${min}`);
+  return n;
+}
+
 /** Rounds for JSON output: enough digits for distances, no float noise in logs. */
 export const round = (v: number, digits = 6): number => Number(v.toFixed(digits));

@@ -12,7 +12,7 @@ import { writeEvaluationPlot } from '../eval/plot.js';
 import { FacegateError } from '../errors.js';
 import { DEFAULT_THRESHOLD, type FaceEngine, type FaceSelection } from '../inference/faces.js';
 import type { Config } from '../config/schema.js';
-import { parseCommand, parseNumber, round, type CommandContext } from './args.js';
+import { parseCommand, parseInteger, parseNumber, round, type CommandContext } from './args.js';
 
 export const EVAL_USAGE = `Usage: facegate eval --pairs FILE --root DIR [options]
        facegate eval --openset --manifest FILE --root DIR [options]
@@ -130,10 +130,8 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
       images.map((i) => i.path),
       config,
     );
-    const enrollImages = parseNumber('enroll-images', values['enroll-images'], 1);
+    const enrollImages = parseInteger('enroll-images', values['enroll-images'], 1);
     const aggregation = values.aggregate ?? 'mean';
-    if (!Number.isInteger(enrollImages) || enrollImages < 1)
-      throw new FacegateError('USAGE', '--enroll-images must be a positive integer');
     if (aggregation !== 'best' && aggregation !== 'mean')
       throw new FacegateError('USAGE', `--aggregate must be best or mean, not "${aggregation}"`);
     const gallerySize = parseNumber('gallery-size', values['gallery-size'], Infinity);

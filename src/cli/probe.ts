@@ -2,7 +2,7 @@
 import { probeCamera } from '../camera/probe.js';
 import { redactUrl } from '../camera/url.js';
 import { FacegateError } from '../errors.js';
-import { parseCommand, parseNumber, type CommandContext } from './args.js';
+import { parseCommand, parseInteger, parseNumber, type CommandContext } from './args.js';
 
 export const PROBE_USAGE = `Usage: facegate probe URL [--frames N] [--transport tcp|udp] [--timeout SECONDS]
 
@@ -29,13 +29,11 @@ export async function probeCommand(argv: string[], ctx: CommandContext): Promise
     return 0;
   }
   if (positionals.length !== 1) throw new FacegateError('USAGE', `probe takes one URL\n\n${PROBE_USAGE}`);
-  const frames = parseNumber('frames', values.frames, 10);
+  const frames = parseInteger('frames', values.frames, 10);
   const timeout = parseNumber('timeout', values.timeout, 10);
   const transport = values.transport ?? 'tcp';
   if (transport !== 'tcp' && transport !== 'udp')
     throw new FacegateError('USAGE', `--transport must be tcp or udp, not "${transport}"`);
-  if (!(Number.isInteger(frames) && frames > 0))
-    throw new FacegateError('USAGE', '--frames must be a positive integer');
   if (!(timeout > 0)) throw new FacegateError('USAGE', '--timeout must be positive');
   let result;
   try {

@@ -11,21 +11,20 @@ import { FacegateError } from '../errors.js';
 import { embedLabelled, listIdentityFolders } from '../training/data.js';
 import { writeHead } from '../training/export.js';
 import { MINING, type Mining } from '../training/losses.js';
-import { seededRandom } from '../training/random.js';
 import {
   DEFAULT_TRAIN_OPTIONS,
   defaultsFor,
   evaluateHead,
-  evaluationPairs,
-  scorePairs,
-  splitIdentities,
+  measurementPairs,
+  pairDistances,
+  splitForTraining,
   trainHead,
   type Head,
   type LabelledEmbeddings,
   type TrainOptions,
   type VerificationFigures,
 } from '../training/train.js';
-import { parseCommand, parseNumber, type CommandContext } from './args.js';
+import { parseCommand, parseInteger, parseNumber, type CommandContext } from './args.js';
 
 const D = DEFAULT_TRAIN_OPTIONS;
 
@@ -115,12 +114,6 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
   const mining = values.mining ?? D.mining;
   if (!(MINING as readonly string[]).includes(mining))
     throw new FacegateError('USAGE', `--mining must be one of ${MINING.join(', ')}, not "${mining}"`);
-  const int = (name: string, v: string | undefined, fallback: number, min: number) => {
-    const n = parseNumber(name, v, fallback);
-    if (!Number.isInteger(n) || n < min)
-      throw new FacegateError('USAGE', `--${name} must be an integer >= ${min}`);
-    return n;
-  };
   const fraction = (name: string, v: string | undefined, fallback: number) => {
     const n = parseNumber(name, v, fallback);
     if (!(n >= 0 && n < 1)) throw new FacegateError('USAGE', `--${name} must be in [0, 1)`);
@@ -131,14 +124,14 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
     loss,
     mining: mining as Mining,
     margin: parseNumber('margin', values.margin, D.margin),
-    identitiesPerBatch: int('batch-identities', values['batch-identities'], D.identitiesPerBatch, 2),
-    imagesPerIdentity: int('batch-images', values['batch-images'], D.imagesPerIdentity, 2),
-    epochs: int('epochs', values.epochs, D.epochs, 1),
+    identitiesPerBatch: parseInteger('batch-identities', values['batch-identities'], D.identitiesPerBatch, 2),
+    imagesPerIdentity: parseInteger('batch-images', values['batch-images'], D.imagesPerIdentity, 2),
+    epochs: parseInteger('epochs', values.epochs, D.epochs, 1),
     learningRate: parseNumber('lr', values.lr, d.learningRate),
     weightDecay: parseNumber('weight-decay', values['weight-decay'], d.weightDecay),
-    hidden: int('hidden', values.hidden, d.hidden, loss === 'binary' ? 1 : 0),
-    outDim: int('out-dim', values['out-dim'], D.outDim, 1),
-    seed: int('seed', values.seed, D.seed, 0),
+    hidden: parseInteger('hidden', values.hidden, d.hidden, loss === 'binary' ? 1 : 0),
+    outDim: parseInteger('out-dim', values['out-dim'], D.outDim, 1),
+    seed: parseInteger('seed', values.seed, D.seed, 0),
   };
   const valFraction = fraction('val-fraction', values['val-fraction'], 0.2);
   const testFraction = fraction('test-fraction', values['test-fraction'], 0);
@@ -167,9 +160,7 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
     `${data.embeddings.length} embedded (${data.encoded} encoded now, the rest from ${cacheFile}), ${data.missing.length} without a face or unreadable`,
   );
 
-  const [pool, test]: [LabelledEmbeddings, LabelledEmbeddings | undefined] =
-    testFraction > 0 ? splitIdentities(data, testFraction, options.seed) : [data, undefined];
-  const [train, val] = splitIdentities(pool, valFraction, options.seed + 1);
+  const { train, val, test } = splitForTraining(data, { testFraction, valFraction, seed: options.seed });
   const ids = (d: LabelledEmbeddings) => new Set(d.labels).size;
   io.err(
     `identities: ${ids(train)} train, ${ids(val)} validation${test ? `, ${ids(test)} held out` : ''}; ${loss} head${loss === 'triplet' ? `, ${mining} negatives` : ''}`,
@@ -180,7 +171,7 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
       `epoch ${String(r.epoch).padStart(3)}/${options.epochs}  loss ${r.loss.toFixed(4)}  ${loss === 'triplet' ? 'active triplets' : 'misclassified pairs'} ${percent(r.activeFraction).padStart(7)}  val TAR@1e-3 ${percent(r.valTar)}  (${r.seconds.toFixed(1)} s)`,
     ),
   );
-  const valFigures = evaluateHead(result.head, val, options.seed);
+  const valFigures = result.validation;
   const manifest = writeHead(values.out, result.head, {
     encoder: engine.encoderId,
     threshold: valFigures.threshold1e3,
@@ -199,10 +190,13 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
     `best epoch ${result.bestEpoch}: validation TAR@1e-3 ${percent(result.valTarBefore)} -> ${percent(valFigures.tar1e3)}; wrote ${values.out} (+ .json)`,
   );
 
+  // Held-out identities if any, else validation: measured on one set of pairs for every curve.
+  const evalSet = test ?? val;
+  const evalPairs = measurementPairs(evalSet.labels, options.seed);
   const heldOut = test
     ? {
-        before: evaluateHead(undefined, test, options.seed),
-        after: evaluateHead(result.head, test, options.seed),
+        before: evaluateHead(undefined, test, options.seed, evalPairs),
+        after: evaluateHead(result.head, test, options.seed, evalPairs),
       }
     : undefined;
   if (heldOut && !values.json) {
@@ -210,7 +204,7 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
     io.out(figuresLine(`held out, ${loss} head`, heldOut.after));
   }
   if (values.report)
-    await writeReport(values.report, result, test ?? val, options, heldOut, data.missing.length);
+    await writeReport(values.report, result, evalSet, evalPairs, options, heldOut, data.missing.length);
   if (values.json) io.out(JSON.stringify({ out: values.out, manifest, history: result.history, heldOut }));
   return 0;
 }
@@ -219,6 +213,7 @@ async function writeReport(
   dir: string,
   result: ReturnType<typeof trainHead>,
   evalSet: LabelledEmbeddings,
+  pairs: readonly { a: number; b: number; same: boolean }[],
   options: TrainOptions,
   heldOut: { before: VerificationFigures; after: VerificationFigures } | undefined,
   missing: number,
@@ -233,10 +228,9 @@ async function writeReport(
     },
     { label: 'validation TAR @ FAR 1e-3', values: h.map((r) => r.valTar) },
   ]);
-  const pairs = evaluationPairs(evalSet.labels, seededRandom(options.seed ^ 0x5eed));
   const roc = (head: Head | undefined) => {
-    const scores = scorePairs(head, evalSet, pairs);
-    return rocCurve(pairs.map((p, i) => ({ distance: scores[i]!, same: p.same })));
+    const distances = pairDistances(head, evalSet, pairs);
+    return rocCurve(pairs.map((p, i) => ({ distance: distances[i]!, same: p.same })));
   };
   const which = heldOut ? 'held-out identities' : 'validation identities';
   await writeRocComparison(join(dir, 'roc.png'), `ROC on ${which}`, [
@@ -249,7 +243,7 @@ async function writeReport(
     `# ${options.loss} head`,
     '',
     `Options: ${JSON.stringify(options)}. Photos without a face: ${missing}.`,
-    `Best epoch ${result.bestEpoch} of ${h.length}: validation TAR at FAR 1e-3 ${percent(result.valTarBefore)} (plain distance) -> ${percent(h[result.bestEpoch - 1]?.valTar ?? 0)}.`,
+    `Best epoch ${result.bestEpoch} of ${h.length}: validation TAR at FAR 1e-3 ${percent(result.valTarBefore)} (plain distance) -> ${percent(result.validation.tar1e3)}.`,
     '',
     ...(heldOut
       ? [

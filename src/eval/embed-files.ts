@@ -2,35 +2,43 @@
 // embedding or with the reason it has none (unreadable, no face, or failed a quality gate).
 import { join } from 'node:path';
 import type { AnalyzeOptions, Face, FaceEngine } from '../inference/faces.js';
-import { decodeImage } from '../vision/image.js';
+import { decodeImage, toGrayscale } from '../vision/image.js';
 import { checkGates, type QualityGates } from '../vision/quality.js';
 
 export type EmbeddedFile =
   { ok: true; face: Face } | { ok: false; reason: 'unreadable' | 'no face' | 'gated'; detail: string };
 
+export type EmbedFileOptions = AnalyzeOptions & {
+  gates?: QualityGates;
+  /** Encode a grayscale version, as a monochrome or infrared camera would see the photo. */
+  grayscale?: boolean;
+};
+
 export async function embedFiles(
   engine: FaceEngine,
   root: string,
   paths: readonly string[],
-  opts: AnalyzeOptions & { gates?: QualityGates; onProgress?: (done: number, total: number) => void } = {},
+  opts: EmbedFileOptions & { onProgress?: (done: number, total: number) => void } = {},
 ): Promise<Map<string, EmbeddedFile>> {
   const out = new Map<string, EmbeddedFile>();
   const unique = [...new Set(paths)];
   for (const [i, path] of unique.entries()) {
-    out.set(path, await embedOne(engine, join(root, path), opts));
+    out.set(path, await embedFile(engine, join(root, path), opts));
     opts.onProgress?.(i + 1, unique.length);
   }
   return out;
 }
 
-async function embedOne(
+/** The first face of one photo (see AnalyzeOptions.select), or why there is none. */
+export async function embedFile(
   engine: FaceEngine,
   file: string,
-  opts: AnalyzeOptions & { gates?: QualityGates },
+  opts: EmbedFileOptions = {},
 ): Promise<EmbeddedFile> {
   let faces: Face[];
   try {
-    faces = await engine.analyze(await decodeImage(file), opts);
+    const image = await decodeImage(file);
+    faces = await engine.analyze(opts.grayscale ? toGrayscale(image) : image, opts);
   } catch (err) {
     return { ok: false, reason: 'unreadable', detail: (err as Error).message };
   }

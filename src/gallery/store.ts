@@ -289,11 +289,12 @@ function toPerson(r: PersonRow): Person {
   };
 }
 
-function vectorBlob(v: Float32Array): Buffer {
+/** An embedding as little-endian float32 bytes, as stored (also in the training cache). */
+export function vectorBlob(v: Float32Array): Buffer {
   return Buffer.from(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
 }
 
-function blobVector(b: Buffer): Float32Array {
+export function blobVector(b: Buffer): Float32Array {
   // Copy: the Buffer may not be 4-byte aligned.
   const out = new Float32Array(b.length / 4);
   for (let i = 0; i < out.length; i++) out[i] = b.readFloatLE(4 * i);

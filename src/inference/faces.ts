@@ -7,8 +7,7 @@ import { measureQuality, type FaceQuality } from '../vision/quality.js';
 import { ImagePyramid, type Rect } from '../vision/warp.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces, type Detection, type DetectorOptions } from './detector.js';
 import { FacegateError } from '../errors.js';
-import type { HeadManifest } from '../training/export.js';
-import type { HeadModel } from './head.js';
+import type { HeadManifest, HeadModel } from './head.js';
 import { defaultModelsDir, readManifest } from './model-manifest.js';
 import {
   openModel,

@@ -5,7 +5,24 @@
 import { createHash } from 'node:crypto';
 import * as ort from 'onnxruntime-node';
 import { FacegateError, readFileOrThrow } from '../errors.js';
-import type { HeadManifest } from '../training/export.js';
+
+export type HeadManifest = {
+  format: 'facegate-head/1';
+  kind: 'triplet' | 'binary';
+  /** Width of the encoder embedding the head takes. */
+  inputDim: number;
+  /** The encoder tag (FaceEngine.unitEncoderId) of the embeddings it was trained on. */
+  encoder: string;
+  sha256: string;
+  /**
+   * Same person when the head's distance is under this: for the triplet head the Euclidean
+   * distance between projections; for the binary head 1 - similarity. Chosen for FAR 1e-3 on
+   * the validation identities.
+   */
+  threshold: number;
+  thresholdFar: number;
+  trained: Record<string, unknown>;
+};
 
 export class HeadModel {
   private constructor(

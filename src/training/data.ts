@@ -7,8 +7,9 @@ import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileS
 import { join, resolve } from 'node:path';
 import { FacegateError } from '../errors.js';
 import type { LabelledImage } from '../eval/datasets.js';
+import { embedFile } from '../eval/embed-files.js';
+import { blobVector, vectorBlob } from '../gallery/store.js';
 import type { AnalyzeOptions, FaceEngine } from '../inference/faces.js';
-import { decodeImage, toGrayscale } from '../vision/image.js';
 import type { LabelledEmbeddings } from './train.js';
 
 const IMAGE = /\.(jpe?g|png|webp)$/i;
@@ -85,7 +86,6 @@ export async function embedLabelled(
     renameSync(`${opts.cacheFile}.tmp`, opts.cacheFile);
   };
   const out: EmbeddedSet = { embeddings: [], labels: [], paths: [], missing: [], encoded: 0 };
-  let fresh = 0;
   for (const [i, img] of images.entries()) {
     const file = resolve(root, img.path);
     let entry = cache.entries[file];
@@ -97,34 +97,24 @@ export async function embedLabelled(
       continue;
     }
     if (!entry || entry.size !== stat.size || entry.mtimeMs !== stat.mtimeMs) {
-      entry = { size: stat.size, mtimeMs: stat.mtimeMs };
-      try {
-        const decoded = await decodeImage(file);
-        const face = (await engine.analyze(grayscale ? toGrayscale(decoded) : decoded, opts.analyze))[0];
-        if (face)
-          entry.embedding = Buffer.from(
-            face.embedding.buffer,
-            face.embedding.byteOffset,
-            face.embedding.byteLength,
-          ).toString('base64');
-        else entry.reason = 'no face';
-      } catch (err) {
-        entry.reason = `unreadable: ${(err as Error).message}`;
-      }
+      const r = await embedFile(engine, file, { ...opts.analyze, grayscale });
+      entry = {
+        size: stat.size,
+        mtimeMs: stat.mtimeMs,
+        ...(r.ok
+          ? { embedding: vectorBlob(r.face.embedding).toString('base64') }
+          : { reason: r.reason === 'unreadable' ? `unreadable: ${r.detail}` : r.reason }),
+      };
       cache.entries[file] = entry;
-      if (++fresh % 200 === 0) save();
+      if (++out.encoded % 200 === 0) save();
     }
     if (entry.embedding) {
-      const bytes = Buffer.from(entry.embedding, 'base64');
-      out.embeddings.push(
-        new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength)),
-      );
+      out.embeddings.push(blobVector(Buffer.from(entry.embedding, 'base64')));
       out.labels.push(img.identity);
       out.paths.push(img.path);
     } else out.missing.push({ path: img.path, reason: entry.reason ?? 'no face' });
     opts.onProgress?.(i + 1, images.length);
   }
-  if (fresh) save();
-  out.encoded = fresh;
+  if (out.encoded) save();
   return out;
 }

@@ -4,26 +4,9 @@
 import { createHash } from 'node:crypto';
 import { renameSync, writeFileSync } from 'node:fs';
 import { GraphBuilder } from '../inference/onnx-writer.js';
+import type { HeadManifest } from '../inference/head.js';
 import type { Network } from './network.js';
-import type { Head, HeadKind } from './train.js';
-
-export type HeadManifest = {
-  format: 'facegate-head/1';
-  kind: HeadKind;
-  /** Width of the encoder embedding the head takes. */
-  inputDim: number;
-  /** sha256 of the encoder's ONNX file the embeddings came from. */
-  encoder: string;
-  sha256: string;
-  /**
-   * Same person when the head's distance is under this: for the triplet head the Euclidean
-   * distance between projections; for the binary head 1 - similarity. Chosen for FAR 1e-3 on
-   * the validation identities.
-   */
-  threshold: number;
-  thresholdFar: number;
-  trained: Record<string, unknown>;
-};
+import type { Head } from './train.js';
 
 function dense(g: GraphBuilder, x: string, net: Network): string {
   let cur = x;

@@ -156,7 +156,11 @@ export function binaryCrossEntropy(logits: Float64Array, same: readonly boolean[
 }
 
 /** |e_a - e_b| for each pair: the binary head's input. */
-export function absDifferences(e: Float64Array, dim: number, pairs: readonly Pair[]): Float64Array {
+export function absDifferences(
+  e: Float64Array,
+  dim: number,
+  pairs: readonly { a: number; b: number }[],
+): Float64Array {
   const x = new Float64Array(pairs.length * dim);
   pairs.forEach(({ a, b }, i) => {
     for (let k = 0; k < dim; k++) x[i * dim + k] = Math.abs(e[a * dim + k]! - e[b * dim + k]!);

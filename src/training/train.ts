@@ -2,6 +2,7 @@
 // validation, mini-batches are P identities x K images, and the epoch with the best validation
 // TAR at FAR 1e-3 is kept. Seeded: the same data and options give the same head.
 import { kFold, tarAt, thresholdAtFar, type ScoredPair } from '../eval/metrics.js';
+import type { HeadManifest } from '../inference/head.js';
 import {
   absDifferences,
   batchPairs,
@@ -15,7 +16,7 @@ import {
 import { Adam, backward, cloneNetwork, createNetwork, forward, type Network } from './network.js';
 import { seededRandom, shuffle, type Random } from './random.js';
 
-export type HeadKind = 'triplet' | 'binary';
+export type HeadKind = HeadManifest['kind'];
 
 /** Embeddings with their identity labels, index-aligned. */
 export type LabelledEmbeddings = { embeddings: Float32Array[]; labels: string[] };
@@ -81,6 +82,8 @@ export type TrainResult = {
   bestEpoch: number;
   /** Validation TAR at FAR 1e-3 of the plain distance, for comparison. */
   valTarBefore: number;
+  /** The kept head's validation figures (its threshold at FAR 1e-3 goes into its manifest). */
+  validation: VerificationFigures;
 };
 
 const toF64 = (rows: readonly Float32Array[], idx: readonly number[], dim: number) => {
@@ -90,33 +93,29 @@ const toF64 = (rows: readonly Float32Array[], idx: readonly number[], dim: numbe
 };
 
 /** Distance-like score of each pair (lower: more alike), under a head or the plain distance. */
-export function scorePairs(
+export function pairDistances(
   head: Head | undefined,
   data: LabelledEmbeddings,
   pairs: readonly { a: number; b: number }[],
 ): number[] {
   const dim = data.embeddings[0]?.length ?? 0;
-  if (!head || head.kind === 'triplet') {
-    const all = Array.from(data.embeddings.keys());
-    const y = head
-      ? forward(head.net, toF64(data.embeddings, all, dim), all.length).output
-      : toF64(data.embeddings, all, dim);
-    const d = head ? head.net.layers.at(-1)!.outDim : dim;
-    return pairs.map(({ a, b }) => {
-      let s = 0;
-      for (let k = 0; k < d; k++) s += (y[a * d + k]! - y[b * d + k]!) ** 2;
-      return Math.sqrt(s);
-    });
+  const e = toF64(data.embeddings, Array.from(data.embeddings.keys()), dim);
+  if (head?.kind === 'binary') {
+    const out: number[] = [];
+    for (let start = 0; start < pairs.length; start += 4096) {
+      const chunk = pairs.slice(start, start + 4096);
+      for (const z of forward(head.net, absDifferences(e, dim, chunk), chunk.length).output)
+        out.push(1 - sigmoid(z));
+    }
+    return out;
   }
-  const all = Array.from(data.embeddings.keys());
-  const e = toF64(data.embeddings, all, dim);
-  const out: number[] = [];
-  for (let start = 0; start < pairs.length; start += 4096) {
-    const chunk = pairs.slice(start, start + 4096).map((p) => ({ ...p, same: false }));
-    const z = forward(head.net, absDifferences(e, dim, chunk), chunk.length).output;
-    for (const v of z) out.push(1 - sigmoid(v));
-  }
-  return out;
+  const y = head ? forward(head.net, e, data.embeddings.length).output : e;
+  const d = head ? head.net.layers.at(-1)!.outDim : dim;
+  return pairs.map(({ a, b }) => {
+    let s = 0;
+    for (let k = 0; k < d; k++) s += (y[a * d + k]! - y[b * d + k]!) ** 2;
+    return Math.sqrt(s);
+  });
 }
 
 /** Every same-identity pair, and up to `maxImpostors` random different-identity pairs. */
@@ -170,14 +169,19 @@ export function verificationFigures(scored: readonly ScoredPair[]): Verification
   };
 }
 
+/** The pairs a set of identities is measured on, the same for every comparator with one seed. */
+export function measurementPairs(labels: readonly string[], seed: number) {
+  return evaluationPairs(labels, seededRandom(seed ^ 0x5eed));
+}
+
 export function evaluateHead(
   head: Head | undefined,
   data: LabelledEmbeddings,
   seed: number,
+  pairs = measurementPairs(data.labels, seed),
 ): VerificationFigures {
-  const pairs = evaluationPairs(data.labels, seededRandom(seed ^ 0x5eed));
-  const scores = scorePairs(head, data, pairs);
-  return verificationFigures(pairs.map((p, i) => ({ distance: scores[i]!, same: p.same })));
+  const distances = pairDistances(head, data, pairs);
+  return verificationFigures(pairs.map((p, i) => ({ distance: distances[i]!, same: p.same })));
 }
 
 /** Identities (never images) split: `fraction` of them into the second set, seeded. */
@@ -196,6 +200,19 @@ export function splitIdentities(
     to.labels.push(l);
   });
   return [a, b];
+}
+
+/**
+ * `testFraction` of the identities held out before anything (none when 0), then `valFraction`
+ * of the rest for validation; seeded, so the CLI and the bench measure the same split.
+ */
+export function splitForTraining(
+  data: LabelledEmbeddings,
+  o: { testFraction: number; valFraction: number; seed: number },
+): { train: LabelledEmbeddings; val: LabelledEmbeddings; test: LabelledEmbeddings | undefined } {
+  const [pool, test] = o.testFraction > 0 ? splitIdentities(data, o.testFraction, o.seed) : [data, undefined];
+  const [train, val] = splitIdentities(pool, o.valFraction, o.seed + 1);
+  return { train, val, test };
 }
 
 /** One epoch's mini-batches: P identities (with two images or more) x up to K images each. */
@@ -235,9 +252,10 @@ export function trainHead(
   // Only a head that starts as the identity is pulled back toward its start.
   const optimizer = new Adam(net, o.learningRate, o.weightDecay, o.loss === 'triplet' && o.hidden === 0);
   const head: Head = { kind: o.loss, net };
-  const valTarBefore = evaluateHead(undefined, val, o.seed).tar1e3;
+  const valPairs = measurementPairs(val.labels, o.seed);
+  const valTarBefore = evaluateHead(undefined, val, o.seed, valPairs).tar1e3;
   const history: EpochReport[] = [];
-  let best = { tar: -1, epoch: 0, net: cloneNetwork(net) };
+  let best: { epoch: number; net: Network; figures: VerificationFigures } | undefined;
 
   for (let epoch = 1; epoch <= o.epochs; epoch++) {
     const t0 = performance.now();
@@ -274,7 +292,8 @@ export function trainHead(
       active += r.active;
     }
     const seconds = (performance.now() - t0) / 1000;
-    const valTar = evaluateHead(head, val, o.seed).tar1e3;
+    const figures = evaluateHead(head, val, o.seed, valPairs);
+    const valTar = figures.tar1e3;
     const report = {
       epoch,
       loss: count ? loss / count : 0,
@@ -284,7 +303,13 @@ export function trainHead(
     };
     history.push(report);
     onEpoch(report);
-    if (valTar > best.tar) best = { tar: valTar, epoch, net: cloneNetwork(net) };
+    if (!best || valTar > best.figures.tar1e3) best = { epoch, net: cloneNetwork(net), figures };
   }
-  return { head: { kind: o.loss, net: best.net }, history, bestEpoch: best.epoch, valTarBefore };
+  return {
+    head: { kind: o.loss, net: best!.net },
+    history,
+    bestEpoch: best!.epoch,
+    valTarBefore,
+    validation: best!.figures,
+  };
 }
