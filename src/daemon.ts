@@ -79,7 +79,20 @@ const LIVE_KEYS = new Set(['recognition.mirror', 'recognition.reportUnusable']);
 /** Inside the live sections, but the models they name are loaded at start. */
 const RESTART_KEYS = new Set(['match.comparator', 'match.headFile']);
 
-/** Keys (a.b.c) whose values differ between two configs. */
+/** Sets the key a.b.c of `target` to its value in `source`. */
+function copyKey(target: object, source: object, key: string): void {
+  const path = key.split('.');
+  const last = path.pop()!;
+  let t = target as Record<string, unknown>;
+  let s = source as Record<string, unknown>;
+  for (const p of path) {
+    t = t[p] as Record<string, unknown>;
+    s = s[p] as Record<string, unknown>;
+  }
+  t[last] = structuredClone(s[last]);
+}
+
+/** Leaf keys (a.b.c) whose values differ between two configs. */
 function changedKeys(a: unknown, b: unknown, prefix = ''): string[] {
   if (a && b && typeof a === 'object' && typeof b === 'object' && !Array.isArray(a) && !Array.isArray(b)) {
     const keys = new Set([...Object.keys(a), ...Object.keys(b)]);
@@ -378,18 +391,9 @@ export class Daemon {
       !RESTART_KEYS.has(k) && (LIVE_SECTIONS.some((s) => k.startsWith(`${s}.`)) || LIVE_KEYS.has(k));
     const applied = changed.filter(live);
     const needRestart = changed.filter((k) => !live(k));
-    const c = this.config;
-    this.config = {
-      ...c,
-      match: { ...next.match, comparator: c.match.comparator, headFile: c.match.headFile },
-      quality: next.quality,
-      detector: next.detector,
-      recognition: {
-        ...c.recognition,
-        mirror: next.recognition.mirror,
-        reportUnusable: next.recognition.reportUnusable,
-      },
-    };
+    const updated = structuredClone(this.config);
+    for (const key of applied) copyKey(updated, next, key);
+    this.config = updated;
     this.matcher = undefined; // rebuilt from the store on the next frame
     this.log('info', 'configuration reloaded', { applied });
     if (needRestart.length) this.log('warn', 'changed settings that need a restart', { keys: needRestart });

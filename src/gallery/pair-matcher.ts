@@ -56,11 +56,14 @@ export class PairHeadMatcher implements GallerySearch {
     // Best row per person, then the two best people.
     const best = new Float64Array(this.people.length).fill(Infinity);
     for (let i = 0; i < n; i++) best[this.owner[i]!] = Math.min(best[this.owner[i]!]!, 1 - similarity[i]!);
-    const order = Array.from(best.keys()).sort((a, b) => best[a]! - best[b]!);
-    const top = order[0]!;
+    let top = 0;
+    let runner = -1;
+    for (let p = 1; p < best.length; p++) {
+      if (best[p]! < best[top]!) [top, runner] = [p, top];
+      else if (runner < 0 || best[p]! < best[runner]!) runner = p;
+    }
     const distance = best[top]!;
-    const runner = order[1];
-    if (runner === undefined) return { ...this.people[top]!, distance, margin: Infinity };
+    if (runner < 0) return { ...this.people[top]!, distance, margin: Infinity };
     const second = { ...this.people[runner]!, distance: best[runner]! };
     return { ...this.people[top]!, distance, second, margin: second.distance - distance };
   }
