@@ -1,18 +1,10 @@
 // `make bench` (camera part): CPU of one camera (720p H.264 at 2 Mbit/s in, 5 fps analysed at
 // 1280x720) split between ffmpeg and facegate's side, and the frame parser's memory over
 // 10,000 frames. Needs the GStreamer RTSP server of the tests.
-import { readFileSync } from 'node:fs';
 import { CameraSource } from '../src/camera/camera-source.js';
 import { FrameParser } from '../src/camera/frame-parser.js';
 import { RtspServer } from '../test/helpers/rtsp.js';
-import { Table } from './harness.js';
-
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
-
-function processCpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND; // utime + stime
-}
+import { processCpuSeconds, Table } from './harness.js';
 
 export async function benchCamera(seconds = 10): Promise<string> {
   const server = await RtspServer.start();

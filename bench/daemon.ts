@@ -7,18 +7,18 @@
 // RTSP server on the same two cores would take CPU from what is measured.
 import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { loadConfig } from '../src/config/schema.js';
 import { Daemon } from '../src/daemon.js';
-import { enrollPerson } from '../src/gallery/enroll.js';
+import { enrollmentPolicy, enrollPerson } from '../src/gallery/enroll.js';
 import { GalleryStore } from '../src/gallery/store.js';
 import { FaceEngine } from '../src/inference/faces.js';
-import { Table } from './harness.js';
+import { writeSceneClip } from '../src/demo.js';
+import { faceCrop } from '../test/helpers/faces.js';
+import { processCpuSeconds, Table } from './harness.js';
 
-const TICKS_PER_SECOND = 100; // USER_HZ on Linux
 const WARMUP_S = 8;
 
 type RunResult = {
@@ -39,11 +39,6 @@ const percentile = (v: number[], p: number) => {
   return s.length ? s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]! : NaN;
 };
 
-function cpuSeconds(pid: number): number {
-  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
-  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
-}
-
 /** ffmpeg processes started by this process. */
 function ffmpegChildren(): number[] {
   return readdirSync('/proc')
@@ -62,24 +57,16 @@ function ffmpegChildren(): number[] {
 const rssMiB = (pid: number) =>
   Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0) / 1024;
 
-async function makeClip(dir: string): Promise<{ clip: string; face: Buffer }> {
-  const require = createRequire(import.meta.url);
-  const sample = join(dirname(require.resolve('@vladmandic/face-api/package.json')), 'demo', 'sample6.jpg');
-  const face = await sharp(readFileSync(sample))
-    .extract({ left: 1339, top: 236, width: 487, height: 444 })
-    .png()
-    .toBuffer();
-  await sharp(face).toFile(join(dir, 'face.png'));
-  const clip = join(dir, 'clip.mp4');
-  const fit = 'scale=-2:360,pad=1280:720:(ow-iw)/2:(oh-ih)/2:color=gray,setsar=1,fps=25,format=yuv420p';
-  execFileSync('ffmpeg', [
-    ...['-y', '-loglevel', 'error'],
-    ...['-loop', '1', '-t', '4', '-i', join(dir, 'face.png')],
-    ...['-f', 'lavfi', '-t', '2', '-i', 'color=c=gray:s=1280x720:r=25'],
-    ...['-filter_complex', `[0:v]${fit}[a];[1:v]format=yuv420p,setsar=1[n];[a][n]concat=n=2:v=1:a=0[v]`],
-    ...['-map', '[v]', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-b:v', '2M', clip],
-  ]);
-  return { clip, face };
+async function makeClip(dir: string): Promise<void> {
+  await sharp(await faceCrop(0)).toFile(join(dir, 'face.png'));
+  writeSceneClip(
+    join(dir, 'clip.mp4'),
+    [
+      { photo: join(dir, 'face.png'), seconds: 4, height: 360 },
+      { photo: null, seconds: 2 },
+    ],
+    { pad: 'gray', bitrate: '2M' },
+  );
 }
 
 async function child(cameras: number, seconds: number, dir: string): Promise<RunResult> {
@@ -93,7 +80,7 @@ async function child(cameras: number, seconds: number, dir: string): Promise<Run
     store,
     { id: 'person', name: 'Person' },
     [{ bytes: readFileSync(join(dir, 'face.png')), source: 'face.png' }],
-    { threshold: 0.6, gates: loadConfig(undefined, {}).quality, similarFaceRatio: 0.5, force: true },
+    enrollmentPolicy(loadConfig(undefined, {}), { force: true }),
   );
   store.close();
   await engine.release();
@@ -118,7 +105,7 @@ async function child(cameras: number, seconds: number, dir: string): Promise<Run
   await daemon.start();
   await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
   const pids = ffmpegChildren();
-  const ff0 = pids.reduce((a, p) => a + cpuSeconds(p), 0);
+  const ff0 = pids.reduce((a, p) => a + processCpuSeconds(p), 0);
   const cpu0 = process.cpuUsage();
   const frames0 = daemon.stats.frames;
   const dropped0 = daemon.framesDropped;
@@ -136,7 +123,7 @@ async function child(cameras: number, seconds: number, dir: string): Promise<Run
     events: [...daemon.stats.latencies],
     frameLatencies: [...daemon.stats.frameLatencies],
     daemonCpuS: (cpu.user + cpu.system) / 1e6,
-    ffmpegCpuS: pids.reduce((a, p) => a + cpuSeconds(p), 0) - ff0,
+    ffmpegCpuS: pids.reduce((a, p) => a + processCpuSeconds(p), 0) - ff0,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
     ffmpegRssMiB: pids.reduce((a, p) => a + rssMiB(p), 0),
   };

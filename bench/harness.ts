@@ -1,5 +1,6 @@
 // Timing helpers for `make bench`: warm up, then take the median of repeated runs. Figures are
 // compared as ratios within one run, never against fixed wall-clock limits.
+import { readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 
 export async function medianMs(
@@ -35,3 +36,11 @@ export class Table {
 }
 
 export const fmt = (v: number): string => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+const TICKS_PER_SECOND = 100; // USER_HZ on Linux
+
+/** CPU time (user + system) a process has used, from /proc. */
+export function processCpuSeconds(pid: number): number {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ');
+  return (Number(fields[11]) + Number(fields[12])) / TICKS_PER_SECOND;
+}

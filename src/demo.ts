@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import sharp from 'sharp';
 import type { CameraEntry, Config } from './config/schema.js';
 import { FacegateError } from './errors.js';
-import { enrollPerson } from './gallery/enroll.js';
+import { enrollmentPolicy, enrollPerson } from './gallery/enroll.js';
 import { GalleryStore } from './gallery/store.js';
 import type { FaceEngine } from './inference/faces.js';
 
@@ -30,6 +30,41 @@ function samplePhoto(name: string): string {
   return join(root, 'demo', name);
 }
 
+/** One scene of a clip: a photo fitted into the 1280x720 frame (or `height` px tall), or nobody. */
+export type Scene = { photo: string | null; seconds: number; height?: number };
+
+/**
+ * A 720p H.264 clip of still scenes at 25 fps, one after another (an empty scene is a gray
+ * frame): what the demo camera, the end-to-end test and the daemon bench play as a camera.
+ */
+export function writeSceneClip(
+  out: string,
+  scenes: readonly Scene[],
+  opts: { pad?: string; bitrate?: string } = {},
+): void {
+  const inputs: string[] = [];
+  const filters = scenes.map((scene, i) => {
+    if (!scene.photo) {
+      inputs.push('-f', 'lavfi', '-t', String(scene.seconds), '-i', 'color=c=gray:s=1280x720:r=25');
+      return `[${i}:v]format=yuv420p,setsar=1[s${i}]`;
+    }
+    inputs.push('-loop', '1', '-t', String(scene.seconds), '-i', scene.photo);
+    const scale = scene.height
+      ? `scale=-2:${scene.height}`
+      : 'scale=1280:720:force_original_aspect_ratio=decrease';
+    return `[${i}:v]${scale},pad=1280:720:(ow-iw)/2:(oh-ih)/2:color=${opts.pad ?? 'black'},setsar=1,fps=25,format=yuv420p[s${i}]`;
+  });
+  const concat = `${scenes.map((_, i) => `[s${i}]`).join('')}concat=n=${scenes.length}:v=1:a=0[v]`;
+  execFileSync('ffmpeg', [
+    ...['-y', '-loglevel', 'error', ...inputs],
+    ...['-filter_complex', `${filters.join(';')};${concat}`, '-map', '[v]'],
+    // Baseline profile with a key frame every second: what the RTSP payloader streams cleanly.
+    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', '-profile:v', 'baseline'],
+    ...(opts.bitrate ? ['-b:v', opts.bitrate] : []),
+    out,
+  ]);
+}
+
 /** Builds the clip (once) and enrolls the demo person (once); returns the demo camera. */
 export async function prepareDemo(config: Config, engine: FaceEngine): Promise<CameraEntry> {
   const dir = join(config.stateDir, 'demo');
@@ -41,18 +76,10 @@ export async function prepareDemo(config: Config, engine: FaceEngine): Promise<C
     .toBuffer();
   if (!existsSync(clip)) {
     writeFileSync(join(dir, 'person.png'), person);
-    const fit =
-      'scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p';
-    execFileSync('ffmpeg', [
-      ...['-y', '-loglevel', 'error'],
-      ...['-loop', '1', '-t', '6', '-i', join(dir, 'person.png')],
-      ...['-f', 'lavfi', '-t', '3', '-i', 'color=c=gray:s=1280x720:r=25'],
-      ...['-loop', '1', '-t', '6', '-i', samplePhoto('sample1.jpg')],
-      ...[
-        '-filter_complex',
-        `[0:v]${fit}[a];[1:v]format=yuv420p,setsar=1[n];[2:v]${fit}[b];[a][n][b]concat=n=3:v=1:a=0[v]`,
-      ],
-      ...['-map', '[v]', '-c:v', 'libx264', '-preset', 'ultrafast', '-g', '25', clip],
+    writeSceneClip(clip, [
+      { photo: join(dir, 'person.png'), seconds: 6 },
+      { photo: null, seconds: 3 },
+      { photo: samplePhoto('sample1.jpg'), seconds: 6 },
     ]);
   }
   const store = new GalleryStore(join(config.stateDir, 'gallery.sqlite'));
@@ -63,12 +90,7 @@ export async function prepareDemo(config: Config, engine: FaceEngine): Promise<C
         store,
         DEMO_PERSON,
         [{ bytes: person, source: 'face-api demo/sample6.jpg' }],
-        {
-          threshold: config.match.threshold,
-          gates: config.quality,
-          similarFaceRatio: config.enrollment.similarFaceRatio,
-          force: true,
-        },
+        enrollmentPolicy(config, { force: true }),
       );
     }
   } finally {

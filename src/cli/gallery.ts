@@ -3,32 +3,17 @@
 import { writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { FacegateError, readFileOrThrow } from '../errors.js';
-import {
-  enrollPerson,
-  EnrollmentRejected,
-  reembedGallery,
-  type EnrollmentPolicy,
-} from '../gallery/enroll.js';
+import { enrollPerson, enrollmentPolicy, EnrollmentRejected, reembedGallery } from '../gallery/enroll.js';
 import { GalleryStore } from '../gallery/store.js';
 import { gallerySource, GallerySyncer } from '../gallery/syncer.js';
 import { exportGallery, importGallery, parseExport } from '../gallery/transfer.js';
 import { DEFAULT_THRESHOLD, type FaceEngine } from '../inference/faces.js';
-import type { Config } from '../config/schema.js';
 import { parseCommand, parseNumber, type CommandContext, type Io } from './args.js';
 
 const STATE_HELP = `  --state-dir DIR     where the gallery lives (default: stateDir of the config, $FACEGATE_STATE_DIR, ./state)`;
 
 export function galleryPath(stateDir: string): string {
   return join(resolve(stateDir), 'gallery.sqlite');
-}
-
-/** The enrollment checks as configured; `threshold` overrides match.threshold for the duplicate check. */
-function enrollmentPolicy(
-  config: Config,
-  threshold = config.match.threshold,
-  force = false,
-): EnrollmentPolicy {
-  return { threshold, gates: config.quality, similarFaceRatio: config.enrollment.similarFaceRatio, force };
 }
 
 /** Opens the gallery and re-embeds photos the current encoder has not seen (after a model change). */
@@ -95,11 +80,10 @@ export async function enrollCommand(argv: string[], ctx: CommandContext): Promis
     ),
     source: basename(file),
   }));
-  const policy = enrollmentPolicy(
-    config,
-    parseNumber('threshold', values.threshold, config.match.threshold),
-    values.force,
-  );
+  const policy = enrollmentPolicy(config, {
+    threshold: parseNumber('threshold', values.threshold, config.match.threshold),
+    force: values.force ?? false,
+  });
   const engine = await ctx.engine();
   const store = await openGallery(values['state-dir'] ?? config.stateDir, engine, io);
   try {

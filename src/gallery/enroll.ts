@@ -1,6 +1,7 @@
 // Enrollment: one photo (or a few) per person, checked before it can open a door. A photo is
 // refused, with the reason, when it has no face, two faces of similar size (whose face is it?),
 // a face below the quality gates, or a face that already belongs to someone else.
+import type { Config } from '../config/schema.js';
 import { FacegateError } from '../errors.js';
 import type { Face, FaceEngine } from '../inference/faces.js';
 import { decodeImage } from '../vision/image.js';
@@ -30,6 +31,19 @@ export type EnrollmentPolicy = {
   /** Photos with more pixels are refused before decoding (default: decodeImage's limit). */
   maxPixels?: number;
 };
+
+/** The enrollment checks as configured, with `overrides` (a --threshold, --force, a size limit). */
+export function enrollmentPolicy(
+  config: Config,
+  overrides: Partial<EnrollmentPolicy> = {},
+): EnrollmentPolicy {
+  return {
+    threshold: config.match.threshold,
+    gates: config.quality,
+    similarFaceRatio: config.enrollment.similarFaceRatio,
+    ...overrides,
+  };
+}
 
 export type EnrollmentPhoto = { bytes: Buffer; source: string };
 

@@ -12,6 +12,7 @@ import type { FaceEngine } from '../inference/faces.js';
 import { DirectorySource, HttpSource, type GallerySource } from './sources.js';
 import type { GalleryStore } from './store.js';
 import { syncGallery, type SyncReport } from './sync.js';
+import { enrollmentPolicy } from './enroll.js';
 
 export type GalleryStatus = {
   version: number;
@@ -111,12 +112,7 @@ export class GallerySyncer extends EventEmitter<{ report: [SyncReport, GallerySt
         this.again = false;
         report = await syncGallery(this.engine, this.store, this.source, {
           partial: this.config.gallery.partial as 'keep-last-good' | 'apply-valid',
-          enrollment: {
-            threshold: this.config.match.threshold,
-            gates: this.config.quality,
-            similarFaceRatio: this.config.enrollment.similarFaceRatio,
-            maxPixels: this.config.gallery.maxImagePixels,
-          },
+          enrollment: enrollmentPolicy(this.config, { maxPixels: this.config.gallery.maxImagePixels }),
         });
         const now = new Date().toISOString();
         this.status = {

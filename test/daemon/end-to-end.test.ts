@@ -1,7 +1,6 @@
 // End to end: a real RTSP server plays a clip in which enrolled person A appears (enrolled from
 // another photo than the clip shows), then nobody, then person B who is not enrolled; a real
 // Mosquitto with a password receives exactly one match for A and one unknown for B.
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,6 +9,7 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/schema.js';
 import { Daemon } from '../../src/daemon.js';
+import { writeSceneClip } from '../../src/demo.js';
 import { DEFAULT_SIMILAR_FACE_RATIO, enrollPerson } from '../../src/gallery/enroll.js';
 import { GalleryStore } from '../../src/gallery/store.js';
 import { DEFAULT_THRESHOLD, FaceEngine } from '../../src/inference/faces.js';
@@ -38,43 +38,10 @@ beforeAll(async () => {
   const shownB = haveShared ? readFileSync(sharedFace(`${knn}/biden/biden.jpg`)) : await faceCrop(1);
   writeFileSync(join(dir, 'a.png'), await sharp(shownA).png().toBuffer());
   writeFileSync(join(dir, 'b.png'), await sharp(shownB).png().toBuffer());
-  const fit =
-    'scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,setsar=1,fps=25,format=yuv420p';
-  execFileSync('ffmpeg', [
-    '-y',
-    '-loglevel',
-    'error',
-    '-loop',
-    '1',
-    '-t',
-    '5',
-    '-i',
-    join(dir, 'a.png'),
-    '-f',
-    'lavfi',
-    '-t',
-    '4',
-    '-i',
-    'color=c=gray:s=1280x720:r=25',
-    '-loop',
-    '1',
-    '-t',
-    '5',
-    '-i',
-    join(dir, 'b.png'),
-    '-filter_complex',
-    `[0:v]${fit}[a];[1:v]format=yuv420p,setsar=1[n];[2:v]${fit}[b];[a][n][b]concat=n=3:v=1:a=0[v]`,
-    '-map',
-    '[v]',
-    '-c:v',
-    'libx264',
-    '-preset',
-    'ultrafast',
-    '-g',
-    '25',
-    '-profile:v',
-    'baseline',
-    join(dir, 'clip.mp4'),
+  writeSceneClip(join(dir, 'clip.mp4'), [
+    { photo: join(dir, 'a.png'), seconds: 5 },
+    { photo: null, seconds: 4 },
+    { photo: join(dir, 'b.png'), seconds: 5 },
   ]);
   broker = await Mosquitto.start();
   server = await RtspServer.start(
