@@ -126,6 +126,25 @@ export class HttpSource implements GallerySource {
 }
 
 const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp']);
+const isPhoto = (file: string) => IMAGE_EXTENSIONS.has(extname(file).toLowerCase());
+
+/**
+ * The photos in `dir/<id>/` sub-folders, by id (the folder name), as paths relative to `dir`,
+ * sorted; folders without photos are left out. The layout of a gallery folder and of training data.
+ */
+export function photosBySubfolder(dir: string): Map<string, string[]> {
+  const byId = new Map<string, string[]>();
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    if (!entry.isDirectory()) continue;
+    const photos = readdirSync(join(dir, entry.name)).filter(isPhoto).sort();
+    if (photos.length)
+      byId.set(
+        entry.name,
+        photos.map((f) => `${entry.name}/${f}`),
+      );
+  }
+  return byId;
+}
 
 /**
  * A local folder: `<id>/` sub-folders of photos or `<id>.<ext>` files, and an optional
@@ -140,24 +159,21 @@ export class DirectorySource implements GallerySource {
 
   async fetchManifest(etag: string | undefined): Promise<FetchedManifest | undefined> {
     await Promise.resolve();
-    const files = new Map<string, string[]>();
+    // A sub-folder per person, or a loose photo named by the person's id.
+    const files = photosBySubfolder(this.dir);
     for (const entry of readdirSync(this.dir, { withFileTypes: true })) {
-      if (entry.isDirectory()) {
-        const photos = readdirSync(join(this.dir, entry.name))
-          .filter((f) => IMAGE_EXTENSIONS.has(extname(f).toLowerCase()))
-          .sort()
-          .map((f) => `${entry.name}/${f}`);
-        if (photos.length) files.set(entry.name, photos);
-      } else if (IMAGE_EXTENSIONS.has(extname(entry.name).toLowerCase())) {
-        const id = entry.name.slice(0, -extname(entry.name).length);
-        files.set(id, [...(files.get(id) ?? []), entry.name]);
-      }
+      if (entry.isDirectory() || !isPhoto(entry.name)) continue;
+      const id = entry.name.slice(0, -extname(entry.name).length);
+      files.set(id, [...(files.get(id) ?? []), entry.name]);
     }
     const listing = [...files.values()].flat().sort();
     const digest = sha(
       Buffer.from(
         listing
-          .map((f) => `${f}:${statSync(join(this.dir, f)).size}:${statSync(join(this.dir, f)).mtimeMs}`)
+          .map((f) => {
+            const st = statSync(join(this.dir, f));
+            return `${f}:${st.size}:${st.mtimeMs}`;
+          })
           .join('\n'),
       ),
     );

@@ -3,33 +3,25 @@
 // keyed by the encoder's sha256, the pipeline's settings and each file's path, size and mtime, so
 // a second run (another loss, another seed) starts training at once, and a changed photo, model
 // or setting is encoded again.
-import { existsSync, readdirSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { existsSync, readFileSync, renameSync, statSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
 import { FacegateError } from '../errors.js';
 import type { LabelledImage } from '../eval/datasets.js';
 import { embedFile } from '../eval/embed-files.js';
+import { photosBySubfolder } from '../gallery/sources.js';
 import { blobVector, vectorBlob } from '../gallery/store.js';
 import type { AnalyzeOptions, FaceEngine } from '../inference/faces.js';
 import type { LabelledEmbeddings } from './train.js';
 
-const IMAGE = /\.(jpe?g|png|webp)$/i;
-
 /** dir/<identity>/<photo>: paths relative to dir, the folder name as the identity. */
 export function listIdentityFolders(dir: string): LabelledImage[] {
-  let entries;
+  let byId;
   try {
-    entries = readdirSync(dir, { withFileTypes: true });
+    byId = photosBySubfolder(dir);
   } catch (err) {
     throw new FacegateError('USAGE', `${dir}: cannot read the folder (${(err as Error).message})`);
   }
-  const images = entries
-    .filter((e) => e.isDirectory())
-    .flatMap((e) =>
-      readdirSync(join(dir, e.name))
-        .filter((f) => IMAGE.test(f))
-        .sort()
-        .map((f) => ({ path: `${e.name}/${f}`, identity: e.name })),
-    );
+  const images = [...byId].flatMap(([identity, paths]) => paths.map((path) => ({ path, identity })));
   if (!images.length)
     throw new FacegateError('USAGE', `${dir}: no photos in sub-folders (one sub-folder per identity)`);
   return images;
