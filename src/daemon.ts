@@ -24,7 +24,6 @@ import { PairHeadMatcher } from './gallery/pair-matcher.js';
 import { connectGalleryToMqtt } from './gallery/mqtt.js';
 import { GalleryStore } from './gallery/store.js';
 import { gallerySource, GallerySyncer } from './gallery/syncer.js';
-import { FacegateError } from './errors.js';
 import { FaceEngine, type Face, type StageTimings } from './inference/faces.js';
 import { HeadModel } from './inference/head.js';
 import { InferenceQueue } from './inference/queue.js';
@@ -174,14 +173,8 @@ export class Daemon {
       ...(head && c.match.comparator === 'triplet-head' ? { projection: head } : {}),
     });
     if (head && c.match.comparator === 'binary-head') {
-      if (head.manifest.kind !== 'binary' || head.manifest.encoder !== this.engine.encoderId) {
-        await head.release();
-        throw new FacegateError(
-          'MODEL_INVALID',
-          `${c.match.headFile}: ${head.manifest.kind !== 'binary' ? `a ${head.manifest.kind} head, not a binary one` : 'trained on another encoder: train it again'}`,
-        );
-      }
-      this.pairHead = head;
+      this.pairHead = head; // released at stop, also when it does not fit
+      head.assertFits('binary', this.engine.encoderId);
     }
     this.log('info', 'models loaded', {
       providers: this.engine.providers,

@@ -6,7 +6,6 @@ import type { RgbImage } from '../vision/image.js';
 import { measureQuality, type FaceQuality } from '../vision/quality.js';
 import { ImagePyramid, type Rect } from '../vision/warp.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces, type Detection, type DetectorOptions } from './detector.js';
-import { FacegateError } from '../errors.js';
 import type { HeadManifest, HeadModel } from './head.js';
 import { defaultModelsDir, readManifest } from './model-manifest.js';
 import {
@@ -77,17 +76,8 @@ export class FaceEngine {
       openModel(dir, manifest.models.landmarks, opts),
       openModel(dir, manifest.models.encoder, opts),
     ]);
-    const p = opts.projection;
-    const unitId = `${encoder.entry.sha256}/unit`;
-    if (p && (p.manifest.kind !== 'triplet' || p.manifest.encoder !== unitId)) {
-      throw new FacegateError(
-        'MODEL_INVALID',
-        p.manifest.kind !== 'triplet'
-          ? `a ${p.manifest.kind} head compares pairs; only a triplet head projects embeddings`
-          : `the head was trained on encoder ${p.manifest.encoder.slice(0, 12)}, not on ${unitId.slice(0, 12)}: train it again`,
-      );
-    }
-    return new FaceEngine(detector, landmarker, encoder, dir, p);
+    opts.projection?.assertFits('triplet', unitEncoderTag(encoder.entry.sha256));
+    return new FaceEngine(detector, landmarker, encoder, dir, opts.projection);
   }
 
   /** The triplet head's manifest (its calibrated threshold), when one projects the embeddings. */
@@ -117,7 +107,7 @@ export class FaceEngine {
    * embeddings were normalised carry the bare sha256 and are re-embedded.
    */
   get unitEncoderId(): string {
-    return `${this.encoder.entry.sha256}/unit`;
+    return unitEncoderTag(this.encoder.entry.sha256);
   }
 
   get encoderSize(): number {
@@ -276,6 +266,8 @@ export function euclidean(a: Float32Array, b: Float32Array): number {
   }
   return Math.sqrt(s);
 }
+
+const unitEncoderTag = (sha256: string): string => `${sha256}/unit`;
 
 /**
  * Same person when the distance between unit-length embeddings is under this. dlib's operating

@@ -28,7 +28,20 @@ export class HeadModel {
   private constructor(
     private readonly session: ort.InferenceSession,
     readonly manifest: HeadManifest,
+    private readonly file: string,
   ) {}
+
+  /** Refuses a head of another kind, or one trained on other embeddings than `encoder` tags. */
+  assertFits(kind: HeadManifest['kind'], encoder: string): void {
+    const m = this.manifest;
+    if (m.kind !== kind)
+      throw new FacegateError('MODEL_INVALID', `${this.file}: a ${m.kind} head, not a ${kind} one`);
+    if (m.encoder !== encoder)
+      throw new FacegateError(
+        'MODEL_INVALID',
+        `${this.file}: trained on encoder ${m.encoder.slice(0, 12)}, not on ${encoder.slice(0, 12)}: train it again`,
+      );
+  }
 
   static async open(file: string): Promise<HeadModel> {
     const bytes = readFileOrThrow(
@@ -59,7 +72,7 @@ export class HeadModel {
       const session = await ort.InferenceSession.create(bytes, {
         extra: { session: { intra_op: { allow_spinning: '0' } } },
       });
-      return new HeadModel(session, manifest);
+      return new HeadModel(session, manifest, file);
     } catch (err) {
       throw new FacegateError(
         'MODEL_INVALID',
