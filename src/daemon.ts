@@ -78,6 +78,11 @@ const LIVE_KEYS = new Set(['recognition.mirror', 'recognition.reportUnusable']);
 /** Inside the live sections, but the models they name are loaded at start. */
 const RESTART_KEYS = new Set(['match.comparator', 'match.headFile']);
 
+/** Appends to a list that keeps only its newest `max` values. */
+function pushRecent(list: number[], value: number, max: number): void {
+  if (list.push(value) > max) list.shift();
+}
+
 /** Sets the key a.b.c of `target` to its value in `source`. */
 function copyKey(target: object, source: object, key: string): void {
   const path = key.split('.');
@@ -502,8 +507,7 @@ export class Daemon {
     this.metrics.frames.inc({ camera });
     this.metrics.frameSeconds.observe((performance.now() - started) / 1000);
     this.analysedAt.set(camera, Date.now());
-    if (this.stats.frameLatencies.push(Date.now() - frame.capturedAt) > 1000)
-      this.stats.frameLatencies.shift();
+    pushRecent(this.stats.frameLatencies, Date.now() - frame.capturedAt, 1000);
   }
 
   private eventBase(camera: string, box: Face['box']) {
@@ -557,7 +561,7 @@ export class Daemon {
       model: this.engine!.encoderId,
     };
     const latency = Date.now() - capturedAt;
-    this.stats.latencies = [...this.stats.latencies.slice(-99), latency];
+    pushRecent(this.stats.latencies, latency, 100);
     this.metrics.decisions.inc({ camera, kind: d.kind });
     this.metrics.eventLatency.observe(latency / 1000);
     if (d.kind === 'match') {
