@@ -204,12 +204,7 @@ export class Daemon {
 
     this.mqttUrl = c.mqtt.url || (c.mqtt.embedded.enabled ? await this.startEmbeddedBroker() : undefined);
     if (this.mqttUrl) {
-      const options = {
-        ...mqttOptions(c),
-        url: this.mqttUrl,
-        // aedes speaks MQTT 3.1.1 only: no refused MQTT 5 attempt first.
-        ...(this.broker ? { protocolVersion: 4 as const } : {}),
-      };
+      const options = { ...mqttOptions(c), url: this.mqttUrl };
       this.deviceId = options.deviceId;
       this.outbox = new Outbox(join(c.stateDir, 'outbox.sqlite'), {
         maxEvents: c.mqtt.outboxMaxEvents,

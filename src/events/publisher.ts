@@ -93,6 +93,8 @@ export class MqttPublisher {
     };
     const client = mqtt.connect(o.url, options);
     this.client = client;
+    /** Set while reconnecting in 3.1.1 after an MQTT 5 refusal: that 'offline' is expected. */
+    let fallingBack = false;
     // mqtt.js retries at a fixed period; back off instead, so a broker that refuses us (bad
     // password, TLS) or is down is not hammered, and reset once connected.
     client.on('close', () => {
@@ -102,6 +104,7 @@ export class MqttPublisher {
     client.on('reconnect', () => this.attempts++);
     client.on('connect', () => {
       client.options.reconnectPeriod = o.reconnectMs;
+      fallingBack = false;
       this.lastError = undefined;
       this.log('info', `mqtt: connected to ${this.redactedUrl}`);
       client.publish(this.topics.status, 'online', { qos: 1, retain: true });
@@ -117,19 +120,29 @@ export class MqttPublisher {
       }
     });
     client.on('error', (err) => {
-      // Bad credentials, TLS failures, refused connections: said once per change, retried.
-      if (err.message !== this.lastError) this.log('warn', `mqtt: ${this.redactedUrl}: ${err.message}`);
-      this.lastError = err.message;
-      // A 3.1.1-only broker refuses MQTT 5 (CONNACK code 1, or 0x84 from some): fall back.
+      // A 3.1.1-only broker (aedes, old Mosquitto) refuses MQTT 5 (CONNACK code 1, or 0x84 from
+      // some): fall back. The broker is there and answering, so the next try need not wait, and
+      // the refusal is not a problem to warn about.
       const code = (err as Error & { code?: number }).code;
       if (client.options.protocolVersion === 5 && (code === 1 || code === 132)) {
         this.log('info', `mqtt: ${this.redactedUrl} does not speak MQTT 5; using 3.1.1`);
         client.options.protocolVersion = 4;
+        client.options.reconnectPeriod = 50;
+        fallingBack = true;
+        return;
       }
+      // Bad credentials, TLS failures, refused connections: said once per change, retried.
+      if (err.message !== this.lastError) this.log('warn', `mqtt: ${this.redactedUrl}: ${err.message}`);
+      this.lastError = err.message;
     });
-    client.on('offline', () =>
-      this.log('warn', `mqtt: ${this.redactedUrl} offline; events wait in the outbox (${this.outbox.size})`),
-    );
+    client.on('offline', () => {
+      if (fallingBack) fallingBack = false;
+      else
+        this.log(
+          'warn',
+          `mqtt: ${this.redactedUrl} offline; events wait in the outbox (${this.outbox.size})`,
+        );
+    });
   }
 
   get redactedUrl(): string {

@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { EmbeddedBroker } from '../../src/events/embedded-broker.js';
 import { Outbox } from '../../src/events/outbox.js';
 import { MqttPublisher, type MqttOptions } from '../../src/events/publisher.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
@@ -189,5 +190,22 @@ describe('MqttPublisher with a real Mosquitto', () => {
     await until('online', () => messages.some((m) => m.payload === 'online'), 5000);
     await p.stop();
     await until('offline', () => messages.at(-1)?.payload === 'offline', 5000);
+  });
+});
+
+describe('MqttPublisher with a 3.1.1-only broker (aedes, as embedded)', () => {
+  it('falls back from MQTT 5 on the refusal, without a warning, and delivers', async () => {
+    const old = await EmbeddedBroker.start('127.0.0.1', 0);
+    cleanup.push(() => old.stop());
+    const watcher = await mqtt.connectAsync(old.url, { protocolVersion: 4 });
+    cleanup.push(() => watcher.endAsync());
+    const seen: string[] = [];
+    watcher.on('message', (t, payload) => seen.push(`${t} ${payload.toString()}`));
+    await watcher.subscribeAsync('facegate/test/#', { qos: 1 });
+    const { p, logs } = publisher({ url: old.url, protocolVersion: 5 });
+    p.publish('match', 'facegate/test/event', { n: 1 });
+    await until('the event', () => seen.includes('facegate/test/event {"n":1}'), 10_000);
+    expect(logs).toContain(`info mqtt: ${old.url} does not speak MQTT 5; using 3.1.1`);
+    expect(logs.filter((l) => l.startsWith('warn'))).toEqual([]);
   });
 });
