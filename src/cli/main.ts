@@ -17,8 +17,12 @@ import { verifyCommand } from './verify.js';
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 
-const COMMANDS: Record<string, { run: Command; summary: string }> = {
-  run: { run: runCommand, summary: 'run the daemon: cameras in, events out' },
+/**
+ * `optionsInConfig`: the command's options go into the configuration (ctx.loadConfig), so a
+ * configuration error is reported by the command together with its options' own problems.
+ */
+const COMMANDS: Record<string, { run: Command; summary: string; optionsInConfig?: boolean }> = {
+  run: { run: runCommand, summary: 'run the daemon: cameras in, events out', optionsInConfig: true },
   embed: { run: embedCommand, summary: 'print the faces and 128-D embeddings found in images' },
   verify: { run: verifyCommand, summary: 'decide whether two photos show the same person' },
   eval: { run: evalCommand, summary: 'measure verification or open-set accuracy on labelled photos' },
@@ -85,9 +89,9 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     config = loadConfig(file);
   } catch (err) {
     if (!(err instanceof FacegateError)) throw err;
-    // `run` validates the file together with its own options (--set, --camera ...), so that
-    // one run names every problem; every other command stops here.
-    if (name !== 'run') {
+    // A command whose options go into the configuration (run: --set, --camera ...) reports
+    // this error together with theirs, so that one run names every problem.
+    if (!command.optionsInConfig) {
       io.err(`facegate: ${err.message}`);
       return exitCode(err);
     }
