@@ -192,13 +192,13 @@ export class Daemon {
 
     // Nothing configured: the demo camera, so a fresh `make run` shows facegate at work. The
     // config itself stays as given.
-    const cameras = c.cameras.length ? c.cameras : [await prepareDemo(c, this.engine)];
+    this.store = new GalleryStore(join(c.stateDir, 'gallery.sqlite'));
+    const cameras = c.cameras.length ? c.cameras : [await prepareDemo(c, this.engine, this.store)];
     if (!c.cameras.length) {
       this.log('info', 'no camera configured: playing the demo clip (docs/cameras.md)', {
         url: cameras[0]!.url,
       });
     }
-    this.store = new GalleryStore(join(c.stateDir, 'gallery.sqlite'));
     const re = await reembedGallery(this.engine, this.store);
     if (re.embedded || re.failed.length) this.log('warn', 'gallery re-embedded for this encoder', re);
 

@@ -10,7 +10,7 @@ import sharp from 'sharp';
 import type { CameraEntry, Config } from './config/schema.js';
 import { FacegateError } from './errors.js';
 import { enrollmentPolicy, enrollPerson } from './gallery/enroll.js';
-import { GalleryStore } from './gallery/store.js';
+import type { GalleryStore } from './gallery/store.js';
 import type { FaceEngine } from './inference/faces.js';
 
 const DEMO_PERSON = { id: 'demo-person', name: 'Demo Person' };
@@ -65,36 +65,39 @@ export function writeSceneClip(
   ]);
 }
 
-/** Builds the clip (once) and enrolls the demo person (once); returns the demo camera. */
-export async function prepareDemo(config: Config, engine: FaceEngine): Promise<CameraEntry> {
+/**
+ * Builds the clip (once) and enrolls the demo person in `store` (once); returns the demo camera.
+ * Later starts find both done and decode nothing.
+ */
+export async function prepareDemo(
+  config: Config,
+  engine: FaceEngine,
+  store: GalleryStore,
+): Promise<CameraEntry> {
   const dir = join(config.stateDir, 'demo');
   mkdirSync(dir, { recursive: true });
   const clip = join(dir, 'demo.mp4');
-  const person = await sharp(readFileSync(samplePhoto('sample6.jpg')))
-    .extract({ left: 1339, top: 236, width: 487, height: 444 })
-    .png()
-    .toBuffer();
+  const person = () =>
+    sharp(readFileSync(samplePhoto('sample6.jpg')))
+      .extract({ left: 1339, top: 236, width: 487, height: 444 })
+      .png()
+      .toBuffer();
   if (!existsSync(clip)) {
-    writeFileSync(join(dir, 'person.png'), person);
+    writeFileSync(join(dir, 'person.png'), await person());
     writeSceneClip(clip, [
       { photo: join(dir, 'person.png'), seconds: 6 },
       { photo: null, seconds: 3 },
       { photo: samplePhoto('sample1.jpg'), seconds: 6 },
     ]);
   }
-  const store = new GalleryStore(join(config.stateDir, 'gallery.sqlite'));
-  try {
-    if (!store.getPerson(DEMO_PERSON.id)) {
-      await enrollPerson(
-        engine,
-        store,
-        DEMO_PERSON,
-        [{ bytes: person, source: 'face-api demo/sample6.jpg' }],
-        enrollmentPolicy(config, { force: true }),
-      );
-    }
-  } finally {
-    store.close();
+  if (!store.getPerson(DEMO_PERSON.id)) {
+    await enrollPerson(
+      engine,
+      store,
+      DEMO_PERSON,
+      [{ bytes: await person(), source: 'face-api demo/sample6.jpg' }],
+      enrollmentPolicy(config, { force: true }),
+    );
   }
   return { name: 'demo', url: clip, fps: 5, width: 1280, height: 720 };
 }
