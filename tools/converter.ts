@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { ModelEntry, ModelManifest, ModelRole } from '../src/inference/model-manifest.js';
 import type { GraphBuilder } from '../src/inference/onnx-writer.js';
 import {
@@ -17,6 +18,7 @@ import {
   PIXEL_DIVISOR,
   RECOGNITION_MEAN_RGB,
 } from './nets.js';
+import type { ActivationRanges } from './quantize.js';
 import { readTfjsWeights, type WeightMap } from './tfjs-weights.js';
 
 const SOURCE_PACKAGE = '@vladmandic/face-api';
@@ -26,7 +28,17 @@ type Spec = {
   file: string;
   weights: string;
   build: (w: WeightMap) => GraphBuilder;
+  /** Also an int8 graph, from the activation ranges committed in tools/calibration.json. */
+  int8?: { file: string; build: (w: WeightMap, ranges: ActivationRanges) => GraphBuilder };
 } & Pick<ModelEntry, 'inputs' | 'outputs' | 'preprocessing' | 'multiplyAdds' | 'description'>;
+
+/** tools/calibration.json, written by tools/calibrate.ts: activation ranges per int8 model. */
+export const CALIBRATION_FILE = fileURLToPath(new URL('calibration.json', import.meta.url));
+export type Calibration = {
+  photos: string[];
+  percentile: number;
+  ranges: Partial<Record<ModelRole, ActivationRanges>>;
+};
 
 const SPECS: Spec[] = [
   {
@@ -51,10 +63,10 @@ const SPECS: Spec[] = [
     file: 'tiny_face_detector.onnx',
     weights: 'model/tiny_face_detector_model-weights_manifest.json',
     build: buildTinyFaceDetector,
-    inputs: [{ name: 'image', shape: ['batch', 'height', 'width', 3], dtype: 'float32' }],
+    inputs: [{ name: 'image', shape: ['batch', 'height', 'width', 3], dtype: 'uint8' }],
     outputs: [{ name: 'grid', shape: ['batch', 'rows', 'cols', 25], dtype: 'float32' }],
     preprocessing: {
-      input: 'NHWC RGB float32 0..255',
+      input: 'NHWC RGB uint8',
       size: 'multiples of 32',
       meanRgb: [...DETECTOR_MEAN_RGB],
       divisor: PIXEL_DIVISOR,
@@ -91,24 +103,36 @@ export function convertModels(outDir: string): ModelManifest {
 
   const models = {} as Record<ModelRole, ModelEntry>;
   for (const spec of SPECS) {
-    const weights = readTfjsWeights(join(pkgDir, spec.weights));
-    const bytes = spec.build(weights).toModel({
-      producer: 'facegate tools/convert-models.ts',
-      version: '1',
-      doc: `${spec.description}. Converted from ${SOURCE_PACKAGE}@${version} ${spec.weights}.`,
-    });
-    writeFileSync(join(outDir, spec.file), bytes);
-    models[spec.role] = {
-      file: spec.file,
-      sha256: createHash('sha256').update(bytes).digest('hex'),
-      bytes: bytes.length,
-      source: { package: SOURCE_PACKAGE, version, weights: spec.weights },
-      inputs: spec.inputs,
-      outputs: spec.outputs,
-      preprocessing: spec.preprocessing,
-      multiplyAdds: spec.multiplyAdds,
-      description: spec.description,
+    const write = (file: string, graph: GraphBuilder, description: string): ModelEntry => {
+      const bytes = graph.toModel({
+        producer: 'facegate tools/convert-models.ts',
+        version: '1',
+        doc: `${description}. Converted from ${SOURCE_PACKAGE}@${version} ${spec.weights}.`,
+      });
+      writeFileSync(join(outDir, file), bytes);
+      return {
+        file,
+        sha256: createHash('sha256').update(bytes).digest('hex'),
+        bytes: bytes.length,
+        source: { package: SOURCE_PACKAGE, version, weights: spec.weights },
+        inputs: spec.inputs,
+        outputs: spec.outputs,
+        preprocessing: spec.preprocessing,
+        multiplyAdds: spec.multiplyAdds,
+        description,
+      };
     };
+    const weights = readTfjsWeights(join(pkgDir, spec.weights));
+    models[spec.role] = write(spec.file, spec.build(weights), spec.description);
+    if (spec.int8) {
+      const calibration = JSON.parse(readFileSync(CALIBRATION_FILE, 'utf8')) as Calibration;
+      const ranges = calibration.ranges[spec.role];
+      if (!ranges)
+        throw new Error(`${CALIBRATION_FILE}: no ranges for the ${spec.role}; run tools/calibrate.ts`);
+      const graph = spec.int8.build(readTfjsWeights(join(pkgDir, spec.weights)), ranges);
+      const description = `${spec.description}; int8 (weights per output channel, activations calibrated on ${calibration.photos.length} photos)`;
+      models[spec.role].int8 = write(spec.int8.file, graph, description);
+    }
   }
   const manifest: ModelManifest = { format: 1, models };
   writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

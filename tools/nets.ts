@@ -2,8 +2,15 @@
 // architectures in @vladmandic/face-api's source (see ../shared/docs/models.md). Each graph takes
 // NHWC RGB pixels in 0..255 and applies the package's own normalisation inside the graph, so
 // callers feed raw pixels and the parity tests compare whole networks on identical tensors.
-import { GraphBuilder } from '../src/inference/onnx-writer.js';
+import { DataType, GraphBuilder } from '../src/inference/onnx-writer.js';
+import { Quantizer, type ActivationRanges } from './quantize.js';
 import { depthwiseToOihw, hwioToOihw, type WeightMap } from './tfjs-weights.js';
+
+/**
+ * float: the reference graph (float pixels in). observe: the same, with every activation the int8
+ * graph quantizes exposed as an output for calibration. Ranges: the int8 graph (uint8 pixels in).
+ */
+export type Precision = 'float' | 'observe' | ActivationRanges;
 
 /** Mean RGB that face-api subtracts before dividing by 255, per network. */
 export const RECOGNITION_MEAN_RGB = [122.782, 117.001, 104.298] as const;
@@ -19,6 +26,25 @@ function normalizedNchw(g: GraphBuilder, input: string, mean: readonly number[])
   return g.node('Transpose', [scaled], { perm: [0, 3, 1, 2] });
 }
 
+/**
+ * Weights of a first conv that reads raw pixels instead of (x - mean) / 255: exact when the conv
+ * does not pad (padding would be 0 in one and mean in the other).
+ */
+function foldNormalization(
+  weight: { dims: number[]; data: Float32Array },
+  bias: Float32Array,
+  mean: readonly number[],
+): { weight: { dims: number[]; data: Float32Array }; bias: Float32Array } {
+  const [cout, cin, kh, kw] = weight.dims as [number, number, number, number];
+  const data = weight.data.map((v) => v / PIXEL_DIVISOR);
+  const folded = Float32Array.from(bias);
+  for (let o = 0; o < cout; o++)
+    for (let c = 0; c < cin; c++)
+      for (let k = 0; k < kh * kw; k++)
+        folded[o] = folded[o]! - data[(o * cin + c) * kh * kw + k]! * mean[c]!;
+  return { weight: { dims: weight.dims, data }, bias: folded };
+}
+
 type Pads = [top: number, left: number, bottom: number, right: number];
 
 function conv(
@@ -28,13 +54,16 @@ function conv(
   weight: { dims: number[]; data: Float32Array },
   bias: Float32Array,
   opts: { stride?: number; pads?: Pads; group?: number },
+  q?: Quantizer,
 ): string {
   const [, , kh, kw] = weight.dims as [number, number, number, number];
   const s = opts.stride ?? 1;
   const [t, l, b, r] = opts.pads ?? [0, 0, 0, 0];
   return g.node(
     'Conv',
-    [x, g.floats(`${name}/W`, weight.dims, weight.data), g.floats(`${name}/B`, [bias.length], bias)],
+    q
+      ? q.convInputs(x, name, weight, bias)
+      : [x, g.floats(`${name}/W`, weight.dims, weight.data), g.floats(`${name}/B`, [bias.length], bias)],
     {
       kernel_shape: [kh, kw],
       strides: [s, s],
@@ -48,10 +77,13 @@ function conv(
  * face_recognition_model: dlib's ResNet-29, 150x150 -> 128-D descriptor (not L2-normalised).
  * Every conv is followed by a per-channel scale layer (x * w + b); it is folded into the conv.
  */
-export function buildFaceRecognition(w: WeightMap): GraphBuilder {
+export function buildFaceRecognition(w: WeightMap, precision: Precision = 'float'): GraphBuilder {
   const g = new GraphBuilder('face_recognition');
+  const q =
+    precision === 'float' ? undefined : new Quantizer(g, precision === 'observe' ? undefined : precision);
+  const mark = (v: string, name: string): string => (q ? q.activation(v, name) : v);
   const input = g.input('image', ['batch', ENCODER_SIZE, ENCODER_SIZE, 3]);
-  let x = normalizedNchw(g, input, RECOGNITION_MEAN_RGB);
+  let x = mark(normalizedNchw(g, input, RECOGNITION_MEAN_RGB), 'input');
   let size = ENCODER_SIZE;
   let channels = 3;
 
@@ -74,42 +106,50 @@ export function buildFaceRecognition(w: WeightMap): GraphBuilder {
     for (let o = 0; o < cout; o++)
       for (let i = 0; i < per; i++) folded[o * per + i] = filters.data[o * per + i]! * sw[o]!;
     const foldedBias = Float32Array.from(bias, (b, o) => b * sw[o]! + sb[o]!);
-    return conv(g, at, prefix, { dims: filters.dims, data: folded }, foldedBias, { stride, pads });
+    return conv(g, at, prefix, { dims: filters.dims, data: folded }, foldedBias, { stride, pads }, q);
   };
   const same3: Pads = [1, 1, 1, 1]; // 3x3 stride 1 SAME pads symmetrically
   const valid: Pads = [0, 0, 0, 0];
   const outSize = (n: number, k: number, s: number): number => Math.floor((n - k) / s) + 1;
 
-  x = g.node('Relu', [scaledConv(x, 'conv32_down', 3, 32, 7, 2, valid)]);
+  x = mark(g.node('Relu', [scaledConv(x, 'conv32_down', 3, 32, 7, 2, valid)]), 'conv32_down');
   size = outSize(size, 7, 2);
   channels = 32;
-  x = g.node('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2] });
+  x = mark(g.node('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2] }), 'conv32_down');
   size = outSize(size, 3, 2);
 
   const residual = (prefix: string): void => {
-    const a = g.node('Relu', [scaledConv(x, `${prefix}/conv1`, channels, channels, 3, 1, same3)]);
-    const b = scaledConv(a, `${prefix}/conv2`, channels, channels, 3, 1, same3);
-    x = g.node('Relu', [g.node('Add', [b, x])]);
+    const a = mark(
+      g.node('Relu', [scaledConv(x, `${prefix}/conv1`, channels, channels, 3, 1, same3)]),
+      `${prefix}/conv1`,
+    );
+    const b = mark(scaledConv(a, `${prefix}/conv2`, channels, channels, 3, 1, same3), `${prefix}/conv2`);
+    x = mark(g.node('Relu', [g.node('Add', [b, x])]), prefix);
   };
   // Conv path: 3x3 stride 2 VALID. Shortcut: 2x2 average pool with zero channels appended.
   // When the conv path comes out one pixel smaller, face-api zero-pads it at the bottom/right.
   const residualDown = (prefix: string, cout: number): void => {
-    const a = g.node('Relu', [scaledConv(x, `${prefix}/conv1`, channels, cout, 3, 2, valid)]);
-    let b = scaledConv(a, `${prefix}/conv2`, cout, cout, 3, 1, same3);
+    const a = mark(
+      g.node('Relu', [scaledConv(x, `${prefix}/conv1`, channels, cout, 3, 2, valid)]),
+      `${prefix}/conv1`,
+    );
+    let b = mark(scaledConv(a, `${prefix}/conv2`, cout, cout, 3, 1, same3), `${prefix}/conv2`);
     const convSize = outSize(size, 3, 2);
     const poolSize = outSize(size, 2, 2);
     if (convSize !== poolSize) {
       const extra = poolSize - convSize;
-      b = g.node('Pad', [b, g.int64s(`${prefix}/pad_hw`, [0, 0, 0, 0, 0, 0, extra, extra])]);
+      const pads = g.int64s(`${prefix}/pad_hw`, [0, 0, 0, 0, 0, 0, extra, extra]);
+      b = mark(g.node('Pad', [b, pads]), `${prefix}/conv2`);
     }
-    let shortcut = g.node('AveragePool', [x], { kernel_shape: [2, 2], strides: [2, 2] });
+    let shortcut = mark(
+      g.node('AveragePool', [x], { kernel_shape: [2, 2], strides: [2, 2] }),
+      `${prefix}/pool`,
+    );
     if (cout !== channels) {
-      shortcut = g.node('Pad', [
-        shortcut,
-        g.int64s(`${prefix}/pad_c`, [0, 0, 0, 0, 0, cout - channels, 0, 0]),
-      ]);
+      const pads = g.int64s(`${prefix}/pad_c`, [0, 0, 0, 0, 0, cout - channels, 0, 0]);
+      shortcut = mark(g.node('Pad', [shortcut, pads]), `${prefix}/pool`);
     }
-    x = g.node('Relu', [g.node('Add', [shortcut, b])]);
+    x = mark(g.node('Relu', [g.node('Add', [shortcut, b])]), prefix);
     size = poolSize;
     channels = cout;
   };
@@ -146,15 +186,30 @@ function separable(
   cout: number,
   stride: number,
   pads: Pads,
+  q?: Quantizer,
 ): string {
   const dw = depthwiseToOihw(w.get(`${prefix}/depthwise_filter`, [3, 3, cin, 1]));
-  const depthwise = conv(g, x, `${prefix}/depthwise`, dw, new Float32Array(cin), {
-    stride,
-    pads,
-    group: cin,
-  });
+  let depthwise = conv(
+    g,
+    x,
+    `${prefix}/depthwise`,
+    dw,
+    new Float32Array(cin),
+    { stride, pads, group: cin },
+    q,
+  );
+  if (q) depthwise = q.activation(depthwise, `${prefix}/depthwise`);
   const pw = hwioToOihw(w.get(`${prefix}/pointwise_filter`, [1, 1, cin, cout]));
-  return conv(g, depthwise, `${prefix}/pointwise`, pw, w.get(`${prefix}/bias`, [cout]).data, {});
+  const pointwise = conv(
+    g,
+    depthwise,
+    `${prefix}/pointwise`,
+    pw,
+    w.get(`${prefix}/bias`, [cout]).data,
+    {},
+    q,
+  );
+  return q ? q.activation(pointwise, `${prefix}/pointwise`) : pointwise;
 }
 
 /**
@@ -165,15 +220,23 @@ function separable(
  */
 export function buildTinyFaceDetector(w: WeightMap): GraphBuilder {
   const g = new GraphBuilder('tiny_face_detector');
-  const input = g.input('image', ['batch', 'height', 'width', 3]);
-  let x = normalizedNchw(g, input, DETECTOR_MEAN_RGB);
   const leaky = (v: string): string => g.node('LeakyRelu', [v], { alpha: { float: 0.1 } });
   // TF SAME max pooling pads only at the end; ONNX's SAME_UPPER does the same, ignoring pads.
   const pool = (v: string, stride: number): string =>
     g.node('MaxPool', [v], { kernel_shape: [2, 2], strides: [stride, stride], auto_pad: 'SAME_UPPER' });
 
-  const c0 = hwioToOihw(w.get('conv0/filters', [3, 3, 3, 16]));
-  x = pool(leaky(conv(g, x, 'conv0', c0, w.get('conv0/bias', [16]).data, {})), 2);
+  // uint8 pixels in, normalisation folded into conv0: on a 720p level the float input, and the
+  // broadcast subtract and divide over it, took a quarter of the network's time.
+  const pixels = g.input('image', ['batch', 'height', 'width', 3], 'uint8');
+  const nchw = g.node('Cast', [g.node('Transpose', [pixels], { perm: [0, 3, 1, 2] })], {
+    to: DataType.float32,
+  });
+  const c0 = foldNormalization(
+    hwioToOihw(w.get('conv0/filters', [3, 3, 3, 16])),
+    w.get('conv0/bias', [16]).data,
+    DETECTOR_MEAN_RGB,
+  );
+  let x = pool(leaky(conv(g, nchw, 'conv0', c0.weight, c0.bias, {})), 2);
   const widths = [16, 32, 64, 128, 256, 512];
   for (let i = 1; i <= 5; i++) {
     x = leaky(separable(g, w, x, `conv${i}`, widths[i - 1]!, widths[i]!, 1, [1, 1, 1, 1]));

@@ -115,11 +115,12 @@ async function detectInLevel(
 ): Promise<Detection[]> {
   const width = Math.max(CELL, Math.ceil(level.width / CELL) * CELL);
   const height = Math.max(CELL, Math.ceil(level.height / CELL) * CELL);
-  const input = new Float32Array(width * height * 3);
+  // Clamped: a halved level holds averages (x.25, x.5), rounded here to the nearest integer.
+  const input = new Uint8ClampedArray(width * height * 3);
   for (let y = 0; y < level.height; y++) {
     input.set(level.data.subarray(y * level.width * 3, (y + 1) * level.width * 3), y * width * 3);
   }
-  const grid = await runModel(model, input, [1, height, width, 3]);
+  const grid = await runModel(model, new Uint8Array(input.buffer), [1, height, width, 3]);
   const [, rows, cols] = grid.dims as [number, number, number, number];
   const data = grid.data as Float32Array;
   const unit = CELL * imagePixelsPerLevelPixel; // image pixels per grid cell

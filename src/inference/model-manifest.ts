@@ -10,7 +10,7 @@ import { FacegateError, readFileOrThrow } from '../errors.js';
 export const MODEL_ROLES = ['encoder', 'detector', 'landmarks'] as const;
 export type ModelRole = (typeof MODEL_ROLES)[number];
 
-export type TensorSpec = { name: string; shape: (number | string)[]; dtype: 'float32' };
+export type TensorSpec = { name: string; shape: (number | string)[]; dtype: 'float32' | 'uint8' };
 
 export type ModelEntry = {
   file: string;
@@ -21,7 +21,7 @@ export type ModelEntry = {
   outputs: TensorSpec[];
   /** Pixel layout and normalisation applied inside the graph; callers feed NHWC RGB 0..255. */
   preprocessing: {
-    input: 'NHWC RGB float32 0..255';
+    input: 'NHWC RGB float32 0..255' | 'NHWC RGB uint8';
     size: number | 'multiples of 32';
     meanRgb: number[];
     divisor: number;
@@ -30,6 +30,8 @@ export type ModelEntry = {
   };
   multiplyAdds: number;
   description: string;
+  /** The same network quantized to int8, for the CPU provider (models.int8). */
+  int8?: ModelEntry;
 };
 
 export type ModelManifest = { format: 1; models: Record<ModelRole, ModelEntry> };

@@ -69,16 +69,22 @@ class Message {
   }
 }
 
-export const DataType = { FLOAT: 1, INT64: 7 } as const;
+/** onnx.proto's TensorProto.DataType values for the element types facegate's graphs use. */
+export const DataType = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7 } as const;
+export type ElementType = keyof typeof DataType;
 
 export type TensorData = { dims: readonly number[] } & (
-  { type: 'float32'; data: Float32Array } | { type: 'int64'; data: BigInt64Array }
+  | { type: 'float32'; data: Float32Array }
+  | { type: 'uint8'; data: Uint8Array }
+  | { type: 'int8'; data: Int8Array }
+  | { type: 'int32'; data: Int32Array }
+  | { type: 'int64'; data: BigInt64Array }
 );
 
 function tensorProto(name: string, t: TensorData): Message {
   const m = new Message();
   m.packedInts(1, t.dims);
-  m.int(2, t.type === 'float32' ? DataType.FLOAT : DataType.INT64);
+  m.int(2, DataType[t.type]);
   m.string(8, name);
   // raw_data is little-endian, which is what typed arrays are on every platform we ship to.
   m.bytes(9, new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength));
@@ -102,7 +108,7 @@ function attributeProto(name: string, value: AttributeValue): Message {
 /** A dimension: a fixed size or a symbolic name such as "batch". */
 export type Dim = number | string;
 
-function valueInfo(name: string, dims: readonly Dim[], type: 'float32' | 'int64' = 'float32'): Message {
+function valueInfo(name: string, dims: readonly Dim[], type: ElementType = 'float32'): Message {
   const shape = new Message();
   for (const d of dims) {
     const dim = new Message();
@@ -110,9 +116,7 @@ function valueInfo(name: string, dims: readonly Dim[], type: 'float32' | 'int64'
     else dim.string(2, d);
     shape.message(1, dim);
   }
-  const tensorType = new Message()
-    .int(1, type === 'float32' ? DataType.FLOAT : DataType.INT64)
-    .message(2, shape);
+  const tensorType = new Message().int(1, DataType[type]).message(2, shape);
   return new Message().string(1, name).message(2, new Message().message(1, tensorType));
 }
 
@@ -129,12 +133,12 @@ export class GraphBuilder {
 
   constructor(private readonly name: string) {}
 
-  input(name: string, dims: readonly Dim[]): string {
-    this.inputs.push(valueInfo(name, dims));
+  input(name: string, dims: readonly Dim[], type: ElementType = 'float32'): string {
+    this.inputs.push(valueInfo(name, dims, type));
     return name;
   }
 
-  output(name: string, dims: readonly Dim[], type: 'float32' | 'int64' = 'float32'): void {
+  output(name: string, dims: readonly Dim[], type: ElementType = 'float32'): void {
     this.outputs.push(valueInfo(name, dims, type));
   }
 

@@ -1,0 +1,148 @@
+// Static int8 quantization of the graphs in tools/nets.ts, in ONNX Runtime's QDQ form: each
+// activation the builder marks passes through QuantizeLinear/DequantizeLinear with a range
+// measured on calibration images, and each convolution's weights are stored as int8 with one
+// scale per output channel (and its bias as int32 at input scale x weight scale). ONNX Runtime
+// fuses those groups into QLinearConv and friends, which run on the CPU's int8 units (VNNI, AMX);
+// TensorRT reads the same form. The float graph stays the reference: the same builder, with no
+// ranges, marks the same activations as extra outputs so calibration can measure them.
+import type { GraphBuilder } from '../src/inference/onnx-writer.js';
+
+export type Range = [min: number, max: number];
+/** Calibrated [min, max] of each marked activation, by the name the builder gives it. */
+export type ActivationRanges = Record<string, Range>;
+
+type UInt8Params = { scale: number; zeroPoint: number };
+
+/** Asymmetric uint8 parameters for [min, max], widened to hold 0 exactly (zero padding). */
+export function uint8Params([lo, hi]: Range): UInt8Params {
+  const min = Math.min(0, lo);
+  const max = Math.max(0, hi);
+  const scale = Math.fround((max - min) / 255 || 1);
+  return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-min / scale))) };
+}
+
+/** Symmetric int8 weights with one scale per output channel (the first axis). */
+export function int8PerChannel(
+  data: Float32Array,
+  outChannels: number,
+): { q: Int8Array; scales: Float32Array } {
+  const per = data.length / outChannels;
+  const q = new Int8Array(data.length);
+  const scales = new Float32Array(outChannels);
+  for (let o = 0; o < outChannels; o++) {
+    let peak = 0;
+    for (let i = 0; i < per; i++) peak = Math.max(peak, Math.abs(data[o * per + i]!));
+    const scale = Math.fround(peak / 127 || 1);
+    scales[o] = scale;
+    for (let i = 0; i < per; i++) q[o * per + i] = Math.round(data[o * per + i]! / scale);
+  }
+  return { q, scales };
+}
+
+export class Quantizer {
+  /** Observing: the marked activations, each a graph output of its own name. */
+  readonly observed = new Set<string>();
+  private readonly params = new Map<string, { scale: string; zeroPoint: string; value: UInt8Params }>();
+  private readonly scaleOfTensor = new Map<string, number>();
+
+  /** With ranges, builds the int8 graph; without, the float graph with marked activations exposed. */
+  constructor(
+    private readonly g: GraphBuilder,
+    private readonly ranges?: ActivationRanges,
+  ) {}
+
+  get int8(): boolean {
+    return this.ranges !== undefined;
+  }
+
+  /** Marks activation `x` under `name`; in the int8 graph it comes back quantized and dequantized. */
+  activation(x: string, name: string): string {
+    if (!this.ranges) {
+      if (!this.observed.has(name)) {
+        this.g.node('Identity', [x], {}, name);
+        this.g.output(name, [`${name}:n`, `${name}:c`, `${name}:h`, `${name}:w`]);
+        this.observed.add(name);
+      }
+      return x;
+    }
+    const p = this.paramsFor(name);
+    const q = this.g.node('QuantizeLinear', [x, p.scale, p.zeroPoint]);
+    return this.dequantized(q, p);
+  }
+
+  /** A uint8 graph input (such as pixels) that is already quantized with `value`. */
+  quantizedInput(x: string, name: string, value: UInt8Params): string {
+    const p = this.paramsFor(name, value);
+    return this.dequantized(x, p);
+  }
+
+  /** Conv weights and bias: as they are in the float graph, int8/int32 behind DequantizeLinear in the int8 one. */
+  convInputs(
+    x: string,
+    name: string,
+    weight: { dims: readonly number[]; data: Float32Array },
+    bias: Float32Array | undefined,
+  ): string[] {
+    const g = this.g;
+    if (!this.ranges) {
+      const w = g.floats(`${name}/W`, weight.dims, weight.data);
+      return bias ? [x, w, g.floats(`${name}/B`, [bias.length], bias)] : [x, w];
+    }
+    const inputScale = this.scaleOfTensor.get(x);
+    if (inputScale === undefined) throw new Error(`${name}: its input is not a quantized activation`);
+    const cout = weight.dims[0]!;
+    const { q, scales } = int8PerChannel(weight.data, cout);
+    const wScales = g.floats(`${name}/W_scale`, [cout], scales);
+    const w = g.node(
+      'DequantizeLinear',
+      [
+        g.constant(`${name}/W_q`, { type: 'int8', dims: weight.dims, data: q }),
+        wScales,
+        g.constant(`${name}/W_zero`, { type: 'int8', dims: [cout], data: new Int8Array(cout) }),
+      ],
+      { axis: 0 },
+    );
+    if (!bias) return [x, w];
+    const bScales = Float32Array.from(scales, (s) => Math.fround(s * inputScale));
+    const b = g.node(
+      'DequantizeLinear',
+      [
+        g.constant(`${name}/B_q`, {
+          type: 'int32',
+          dims: [cout],
+          data: Int32Array.from(bias, (v, o) => Math.round(v / bScales[o]!)),
+        }),
+        g.floats(`${name}/B_scale`, [cout], bScales),
+        g.constant(`${name}/B_zero`, { type: 'int32', dims: [cout], data: new Int32Array(cout) }),
+      ],
+      { axis: 0 },
+    );
+    return [x, w, b];
+  }
+
+  private paramsFor(name: string, given?: UInt8Params) {
+    let p = this.params.get(name);
+    if (!p) {
+      const range = this.ranges?.[name];
+      if (!given && !range) throw new Error(`no calibrated range for activation ${name}`);
+      const value = given ?? uint8Params(range!);
+      p = {
+        value,
+        scale: this.g.floats(`${name}/scale`, [], [value.scale]),
+        zeroPoint: this.g.constant(`${name}/zero_point`, {
+          type: 'uint8',
+          dims: [],
+          data: Uint8Array.of(value.zeroPoint),
+        }),
+      };
+      this.params.set(name, p);
+    }
+    return p;
+  }
+
+  private dequantized(q: string, p: { scale: string; zeroPoint: string; value: UInt8Params }): string {
+    const out = this.g.node('DequantizeLinear', [q, p.scale, p.zeroPoint]);
+    this.scaleOfTensor.set(out, p.value.scale);
+    return out;
+  }
+}
