@@ -8,7 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CameraSource, type CameraState } from './camera/camera-source.js';
 import type { Frame } from './camera/frame-parser.js';
-import type { Config } from './config/schema.js';
+import { modelOptions, type Config } from './config/schema.js';
 import { prepareDemo } from './demo.js';
 import { FacegateEvents } from './events/events.js';
 import { EmbeddedBroker } from './events/embedded-broker.js';
@@ -171,10 +171,7 @@ export class Daemon {
     this.running = true;
     const head = c.match.comparator === 'distance' ? undefined : await HeadModel.open(c.match.headFile);
     this.engine = await FaceEngine.open({
-      ...(c.models.dir ? { modelsDir: c.models.dir } : {}),
-      providers: c.models.providers,
-      ...(c.models.engineCacheDir ? { engineCacheDir: c.models.engineCacheDir } : {}),
-      fp16: c.models.fp16,
+      ...modelOptions(c.models),
       ...(head && c.match.comparator === 'triplet-head' ? { projection: head } : {}),
     });
     if (head && c.match.comparator === 'binary-head') {

@@ -6,5 +6,10 @@ import { convertModels } from './converter.js';
 const outDir = process.argv[2] ?? defaultModelsDir();
 const manifest = convertModels(outDir);
 for (const [role, e] of Object.entries(manifest.models)) {
-  console.log(`${role.padEnd(10)} ${join(outDir, e.file)}  ${e.bytes} bytes  sha256 ${e.sha256}`);
+  for (const [name, m] of [
+    [role, e],
+    [`${role} int8`, e.int8],
+  ] as const) {
+    if (m) console.log(`${name.padEnd(13)} ${join(outDir, m.file)}  ${m.bytes} bytes  sha256 ${m.sha256}`);
+  }
 }

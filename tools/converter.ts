@@ -35,8 +35,9 @@ type Spec = {
 /** tools/calibration.json, written by tools/calibrate.ts: activation ranges per int8 model. */
 export const CALIBRATION_FILE = fileURLToPath(new URL('calibration.json', import.meta.url));
 export type Calibration = {
+  /** What the ranges were measured on: photos of the source package, and the faces in them. */
   photos: string[];
-  percentile: number;
+  faces: number;
   ranges: Partial<Record<ModelRole, ActivationRanges>>;
 };
 
@@ -46,6 +47,7 @@ const SPECS: Spec[] = [
     file: 'face_recognition.onnx',
     weights: 'model/face_recognition_model-weights_manifest.json',
     build: buildFaceRecognition,
+    int8: { file: 'face_recognition_int8.onnx', build: buildFaceRecognition },
     inputs: [{ name: 'image', shape: ['batch', ENCODER_SIZE, ENCODER_SIZE, 3], dtype: 'float32' }],
     outputs: [{ name: 'embedding', shape: ['batch', 128], dtype: 'float32' }],
     preprocessing: {
@@ -94,11 +96,22 @@ const SPECS: Spec[] = [
   },
 ];
 
+/** Where the installed @vladmandic/face-api is, and its version. */
+export function sourcePackage(): { dir: string; version: string } {
+  const pkgJson = createRequire(import.meta.url).resolve(`${SOURCE_PACKAGE}/package.json`);
+  return {
+    dir: dirname(pkgJson),
+    version: (JSON.parse(readFileSync(pkgJson, 'utf8')) as { version: string }).version,
+  };
+}
+
+/** The tfjs weights a model role is converted from. */
+export function sourceWeights(role: ModelRole): WeightMap {
+  return readTfjsWeights(join(sourcePackage().dir, SPECS.find((s) => s.role === role)!.weights));
+}
+
 export function convertModels(outDir: string): ModelManifest {
-  const require = createRequire(import.meta.url);
-  const pkgJson = require.resolve(`${SOURCE_PACKAGE}/package.json`);
-  const pkgDir = dirname(pkgJson);
-  const version = (JSON.parse(readFileSync(pkgJson, 'utf8')) as { version: string }).version;
+  const { dir: pkgDir, version } = sourcePackage();
   mkdirSync(outDir, { recursive: true });
 
   const models = {} as Record<ModelRole, ModelEntry>;
@@ -130,7 +143,7 @@ export function convertModels(outDir: string): ModelManifest {
       if (!ranges)
         throw new Error(`${CALIBRATION_FILE}: no ranges for the ${spec.role}; run tools/calibrate.ts`);
       const graph = spec.int8.build(readTfjsWeights(join(pkgDir, spec.weights)), ranges);
-      const description = `${spec.description}; int8 (weights per output channel, activations calibrated on ${calibration.photos.length} photos)`;
+      const description = `${spec.description}; int8: weights per output channel, activation ranges from ${calibration.faces} faces`;
       models[spec.role].int8 = write(spec.int8.file, graph, description);
     }
   }

@@ -3,7 +3,7 @@
 // its stack.
 import { FacegateError } from '../errors.js';
 import { FaceEngine } from '../inference/faces.js';
-import { loadConfig, type Config } from '../config/schema.js';
+import { loadConfig, modelOptions, type Config } from '../config/schema.js';
 import { processIo, type CommandContext, type Io } from './args.js';
 import { calibrateCommand } from './calibrate.js';
 import { configCommand } from './config.js';
@@ -98,11 +98,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
   const loaded = () => config ?? loadConfig(file);
   let engine: FaceEngine | undefined;
-  const openEngine = async () =>
-    (engine ??= await FaceEngine.open({
-      ...(loaded().models.dir ? { modelsDir: loaded().models.dir } : {}),
-      providers: loaded().models.providers,
-    }));
+  const openEngine = async () => (engine ??= await FaceEngine.open(modelOptions(loaded().models)));
   try {
     return await command.run(rest, {
       io,

@@ -8,7 +8,7 @@ import { FacegateError } from '../errors.js';
 import { DEFAULT_SIMILAR_FACE_RATIO } from '../gallery/enroll.js';
 import { DEFAULT_DETECTOR_OPTIONS } from '../inference/detector.js';
 import { DEFAULT_THRESHOLD } from '../inference/faces.js';
-import { EXECUTION_PROVIDERS, type ExecutionProvider } from '../inference/session.js';
+import { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions } from '../inference/session.js';
 import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
 
 // A comma-separated list in the environment (FACEGATE_MODELS_PROVIDERS=cuda,cpu), a list in JSON.
@@ -115,6 +115,12 @@ export const schema = {
       env: 'FACEGATE_MODELS_ENGINE_CACHE_DIR',
     },
     fp16: { doc: 'TensorRT: allow fp16 kernels.', format: Boolean, default: true },
+    int8: {
+      doc: 'CPU provider: run the encoder quantized to int8 (about 1.8x faster per face; accuracy in docs/recognition.md). Its embeddings differ slightly from the float ones, so switching re-embeds the gallery.',
+      format: Boolean,
+      default: false,
+      env: 'FACEGATE_MODELS_INT8',
+    },
   },
   pipeline: {
     concurrentFrames: {
@@ -421,6 +427,17 @@ function build(env: NodeJS.ProcessEnv) {
 }
 
 export type Config = ReturnType<ReturnType<typeof build>['getProperties']>;
+
+/** How the configured models are opened: folder, providers and their settings. */
+export function modelOptions(models: Config['models']): SessionOptions & { modelsDir?: string } {
+  return {
+    ...(models.dir ? { modelsDir: models.dir } : {}),
+    providers: models.providers,
+    ...(models.engineCacheDir ? { engineCacheDir: models.engineCacheDir } : {}),
+    fp16: models.fp16,
+    int8: models.int8,
+  };
+}
 
 /**
  * A value from the command line (`--set key=value`, `run --camera ...`) that goes over the file and

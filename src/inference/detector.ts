@@ -74,23 +74,23 @@ export async function detectFaces(
 ): Promise<Detection[]> {
   const pyramid = source instanceof ImagePyramid ? source : new ImagePyramid(source);
   const candidates: Detection[] = [];
+  const scales = pyramidScales(pyramid.width, pyramid.height, opts);
+  // A power-of-two first level is a level of the frame's own pyramid, and so are the ones after
+  // it, shared with the face crops; any other first level is resampled, then halved here.
+  const halvings = Math.log2(1 / scales[0]!);
+  const shared = Number.isInteger(halvings) && halvings >= 0;
   let level: PixelImage | undefined;
-  for (const scale of pyramidScales(pyramid.width, pyramid.height, opts)) {
-    // The first level is resampled from the image; each next one halves the one before, exactly.
-    level = level ? halve(level) : await resampleTo(pyramid, scale);
+  for (const [i, scale] of scales.entries()) {
+    if (shared) level = pyramid.level(halvings + i);
+    else level = level ? halve(level) : await resample(pyramid.image, scale);
     candidates.push(...(await detectInLevel(model, level, pyramid, 1 / scale, opts.minScore)));
   }
   return nonMaxSuppression(candidates, opts.iouThreshold).filter((d) => d.box.width > 1 && d.box.height > 1);
 }
 
-/**
- * The image at `scale`: a pyramid level as it is when the scale is a power of two, else resized
- * by libvips (antialiased, SIMD; 3 ms for 720p where a JavaScript filter took 20 ms).
- */
-async function resampleTo(pyramid: ImagePyramid, scale: number): Promise<PixelImage> {
-  const halvings = Math.log2(1 / scale);
-  if (Number.isInteger(halvings) && halvings >= 0) return pyramid.level(halvings);
-  const { width, height, data } = pyramid.image;
+/** The image resized by libvips (antialiased, SIMD; 3 ms for 720p where a JavaScript filter took 20 ms). */
+async function resample(image: RgbImage, scale: number): Promise<PixelImage> {
+  const { width, height, data } = image;
   const { data: out, info } = await sharp(data, { raw: { width, height, channels: 3 } })
     .resize(Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale)), {
       fit: 'fill',

@@ -17,6 +17,8 @@ export type SessionOptions = {
   engineCacheDir?: string;
   /** TensorRT: allow fp16 kernels. */
   fp16?: boolean;
+  /** CPU: run a model's int8 graph where the manifest has one (the GPU providers run the float graph). */
+  int8?: boolean;
 };
 
 /**
@@ -44,10 +46,9 @@ export type ModelSession = {
 
 export async function openModel(
   modelsDir: string,
-  entry: ModelEntry,
+  float: ModelEntry,
   opts: SessionOptions = {},
 ): Promise<ModelSession> {
-  const bytes = loadModelBytes(modelsDir, entry);
   const available = new Set(ort.listSupportedBackends().map((b) => b.name));
   const providers = (opts.providers ?? ['cpu']).filter((p) => p === 'cpu' || available.has(p));
   const errors: string[] = [];
@@ -56,14 +57,17 @@ export async function openModel(
       if (opts.engineCacheDir) mkdirSync(opts.engineCacheDir, { recursive: true });
       Object.assign(process.env, tensorrtEnvironment(opts));
     }
+    const entry = provider === 'cpu' && opts.int8 && float.int8 ? float.int8 : float;
+    const bytes = loadModelBytes(modelsDir, entry);
     try {
       const session = await ort.InferenceSession.create(bytes, {
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
         intraOpNumThreads: opts.intraOpThreads ?? 0,
-        // Each session has its own thread pool; spinning pool threads of one model would take
-        // the cores from the next model in the pipeline (measured: 140 -> 70 ms per 720p frame).
-        extra: { session: { intra_op: { allow_spinning: '0' } } },
+        // Each session has its own thread pool. Its threads spin between the operators of one run
+        // (waking them for each of a hundred small operators cost 7% of a 720p frame) but stop at
+        // its end: left spinning, they took the cores from the next model (140 -> 70 ms a frame).
+        extra: { session: { intra_op: { allow_spinning: '1' }, force_spinning_stop: '1' } },
       });
       return { session, provider, entry };
     } catch (err) {
@@ -72,7 +76,7 @@ export async function openModel(
   }
   throw new FacegateError(
     'MODEL_INVALID',
-    `${entry.file}: ONNX Runtime could not load it (${errors.join('; ')})`,
+    `${float.file}: ONNX Runtime could not load it (${errors.join('; ')})`,
   );
 }
 

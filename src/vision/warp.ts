@@ -26,12 +26,15 @@ export function halve(src: PixelImage): PixelImage {
   const out = new Float32Array(width * height * 3);
   const d = src.data;
   const row = src.width * 3;
+  let o = 0;
   for (let y = 0; y < height; y++) {
+    // i walks the top row of each 2x2 block, j the bottom row; channels unrolled.
     let i = 2 * y * row;
-    let o = y * width * 3;
-    for (let x = 0; x < width; x++, i += 6) {
-      for (let c = 0; c < 3; c++)
-        out[o++] = (d[i + c]! + d[i + 3 + c]! + d[i + row + c]! + d[i + row + 3 + c]!) * 0.25;
+    let j = i + row;
+    for (let x = 0; x < width; x++, i += 6, j += 6) {
+      out[o++] = (d[i]! + d[i + 3]! + d[j]! + d[j + 3]!) * 0.25;
+      out[o++] = (d[i + 1]! + d[i + 4]! + d[j + 1]! + d[j + 4]!) * 0.25;
+      out[o++] = (d[i + 2]! + d[i + 5]! + d[j + 2]! + d[j + 5]!) * 0.25;
     }
   }
   return { width, height, data: out };
@@ -103,6 +106,7 @@ export function warpAffine(
   const n = Math.min(4, Math.max(1, Math.round(affineScale(m))));
   const weight = 1 / (n * n);
   const [a, b, c, d, e, f] = m;
+  const stride = width * 3;
   let o = offset;
   for (let y = 0; y < outHeight; y++) {
     for (let x = 0; x < outWidth; x++) {
@@ -120,6 +124,19 @@ export function warpAffine(
           const iy = Math.floor(fy);
           const tx = fx - ix;
           const ty = fy - iy;
+          if (ix >= x0 && iy >= y0 && ix + 1 < x1 && iy + 1 < y1) {
+            // All four neighbours inside: the common case, without a test per neighbour.
+            const p = iy * stride + ix * 3;
+            const q = p + stride;
+            const w00 = (1 - tx) * (1 - ty);
+            const w01 = tx * (1 - ty);
+            const w10 = (1 - tx) * ty;
+            const w11 = tx * ty;
+            r += w00 * data[p]! + w01 * data[p + 3]! + w10 * data[q]! + w11 * data[q + 3]!;
+            g += w00 * data[p + 1]! + w01 * data[p + 4]! + w10 * data[q + 1]! + w11 * data[q + 4]!;
+            bl += w00 * data[p + 2]! + w01 * data[p + 5]! + w10 * data[q + 2]! + w11 * data[q + 5]!;
+            continue;
+          }
           for (let k = 0; k < 4; k++) {
             const px = ix + (k & 1);
             const py = iy + (k >> 1);

@@ -16,7 +16,9 @@ beforeEach(() => {
   const src = defaultModelsDir();
   manifest = readManifest(src);
   copyFileSync(join(src, 'manifest.json'), join(dir, 'manifest.json'));
-  for (const e of Object.values(manifest.models)) copyFileSync(join(src, e.file), join(dir, e.file));
+  for (const e of Object.values(manifest.models)) {
+    for (const m of [e, e.int8]) if (m) copyFileSync(join(src, m.file), join(dir, m.file));
+  }
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
@@ -32,6 +34,21 @@ describe('model loading', () => {
   it('names a missing model file', async () => {
     rmSync(join(dir, manifest.models.encoder.file));
     await expect(open()).rejects.toThrow(/face_recognition\.onnx: model file is missing; run "make models"/);
+  });
+
+  it('opens the int8 encoder only when asked, and names it when it is missing', async () => {
+    const int8 = manifest.models.encoder.int8!;
+    const engine = await FaceEngine.open({ modelsDir: dir, int8: true });
+    // The embeddings' tag follows the file that made them, so a gallery re-embeds on a switch.
+    expect(engine.unitEncoderId).toBe(`${int8.sha256}/unit`);
+    await engine.release();
+    rmSync(join(dir, int8.file));
+    const float = await open();
+    expect(float.unitEncoderId).toBe(`${manifest.models.encoder.sha256}/unit`);
+    await float.release();
+    await expect(FaceEngine.open({ modelsDir: dir, int8: true })).rejects.toThrow(
+      /face_recognition_int8\.onnx: model file is missing; run "make models"/,
+    );
   });
 
   it('names a model whose sha256 does not match the manifest', async () => {

@@ -1,0 +1,67 @@
+// `make calibrate`: measures the range of every activation the int8 encoder quantizes, on the
+// faces of the sample photos inside @vladmandic/face-api (there on every machine; none of the
+// evaluation faces), each as the float pipeline aligns it and mirrored, and writes
+// tools/calibration.json, from which `make models` builds the int8 graph. The ranges are the
+// minimum and maximum seen: on held-out faces a percentile clip (99.99%) moved embeddings twice
+// as far from the float ones as min/max (bench/RESULTS.md, 2026-11-29).
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import * as ort from 'onnxruntime-node';
+import { FaceEngine, withMirrors } from '../src/inference/faces.js';
+import { decodeImage } from '../src/vision/image.js';
+import { CALIBRATION_FILE, sourcePackage, sourceWeights, type Calibration } from './converter.js';
+import { buildFaceRecognition } from './nets.js';
+import type { ActivationRanges } from './quantize.js';
+
+export const CALIBRATION_PHOTOS = [1, 2, 3, 4, 5, 6].map((i) => `demo/sample${i}.jpg`);
+
+/** Significant digits kept: the file stays readable and the same on any CPU. */
+const DIGITS = 6;
+
+export async function calibrateEncoder(packageDir: string, modelsDir?: string): Promise<Calibration> {
+  const engine = await FaceEngine.open({ ...(modelsDir ? { modelsDir } : {}), int8: false });
+  const observed = await ort.InferenceSession.create(
+    buildFaceRecognition(sourceWeights('encoder'), 'observe').toModel({
+      producer: 'calibrate',
+      version: '1',
+      doc: '',
+    }),
+  );
+  const ranges: ActivationRanges = {};
+  let faces = 0;
+  try {
+    for (const photo of CALIBRATION_PHOTOS) {
+      const { chips, count } = await engine.align(await decodeImage(join(packageDir, photo)), {
+        select: 'all',
+      });
+      if (!count) continue;
+      faces += count;
+      const size = engine.encoderSize;
+      const image = new ort.Tensor('float32', withMirrors(chips, count, size), [2 * count, size, size, 3]);
+      for (const [name, tensor] of Object.entries(await observed.run({ image }))) {
+        if (name === 'embedding') continue;
+        let [lo, hi] = ranges[name] ?? [Infinity, -Infinity];
+        for (const v of tensor.data as Float32Array) {
+          if (v < lo) lo = v;
+          if (v > hi) hi = v;
+        }
+        ranges[name] = [lo, hi];
+      }
+    }
+  } finally {
+    await Promise.all([engine.release(), observed.release()]);
+  }
+  const round = (v: number): number => Number(v.toPrecision(DIGITS));
+  for (const r of Object.values(ranges)) r.splice(0, 2, round(r[0]), round(r[1]));
+  return { photos: CALIBRATION_PHOTOS, faces, ranges: { encoder: ranges } };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const calibration = await calibrateEncoder(sourcePackage().dir);
+  // Each [min, max] on one line, as prettier writes it.
+  const text = JSON.stringify(calibration, null, 2).replace(/\[\s+([^,\s]+),\s+([^\s\]]+)\s+\]/g, '[$1, $2]');
+  writeFileSync(CALIBRATION_FILE, `${text}\n`);
+  console.log(
+    `${CALIBRATION_FILE}: ${Object.keys(calibration.ranges.encoder!).length} ranges from ${calibration.faces} faces`,
+  );
+}
