@@ -11,7 +11,7 @@ import { benchTraining } from './training.js';
 import { benchGallerySync } from './gallery-sync.js';
 import { benchMqtt } from './mqtt.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces } from '../src/inference/detector.js';
-import { FaceEngine } from '../src/inference/faces.js';
+import { FaceEngine, type StageTimings } from '../src/inference/faces.js';
 import { GraphBuilder } from '../src/inference/onnx-writer.js';
 import { decodeImage } from '../src/vision/image.js';
 import { alignmentTransform } from '../src/vision/alignment.js';
@@ -64,6 +64,7 @@ console.log(
   `encoder cost: ${encoderGflop.toFixed(3)} GFLOP per face -> floor ${floorMs.toFixed(2)} ms per face\n`,
 );
 
+const int8 = await FaceEngine.open({ int8: true });
 const chips8 = await faceChips(engine, 8);
 const per = 150 * 150 * 3;
 const table = new Table([
@@ -71,14 +72,13 @@ const table = new Table([
   'batch',
   'ms per batch',
   'ms per face',
-  'x floor',
+  'x fp32 floor',
   'face-api ms per face',
   'speed-up',
 ]);
 const tf = faceapi.tf;
 for (const batch of [1, 8]) {
   const input = chips8.subarray(0, batch * per);
-  const ours = (await medianMs(() => engine.encodeChips(input, batch))) / batch;
   const tensors = Array.from({ length: batch }, (_, i) =>
     tf.tensor3d(chips8.subarray(i * per, (i + 1) * per), [150, 150, 3]),
   );
@@ -93,15 +93,21 @@ for (const batch of [1, 8]) {
       { warmup: 2, runs: 7 },
     )) / batch;
   tensors.forEach((t) => t.dispose());
-  table.add(
-    'facegate ONNX',
-    String(batch),
-    ours * batch,
-    ours,
-    ours / floorMs,
-    theirs,
-    `${(theirs / ours).toFixed(1)}x`,
-  );
+  for (const [name, e] of [
+    ['facegate ONNX', engine],
+    ['facegate ONNX int8', int8],
+  ] as const) {
+    const ours = (await medianMs(() => e.encodeChips(input, batch))) / batch;
+    table.add(
+      name,
+      String(batch),
+      ours * batch,
+      ours,
+      ours / floorMs,
+      theirs,
+      `${(theirs / ours).toFixed(1)}x`,
+    );
+  }
 }
 console.log(table.toString());
 console.log(
@@ -131,12 +137,6 @@ const alignMs = await medianMs(
   () => warpAffine(frame, alignmentTransform(faces[0]!.landmarks, 150), 150, 150, chip),
   { runs: 50 },
 );
-const pipelineMs = await medianMs(() => engine.analyze(frame, { select: 'all' }), { runs: 9 });
-// face-api's default SSD sees the frame at 512x512, so it finds faces of roughly 80 px and up in
-// a 720p frame; the same minimum face, one encoder pass per face:
-const comparable = { select: 'all', mirror: false, detector: { minFaceSize: 80 } } as const;
-const comparableFaces = (await engine.analyze(frame, comparable)).length;
-const comparableMs = await medianMs(() => engine.analyze(frame, comparable), { runs: 9 });
 
 const frameTensor = tf.tensor3d(frame.data, [frame.height, frame.width, 3], 'int32');
 await loadFaceApi(['ssdMobilenetv1', 'faceLandmark68Net']);
@@ -166,23 +166,48 @@ const stages = new Table([
 stages.add('facegate detection (pyramid)', faces.length, detectMs, '', '');
 stages.add('facegate landmarks (all faces)', faces.length, landmarkMs, '', '');
 stages.add('facegate alignment (one face)', 1, alignMs, '', '');
-stages.add(
-  'facegate whole pipeline (defaults: faces from 48 px, mirrored encoding)',
-  faces.length,
-  pipelineMs,
-  `${(defaultMs / pipelineMs).toFixed(1)}x`,
-  `${(tinyMs / pipelineMs).toFixed(1)}x`,
-);
-stages.add(
-  'facegate whole pipeline (faces from 80 px like face-api, one encoder pass)',
-  comparableFaces,
-  comparableMs,
-  `${(defaultMs / comparableMs).toFixed(1)}x`,
-  `${(tinyMs / comparableMs).toFixed(1)}x`,
-);
+// face-api's default SSD sees the frame at 512x512, so it finds faces of roughly 80 px and up in
+// a 720p frame; "comparable" is the same minimum face, one encoder pass per face.
+const comparable = { select: 'all', mirror: false, detector: { minFaceSize: 80 } } as const;
+const breakdown = new Table([
+  'whole pipeline, median of 21',
+  'detect',
+  'landmarks',
+  'align + quality',
+  'encode',
+]);
+for (const [name, e, opts] of [
+  ['defaults: faces from 48 px, mirrored encoding', engine, { select: 'all' }],
+  ['defaults, int8 encoder', int8, { select: 'all' }],
+  ['comparable: faces from 80 px like face-api, one encoder pass', engine, comparable],
+  ['comparable, int8 encoder', int8, comparable],
+] as const) {
+  const found = (await e.analyze(frame, opts)).length;
+  const timings: Required<StageTimings>[] = [];
+  const ms = await medianMs(
+    async () => {
+      const t: StageTimings = {};
+      await e.analyze(frame, { ...opts, timings: t });
+      timings.push(t as Required<StageTimings>);
+    },
+    { warmup: 5, runs: 21 },
+  );
+  stages.add(
+    `facegate whole pipeline (${name})`,
+    found,
+    ms,
+    `${(defaultMs / ms).toFixed(1)}x`,
+    `${(tinyMs / ms).toFixed(1)}x`,
+  );
+  const median = (k: keyof StageTimings) =>
+    timings.map((t) => t[k]).sort((a, b) => a - b)[timings.length >> 1]!;
+  breakdown.add(name, median('detect'), median('landmarks'), median('align'), median('encode'));
+}
 stages.add('face-api default: SSD MobileNet + 68 landmarks + descriptors', defaultFaces, defaultMs, '', '');
 stages.add('face-api tiny: tiny detector + tiny landmarks + descriptors', tinyFaces, tinyMs, '', '');
 console.log(stages.toString());
+console.log(`\n${breakdown.toString()}`);
+await int8.release();
 
 // The matcher over galleries of random embeddings.
 const matcherTable = new Table(['gallery people', 'ms per query', 'build ms']);
@@ -208,6 +233,7 @@ console.log(
   `\npeak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (this process: facegate models, face-api on WASM, a 100,000-person gallery)`,
 );
 await engine.release();
+if (process.argv.includes('--models-only')) process.exit(0);
 
 console.log('\n## Gallery sync\n');
 console.log(await benchGallerySync(1000));
