@@ -26,6 +26,27 @@ convict.addFormat({
   },
 });
 
+// Switches. convict's own Boolean reads every string but "false" as true, so FACEGATE_X=0 and
+// FACEGATE_X=no would switch a thing on; this one reads the usual spellings and refuses the rest.
+const FLAG_WORDS: Record<string, boolean> = {
+  true: true,
+  '1': true,
+  yes: true,
+  on: true,
+  false: false,
+  '0': false,
+  no: false,
+  off: false,
+};
+convict.addFormat({
+  name: 'flag',
+  coerce: (v: string) => FLAG_WORDS[v.trim().toLowerCase()] ?? v,
+  validate: (v: unknown) => {
+    if (typeof v !== 'boolean')
+      throw new Error('must be true or false (in the environment also 1/0, yes/no, on/off)');
+  },
+});
+
 // Cameras: a list of {name, url, ...} in JSON; FACEGATE_CAMERAS takes the same list as JSON.
 export type CameraEntry = {
   name: string;
@@ -114,10 +135,10 @@ export const schema = {
       default: '',
       env: 'FACEGATE_MODELS_ENGINE_CACHE_DIR',
     },
-    fp16: { doc: 'TensorRT: allow fp16 kernels.', format: Boolean, default: true },
+    fp16: { doc: 'TensorRT: allow fp16 kernels.', format: 'flag', default: true },
     int8: {
       doc: 'CPU provider: run the encoder quantized to int8 (about 1.8x faster per face; accuracy in docs/recognition.md). Its embeddings differ slightly from the float ones, so switching re-embeds the gallery.',
-      format: Boolean,
+      format: 'flag',
       default: false,
       env: 'FACEGATE_MODELS_INT8',
     },
@@ -164,12 +185,12 @@ export const schema = {
     },
     reportUnusable: {
       doc: 'Publish face_unusable events (which quality gate failed) for faces that never became usable.',
-      format: Boolean,
+      format: 'flag',
       default: true,
     },
     mirror: {
       doc: 'Encode each face mirrored too (steadier, twice the encoder time).',
-      format: Boolean,
+      format: 'flag',
       default: true,
     },
   },
@@ -265,7 +286,7 @@ export const schema = {
     embedded: {
       enabled: {
         doc: 'With no mqtt.url: run a broker inside facegate (aedes, no users, loopback) so events can be watched on a fresh machine; if the port is taken, the broker already there is used.',
-        format: Boolean,
+        format: 'flag',
         default: true,
       },
       host: { doc: 'Address of the embedded broker.', format: String, default: '127.0.0.1' },
@@ -301,7 +322,7 @@ export const schema = {
     },
     outboxFsync: {
       doc: 'fsync each outbox write (survives power loss; slower).',
-      format: Boolean,
+      format: 'flag',
       default: true,
     },
     signingKeyFile: {
@@ -311,7 +332,7 @@ export const schema = {
       env: 'FACEGATE_MQTT_SIGNING_KEY_FILE',
     },
     homeAssistant: {
-      enabled: { doc: 'Publish Home Assistant MQTT discovery configs.', format: Boolean, default: false },
+      enabled: { doc: 'Publish Home Assistant MQTT discovery configs.', format: 'flag', default: false },
       discoveryPrefix: {
         doc: "Home Assistant's discovery prefix.",
         format: String,
@@ -334,7 +355,7 @@ export const schema = {
     },
     allowUnsigned: {
       doc: 'Accept an unsigned manifest (closed networks and tests only).',
-      format: Boolean,
+      format: 'flag',
       default: false,
     },
     bearerTokenFile: {
@@ -380,7 +401,7 @@ export const schema = {
     },
   },
   http: {
-    enabled: { doc: 'Serve /healthz, /readyz and /metrics.', format: Boolean, default: true },
+    enabled: { doc: 'Serve /healthz, /readyz and /metrics.', format: 'flag', default: true },
     host: {
       doc: 'Address to listen on; 127.0.0.1 keeps it on the device.',
       format: String,

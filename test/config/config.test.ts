@@ -30,6 +30,14 @@ describe('configuration', () => {
     ]);
   });
 
+  it('reads switches in the environment as people write them, and refuses the rest', () => {
+    const int8 = (v: string) => loadConfig(undefined, { FACEGATE_MODELS_INT8: v }).models.int8;
+    for (const v of ['1', 'true', 'yes', 'on', 'TRUE']) expect(int8(v), v).toBe(true);
+    // convict's own Boolean took every string but "false" as true: FACEGATE_MODELS_INT8=0 was on.
+    for (const v of ['0', 'false', 'no', 'off']) expect(int8(v), v).toBe(false);
+    expect(() => int8('maybe')).toThrow(/models\.int8: must be true or false .*value was "maybe"/);
+  });
+
   it('lists every problem with its key', () => {
     const file = join(dir, 'bad.json');
     writeFileSync(
