@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { FaceEngine, withMirrors } from '../src/inference/faces.js';
-import { decodeImage } from '../src/vision/image.js';
+import { decodeImage, toGrayscale } from '../src/vision/image.js';
 import { CALIBRATION_FILE, sourcePackage, sourceWeights, type Calibration } from './converter.js';
 import { buildFaceRecognition } from './nets.js';
 import type { ActivationRanges } from './quantize.js';
@@ -30,10 +30,10 @@ export async function calibrateEncoder(packageDir: string, modelsDir?: string): 
   const ranges: ActivationRanges = {};
   let faces = 0;
   try {
-    for (const photo of CALIBRATION_PHOTOS) {
-      const { chips, count } = await engine.align(await decodeImage(join(packageDir, photo)), {
-        select: 'all',
-      });
+    const photos = await Promise.all(CALIBRATION_PHOTOS.map((p) => decodeImage(join(packageDir, p))));
+    // In colour and as a monochrome (infrared) camera sees them: night frames must fit the ranges too.
+    for (const photo of [...photos, ...photos.map(toGrayscale)]) {
+      const { chips, count } = await engine.align(photo, { select: 'all' });
       if (!count) continue;
       faces += count;
       const size = engine.encoderSize;
