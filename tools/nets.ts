@@ -7,8 +7,8 @@ import { Quantizer, type ActivationRanges } from './quantize.js';
 import { depthwiseToOihw, hwioToOihw, type WeightMap } from './tfjs-weights.js';
 
 /**
- * float: the reference graph (float pixels in). observe: the same, with every activation the int8
- * graph quantizes exposed as an output for calibration. Ranges: the int8 graph (uint8 pixels in).
+ * float: the reference graph. observe: the same, with every activation the int8 graph quantizes
+ * exposed as an output for calibration. Ranges: the int8 graph (tools/quantize.ts).
  */
 export type Precision = 'float' | 'observe' | ActivationRanges;
 

@@ -40,8 +40,7 @@ export function int8PerChannel(
 }
 
 export class Quantizer {
-  /** Observing: the marked activations, each a graph output of its own name. */
-  readonly observed = new Set<string>();
+  private readonly observed = new Set<string>();
   private readonly params = new Map<string, { scale: string; zeroPoint: string; value: UInt8Params }>();
   private readonly scaleOfTensor = new Map<string, number>();
 
@@ -51,11 +50,10 @@ export class Quantizer {
     private readonly ranges?: ActivationRanges,
   ) {}
 
-  get int8(): boolean {
-    return this.ranges !== undefined;
-  }
-
-  /** Marks activation `x` under `name`; in the int8 graph it comes back quantized and dequantized. */
+  /**
+   * Marks activation `x` under `name`: in the int8 graph it comes back quantized and dequantized;
+   * in the float graph it is also exposed as an output of that name, for calibration.
+   */
   activation(x: string, name: string): string {
     if (!this.ranges) {
       if (!this.observed.has(name)) {
@@ -68,12 +66,6 @@ export class Quantizer {
     const p = this.paramsFor(name);
     const q = this.g.node('QuantizeLinear', [x, p.scale, p.zeroPoint]);
     return this.dequantized(q, p);
-  }
-
-  /** A uint8 graph input (such as pixels) that is already quantized with `value`. */
-  quantizedInput(x: string, name: string, value: UInt8Params): string {
-    const p = this.paramsFor(name, value);
-    return this.dequantized(x, p);
   }
 
   /** Conv weights and bias: as they are in the float graph, int8/int32 behind DequantizeLinear in the int8 one. */
@@ -120,12 +112,12 @@ export class Quantizer {
     return [x, w, b];
   }
 
-  private paramsFor(name: string, given?: UInt8Params) {
+  private paramsFor(name: string) {
     let p = this.params.get(name);
     if (!p) {
       const range = this.ranges?.[name];
-      if (!given && !range) throw new Error(`no calibrated range for activation ${name}`);
-      const value = given ?? uint8Params(range!);
+      if (!range) throw new Error(`no calibrated range for activation ${name}`);
+      const value = uint8Params(range);
       p = {
         value,
         scale: this.g.floats(`${name}/scale`, [], [value.scale]),
