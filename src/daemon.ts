@@ -144,9 +144,6 @@ export class Daemon {
   httpPort: number | undefined;
   /** The broker events go to (configured, embedded, or the one found on the embedded port). */
   mqttUrl: string | undefined;
-  private stopResolve: ((v: undefined) => void) | undefined;
-  /** Resolves on stop(), so camera loops waiting for a frame end. */
-  private readonly stopped = new Promise<undefined>((resolve) => (this.stopResolve = resolve));
   readonly stats: DaemonStats = {
     frames: 0,
     faces: 0,
@@ -439,7 +436,7 @@ export class Daemon {
       cooldownMs: c.recognition.cooldownSeconds * 1000,
     });
     while (this.running) {
-      const waited = await Promise.race([camera.nextFrame(), this.stopped]);
+      const waited = await camera.nextFrame();
       if (!waited || !this.running) return;
       await this.queue!.run(async () => {
         if (!this.running) return;
@@ -596,7 +593,6 @@ export class Daemon {
     this.running = false;
     this.options.notifier?.stopping();
     for (const t of this.timers) clearInterval(t);
-    this.stopResolve?.(undefined);
     await this.http?.stop();
     await Promise.all(this.cameras.map((c) => c.stop()));
     const drained = await Promise.race([

@@ -159,8 +159,20 @@ describe('CameraSource with a real RTSP server', () => {
     const first = await c.nextFrame();
     await sleep(1500); // about 7 frames arrive meanwhile; only the newest is kept
     const next = await c.nextFrame();
-    expect(next.sequence).toBeGreaterThan(first.sequence + 3);
+    expect(next!.sequence).toBeGreaterThan(first!.sequence + 3);
     expect(c.stats.framesDropped).toBeGreaterThanOrEqual(3);
+    await c.stop();
+    expect(await c.nextFrame()).toBeUndefined();
+  });
+
+  it('releases a consumer waiting for a frame when the source stops', async () => {
+    // Nothing listens on port 1: the camera keeps retrying and no frame ever comes.
+    const { c } = camera('never', 'rtsp://127.0.0.1:1/none');
+    c.start();
+    const waiting = c.nextFrame();
+    await sleep(300);
+    await c.stop();
+    expect(await waiting).toBeUndefined();
   });
 });
 
