@@ -12,7 +12,7 @@ DEB_PACKAGES := ffmpeg mosquitto mosquitto-clients openssl systemd python3-gi gi
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
 	gstreamer1.0-tools
 
-.PHONY: all deps node-deps install models calibrate build check typecheck lint format test bench bench-quality config-docs mqtt-docs gallery-docs run clean
+.PHONY: all deps node-deps install models int8-ranges build check typecheck lint format test bench bench-quality config-docs mqtt-docs gallery-docs run clean
 
 all: build
 
@@ -37,10 +37,10 @@ node-deps: node_modules/.installed
 models: node-deps
 	$(BIN)/tsx tools/convert-models.ts
 
-# Re-measures the int8 encoder's activation ranges into tools/calibration.json (committed; run
+# Re-measures the int8 encoder's activation ranges into tools/int8-ranges.json (committed; run
 # it when a network or the alignment changes, then `make models`).
-calibrate: node-deps models
-	$(BIN)/tsx tools/calibrate.ts
+int8-ranges: node-deps models
+	$(BIN)/tsx tools/int8-ranges.ts
 
 build: node-deps models
 	$(BIN)/tsc -p tsconfig.build.json

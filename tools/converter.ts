@@ -28,13 +28,13 @@ type Spec = {
   file: string;
   weights: string;
   build: (w: WeightMap) => GraphBuilder;
-  /** Also an int8 graph, from the activation ranges committed in tools/calibration.json. */
+  /** Also an int8 graph, from the activation ranges committed in tools/int8-ranges.json. */
   int8?: { file: string; build: (w: WeightMap, ranges: ActivationRanges) => GraphBuilder };
 } & Pick<ModelEntry, 'inputs' | 'outputs' | 'preprocessing' | 'multiplyAdds' | 'description'>;
 
-/** tools/calibration.json, written by tools/calibrate.ts: activation ranges per int8 model. */
-export const CALIBRATION_FILE = fileURLToPath(new URL('calibration.json', import.meta.url));
-export type Calibration = {
+/** tools/int8-ranges.json, written by tools/int8-ranges.ts: activation ranges per int8 model. */
+export const INT8_RANGES_FILE = fileURLToPath(new URL('int8-ranges.json', import.meta.url));
+export type Int8Ranges = {
   /** What the ranges were measured on: photos of the source package, and the faces in them. */
   photos: string[];
   faces: number;
@@ -138,12 +138,12 @@ export function convertModels(outDir: string): ModelManifest {
     const weights = readTfjsWeights(join(pkgDir, spec.weights));
     models[spec.role] = write(spec.file, spec.build(weights), spec.description);
     if (spec.int8) {
-      const calibration = JSON.parse(readFileSync(CALIBRATION_FILE, 'utf8')) as Calibration;
-      const ranges = calibration.ranges[spec.role];
+      const measured = JSON.parse(readFileSync(INT8_RANGES_FILE, 'utf8')) as Int8Ranges;
+      const ranges = measured.ranges[spec.role];
       if (!ranges)
-        throw new Error(`${CALIBRATION_FILE}: no ranges for the ${spec.role}; run tools/calibrate.ts`);
+        throw new Error(`${INT8_RANGES_FILE}: no ranges for the ${spec.role}; run tools/int8-ranges.ts`);
       const graph = spec.int8.build(readTfjsWeights(join(pkgDir, spec.weights)), ranges);
-      const description = `${spec.description}; int8: weights per output channel, activation ranges from ${calibration.faces} faces`;
+      const description = `${spec.description}; int8: weights per output channel, activation ranges from ${measured.faces} faces`;
       models[spec.role].int8 = write(spec.int8.file, graph, description);
     }
   }

@@ -1,11 +1,11 @@
-// The int8 encoder: its quantization arithmetic, its calibration (reproducible from the sample
+// The int8 encoder: its quantization arithmetic, its activation ranges (reproducible from the sample
 // photos every machine has), and how far its embeddings stay from the float encoder's.
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { euclidean, FaceEngine } from '../../src/inference/faces.js';
 import { decodeImage } from '../../src/vision/image.js';
-import { calibrateEncoder, CALIBRATION_PHOTOS } from '../../tools/calibrate.js';
-import { CALIBRATION_FILE, type Calibration } from '../../tools/converter.js';
+import { measureEncoderRanges, RANGE_PHOTOS } from '../../tools/int8-ranges.js';
+import { INT8_RANGES_FILE, type Int8Ranges } from '../../tools/converter.js';
 import { int8PerChannel, uint8Params } from '../../tools/quantize.js';
 import { FACE_API_DIR, samplePhoto } from '../helpers/fixtures.js';
 
@@ -36,10 +36,10 @@ describe('quantization arithmetic', () => {
 });
 
 describe('int8 encoder', () => {
-  it('calibration reproduces tools/calibration.json', async () => {
-    const committed = JSON.parse(readFileSync(CALIBRATION_FILE, 'utf8')) as Calibration;
-    const fresh = await calibrateEncoder(FACE_API_DIR);
-    expect(fresh.photos).toEqual(CALIBRATION_PHOTOS);
+  it('measuring the ranges again reproduces tools/int8-ranges.json', async () => {
+    const committed = JSON.parse(readFileSync(INT8_RANGES_FILE, 'utf8')) as Int8Ranges;
+    const fresh = await measureEncoderRanges(FACE_API_DIR);
+    expect(fresh.photos).toEqual(RANGE_PHOTOS);
     expect(fresh.faces).toBe(committed.faces);
     const names = Object.keys(committed.ranges.encoder!);
     expect(Object.keys(fresh.ranges.encoder!)).toEqual(names);

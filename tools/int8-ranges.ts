@@ -1,7 +1,7 @@
-// `make calibrate`: measures the range of every activation the int8 encoder quantizes, on the
+// `make int8-ranges`: measures the range of every activation the int8 encoder quantizes, on the
 // faces of the sample photos inside @vladmandic/face-api (there on every machine; none of the
-// evaluation faces), each as the float pipeline aligns it and mirrored, and writes
-// tools/calibration.json, from which `make models` builds the int8 graph. The ranges are the
+// evaluation faces), in colour and in grayscale, each as the float pipeline aligns it and mirrored, and writes
+// tools/int8-ranges.json, from which `make models` builds the int8 graph. The ranges are the
 // minimum and maximum seen: on held-out faces a percentile clip (99.99%) moved embeddings twice
 // as far from the float ones as min/max (bench/RESULTS.md, 2026-11-29).
 import { writeFileSync } from 'node:fs';
@@ -9,20 +9,20 @@ import { join } from 'node:path';
 import * as ort from 'onnxruntime-node';
 import { FaceEngine, withMirrors } from '../src/inference/faces.js';
 import { decodeImage, toGrayscale } from '../src/vision/image.js';
-import { CALIBRATION_FILE, sourcePackage, sourceWeights, type Calibration } from './converter.js';
+import { INT8_RANGES_FILE, sourcePackage, sourceWeights, type Int8Ranges } from './converter.js';
 import { buildFaceRecognition } from './nets.js';
 import type { ActivationRanges } from './quantize.js';
 
-export const CALIBRATION_PHOTOS = [1, 2, 3, 4, 5, 6].map((i) => `demo/sample${i}.jpg`);
+export const RANGE_PHOTOS = [1, 2, 3, 4, 5, 6].map((i) => `demo/sample${i}.jpg`);
 
 /** Significant digits kept: the file stays readable and the same on any CPU. */
 const DIGITS = 6;
 
-export async function calibrateEncoder(packageDir: string, modelsDir?: string): Promise<Calibration> {
+export async function measureEncoderRanges(packageDir: string, modelsDir?: string): Promise<Int8Ranges> {
   const engine = await FaceEngine.open({ ...(modelsDir ? { modelsDir } : {}), int8: false });
   const observed = await ort.InferenceSession.create(
     buildFaceRecognition(sourceWeights('encoder'), 'observe').toModel({
-      producer: 'calibrate',
+      producer: 'int8-ranges',
       version: '1',
       doc: '',
     }),
@@ -30,7 +30,7 @@ export async function calibrateEncoder(packageDir: string, modelsDir?: string): 
   const ranges: ActivationRanges = {};
   let faces = 0;
   try {
-    const photos = await Promise.all(CALIBRATION_PHOTOS.map((p) => decodeImage(join(packageDir, p))));
+    const photos = await Promise.all(RANGE_PHOTOS.map((p) => decodeImage(join(packageDir, p))));
     // In colour and as a monochrome (infrared) camera sees them: night frames must fit the ranges too.
     for (const photo of [...photos, ...photos.map(toGrayscale)]) {
       const { chips, count } = await engine.align(photo, { select: 'all' });
@@ -53,15 +53,15 @@ export async function calibrateEncoder(packageDir: string, modelsDir?: string): 
   }
   const round = (v: number): number => Number(v.toPrecision(DIGITS));
   for (const r of Object.values(ranges)) r.splice(0, 2, round(r[0]), round(r[1]));
-  return { photos: CALIBRATION_PHOTOS, faces, ranges: { encoder: ranges } };
+  return { photos: RANGE_PHOTOS, faces, ranges: { encoder: ranges } };
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const calibration = await calibrateEncoder(sourcePackage().dir);
+  const measured = await measureEncoderRanges(sourcePackage().dir);
   // Each [min, max] on one line, as prettier writes it.
-  const text = JSON.stringify(calibration, null, 2).replace(/\[\s+([^,\s]+),\s+([^\s\]]+)\s+\]/g, '[$1, $2]');
-  writeFileSync(CALIBRATION_FILE, `${text}\n`);
+  const text = JSON.stringify(measured, null, 2).replace(/\[\s+([^,\s]+),\s+([^\s\]]+)\s+\]/g, '[$1, $2]');
+  writeFileSync(INT8_RANGES_FILE, `${text}\n`);
   console.log(
-    `${CALIBRATION_FILE}: ${Object.keys(calibration.ranges.encoder!).length} ranges from ${calibration.faces} faces`,
+    `${INT8_RANGES_FILE}: ${Object.keys(measured.ranges.encoder!).length} ranges from ${measured.faces} faces`,
   );
 }
