@@ -108,13 +108,13 @@ export class ImagePyramid {
   }
 
   /**
-   * The image at `scale` (level pixels per image pixel, at most 1): a halving when the scale is a
-   * power of two; else, in bytes, the halving of a level at twice the scale when there is one,
-   * or the image resized by libvips (antialiased, SIMD: 3 ms for 720p where JavaScript took 20).
+   * The image at `scale` (level pixels per image pixel): a halving when the scale is 1/2^k; else,
+   * in bytes, the halving of a level at twice the scale when there is one, or the image resized by
+   * libvips (antialiased, SIMD: 3 ms for 720p where JavaScript took 20; also any upsampling).
    */
   async at(scale: number): Promise<PixelImage> {
     const factor = 1 / scale;
-    if (Number.isInteger(Math.log2(factor))) return this.level(Math.log2(factor));
+    if (factor >= 1 && Number.isInteger(Math.log2(factor))) return this.level(Math.log2(factor));
     const made = (f: number) => this.resized.find((l) => Math.abs(l.factor / f - 1) < 1e-9);
     const existing = made(factor);
     if (existing) return existing.image;

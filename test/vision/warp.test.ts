@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { alignmentTemplate, alignmentTransform, boxCropTransform } from '../../src/vision/alignment.js';
 import type { RgbImage } from '../../src/vision/image.js';
-import { applyAffine, fitSimilarity, warpAffine, type Affine } from '../../src/vision/warp.js';
+import { applyAffine, fitSimilarity, ImagePyramid, warpAffine, type Affine } from '../../src/vision/warp.js';
 
 function image(
   width: number,
@@ -92,5 +92,45 @@ describe('alignment', () => {
     const m = boxCropTransform({ x: 10, y: 20, width: 100, height: 50 }, 50);
     expect(applyAffine(m, 0, 0)).toEqual([10, -5]);
     expect(applyAffine(m, 50, 50)).toEqual([110, 95]);
+  });
+});
+
+describe('ImagePyramid', () => {
+  const noise = (width: number, height: number): RgbImage => ({
+    width,
+    height,
+    data: Uint8Array.from({ length: width * height * 3 }, (_, i) => (i * 7) % 251),
+  });
+
+  it('makes each scale once: halvings, libvips resizes, their byte halvings, and upsamplings', async () => {
+    const pyramid = new ImagePyramid(noise(640, 360));
+    expect(await pyramid.at(1)).toBe(pyramid.level(0));
+    expect(await pyramid.at(0.25)).toBe(pyramid.level(2));
+    const resized = await pyramid.at(0.6);
+    expect([resized.width, resized.height]).toEqual([384, 216]);
+    expect(resized.data).toBeInstanceOf(Uint8Array);
+    expect(await pyramid.at(0.6)).toBe(resized);
+    // The next octave halves the resized level, rounding each 2x2 mean to the nearest byte.
+    const halved = await pyramid.at(0.3);
+    expect([halved.width, halved.height]).toEqual([192, 108]);
+    const d = resized.data;
+    const row = resized.width * 3;
+    expect(halved.data[0]).toBe(Math.round((d[0]! + d[3]! + d[row]! + d[row + 3]!) / 4));
+    const up = await pyramid.at(2);
+    expect([up.width, up.height]).toEqual([1280, 720]);
+  });
+
+  it('warps from a resized level when it is coarser than the halving it would use', async () => {
+    const base = noise(640, 360);
+    const pyramid = new ImagePyramid(base);
+    const level = await pyramid.at(0.6);
+    // 1.8 image pixels per output pixel: without the resized level, 2x2 samples of the image.
+    const m: Affine = [1.8, 0, 100, 0, 1.8, 50];
+    const viaPyramid = new Float32Array(20 * 20 * 3);
+    pyramid.warp(m, 20, 20, viaPyramid);
+    const f = 1 / 0.6;
+    const direct = new Float32Array(20 * 20 * 3);
+    warpAffine(level, [m[0] / f, 0, m[2] / f, 0, m[4] / f, m[5] / f], 20, 20, direct);
+    expect(Array.from(viaPyramid)).toEqual(Array.from(direct));
   });
 });
