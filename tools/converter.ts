@@ -141,7 +141,7 @@ export function convertModels(outDir: string): ModelManifest {
       const measured = JSON.parse(readFileSync(INT8_RANGES_FILE, 'utf8')) as Int8Ranges;
       const ranges = measured.ranges[spec.role];
       if (!ranges)
-        throw new Error(`${INT8_RANGES_FILE}: no ranges for the ${spec.role}; run tools/int8-ranges.ts`);
+        throw new Error(`${INT8_RANGES_FILE}: no ranges for the ${spec.role}; run make int8-ranges`);
       const graph = spec.int8.build(readTfjsWeights(join(pkgDir, spec.weights)), ranges);
       const description = `${spec.description}; int8: weights per output channel, activation ranges from ${measured.faces} faces`;
       models[spec.role].int8 = write(spec.int8.file, graph, description);
