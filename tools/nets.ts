@@ -186,30 +186,15 @@ function separable(
   cout: number,
   stride: number,
   pads: Pads,
-  q?: Quantizer,
 ): string {
   const dw = depthwiseToOihw(w.get(`${prefix}/depthwise_filter`, [3, 3, cin, 1]));
-  let depthwise = conv(
-    g,
-    x,
-    `${prefix}/depthwise`,
-    dw,
-    new Float32Array(cin),
-    { stride, pads, group: cin },
-    q,
-  );
-  if (q) depthwise = q.activation(depthwise, `${prefix}/depthwise`);
+  const depthwise = conv(g, x, `${prefix}/depthwise`, dw, new Float32Array(cin), {
+    stride,
+    pads,
+    group: cin,
+  });
   const pw = hwioToOihw(w.get(`${prefix}/pointwise_filter`, [1, 1, cin, cout]));
-  const pointwise = conv(
-    g,
-    depthwise,
-    `${prefix}/pointwise`,
-    pw,
-    w.get(`${prefix}/bias`, [cout]).data,
-    {},
-    q,
-  );
-  return q ? q.activation(pointwise, `${prefix}/pointwise`) : pointwise;
+  return conv(g, depthwise, `${prefix}/pointwise`, pw, w.get(`${prefix}/bias`, [cout]).data, {});
 }
 
 /**
