@@ -52,13 +52,20 @@ export async function openModel(
   const available = new Set(ort.listSupportedBackends().map((b) => b.name));
   const providers = (opts.providers ?? ['cpu']).filter((p) => p === 'cpu' || available.has(p));
   const errors: string[] = [];
+  // Read and checked once per file, however many providers are tried (the encoder is 22 MB).
+  const loaded = new Map<ModelEntry, Uint8Array>();
+  const bytesOf = (entry: ModelEntry): Uint8Array => {
+    let bytes = loaded.get(entry);
+    if (!bytes) loaded.set(entry, (bytes = loadModelBytes(modelsDir, entry)));
+    return bytes;
+  };
   for (const provider of providers.length ? providers : (['cpu'] as const)) {
     if (provider === 'tensorrt') {
       if (opts.engineCacheDir) mkdirSync(opts.engineCacheDir, { recursive: true });
       Object.assign(process.env, tensorrtEnvironment(opts));
     }
     const entry = provider === 'cpu' && opts.int8 && float.int8 ? float.int8 : float;
-    const bytes = loadModelBytes(modelsDir, entry);
+    const bytes = bytesOf(entry);
     try {
       const session = await ort.InferenceSession.create(bytes, {
         executionProviders: [provider],
