@@ -1,13 +1,7 @@
 // Geometric image operations that feed the networks: every crop, letterbox and alignment is an
 // affine map from output pixels to source pixels, sampled bilinearly. One routine for all of
 // them keeps the coordinate conventions (pixel centres at +0.5) in one place.
-import { availableParallelism } from 'node:os';
-import sharp from 'sharp';
-
-// sharp runs libvips on one thread on glibc without jemalloc (to limit malloc fragmentation from
-// many short-lived threads); a frame's resize is one fixed-size buffer, and on 2 cores two
-// threads take a 720p resize from 2.9 to 1.9 ms.
-sharp.concurrency(availableParallelism());
+import sharp from './libvips.js';
 
 /** Maps an output pixel (x, y) to source coordinates: [a, b, c, d, e, f] -> (a*x + b*y + c, d*x + e*y + f). */
 export type Affine = [number, number, number, number, number, number];
@@ -146,13 +140,16 @@ export class ImagePyramid {
   /** warpAffine from the coarsest level that still has at least one source pixel per output pixel. */
   warp(m: Affine, outWidth: number, outHeight: number, out: Float32Array, offset = 0, clip?: Rect): void {
     const scale = affineScale(m);
+    // The halving to use, by its size alone (k halvings floor the size to w / 2^k): it is only
+    // made when no resized level between it and the output's scale, coarser and already made, wins.
+    const minSide = Math.min(this.width, this.height);
     let k = 0;
-    while (scale / 2 ** (k + 1) >= 1 && Math.min(this.level(k).width, this.level(k).height) >= 4) k++;
-    // A resized level between that halving and the output's scale is coarser, and already made.
-    const { factor: f, image } = this.resized.reduce<Level>(
-      (best, l) => (l.factor <= scale && l.factor > best.factor ? l : best),
-      { factor: 2 ** k, image: this.level(k) },
+    while (scale / 2 ** (k + 1) >= 1 && Math.floor(minSide / 2 ** k) >= 4) k++;
+    const resized = this.resized.reduce<Level | undefined>(
+      (best, l) => (l.factor <= scale && l.factor > (best?.factor ?? 2 ** k) ? l : best),
+      undefined,
     );
+    const { factor: f, image } = resized ?? { factor: 2 ** k, image: this.level(k) };
     const mk: Affine = [m[0] / f, m[1] / f, m[2] / f, m[3] / f, m[4] / f, m[5] / f];
     const ck = clip && { x: clip.x / f, y: clip.y / f, width: clip.width / f, height: clip.height / f };
     warpAffine(image, mk, outWidth, outHeight, out, offset, ck);
