@@ -10,7 +10,7 @@ import { writeRocComparison, writeTrainingCurves } from '../eval/plot.js';
 import { FacegateError } from '../errors.js';
 import { embedLabelled, listIdentityFolders } from '../training/data.js';
 import { writeHead } from '../training/export.js';
-import { MINING, type Mining } from '../training/losses.js';
+import { MINING, type Mining, type Pair } from '../training/losses.js';
 import {
   DEFAULT_TRAIN_OPTIONS,
   defaultsFor,
@@ -213,7 +213,7 @@ async function writeReport(
   dir: string,
   result: ReturnType<typeof trainHead>,
   evalSet: LabelledEmbeddings,
-  pairs: readonly { a: number; b: number; same: boolean }[],
+  pairs: readonly Pair[],
   options: TrainOptions,
   heldOut: { before: VerificationFigures; after: VerificationFigures } | undefined,
   missing: number,

@@ -85,23 +85,23 @@ export type LossResult = {
   active: number;
 };
 
-/** Mean triplet loss over `triplets` and its gradient with respect to y (rows x dim). */
+/**
+ * Mean triplet loss over `triplets` and its gradient with respect to y (rows x dim). `d2`: the
+ * rows' squared distances, when the caller has them from mining.
+ */
 export function tripletLoss(
   y: Float64Array,
   dim: number,
   triplets: readonly Triplet[],
   margin: number,
+  d2: Float64Array = pairwiseSquared(y, y.length / dim, dim),
 ): LossResult {
   const grad = new Float64Array(y.length);
   let loss = 0;
   let active = 0;
-  const sq = (i: number, j: number) => {
-    let s = 0;
-    for (let k = 0; k < dim; k++) s += (y[i * dim + k]! - y[j * dim + k]!) ** 2;
-    return s;
-  };
+  const rows = y.length / dim;
   for (const { anchor: a, positive: p, negative: n } of triplets) {
-    const l = sq(a, p) - sq(a, n) + margin;
+    const l = d2[a * rows + p]! - d2[a * rows + n]! + margin;
     if (l <= 0) continue;
     active++;
     loss += l;

@@ -12,6 +12,7 @@ import {
   sigmoid,
   tripletLoss,
   type Mining,
+  type Pair,
 } from './losses.js';
 import { Adam, backward, cloneNetwork, createNetwork, forward, type Network } from './network.js';
 import { seededRandom, shuffle, type Random } from './random.js';
@@ -119,12 +120,8 @@ export function pairDistances(
 }
 
 /** Every same-identity pair, and up to `maxImpostors` random different-identity pairs. */
-export function evaluationPairs(
-  labels: readonly string[],
-  random: Random,
-  maxImpostors = 50_000,
-): { a: number; b: number; same: boolean }[] {
-  const pairs: { a: number; b: number; same: boolean }[] = [];
+export function evaluationPairs(labels: readonly string[], random: Random, maxImpostors = 50_000): Pair[] {
+  const pairs: Pair[] = [];
   const byLabel = new Map<string, number[]>();
   labels.forEach((l, i) => byLabel.set(l, [...(byLabel.get(l) ?? []), i]));
   for (const idx of byLabel.values())
@@ -269,14 +266,9 @@ export function trainHead(
       if (o.loss === 'triplet') {
         const f = forward(net, x, batch.length);
         const outDim = net.layers.at(-1)!.outDim;
-        const triplets = mineTriplets(
-          pairwiseSquared(f.output, batch.length, outDim),
-          labels,
-          o.margin,
-          o.mining,
-          random,
-        );
-        r = tripletLoss(f.output, outDim, triplets, o.margin);
+        const d2 = pairwiseSquared(f.output, batch.length, outDim);
+        const triplets = mineTriplets(d2, labels, o.margin, o.mining, random);
+        r = tripletLoss(f.output, outDim, triplets, o.margin, d2);
         optimizer.step(backward(net, f, r.grad));
       } else {
         const pairs = batchPairs(pairwiseSquared(x, batch.length, dim), labels, random);
