@@ -142,7 +142,7 @@ export function convertModels(outDir: string): ModelManifest {
       const ranges = measured.ranges[spec.role];
       if (!ranges)
         throw new Error(`${INT8_RANGES_FILE}: no ranges for the ${spec.role}; run make int8-ranges`);
-      const graph = spec.int8.build(readTfjsWeights(join(pkgDir, spec.weights)), ranges);
+      const graph = spec.int8.build(weights, ranges); // the same weights, read once
       const description = `${spec.description}; int8: weights per output channel, activation ranges from ${measured.faces} faces`;
       models[spec.role].int8 = write(spec.int8.file, graph, description);
     }
