@@ -6,7 +6,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import sharp from 'sharp';
+import sharp from './vision/libvips.js';
 import type { CameraEntry, Config } from './config/schema.js';
 import { FacegateError } from './errors.js';
 import { enrollmentPolicy, enrollPerson } from './gallery/enroll.js';

@@ -1,5 +1,5 @@
 // ROC curve and distance histograms as one PNG: drawn as SVG, rasterised by sharp (librsvg).
-import sharp from 'sharp';
+import sharp from '../vision/libvips.js';
 import type { ScoredPair } from './metrics.js';
 
 const W = 900;

@@ -1,7 +1,7 @@
 // Decoding still images (enrollment photos, command-line input) into packed RGB. sharp/libvips
 // reads JPEG, PNG, WebP, TIFF, AVIF and GIF; EXIF orientation is applied so a phone photo taken
 // sideways is upright before detection; grayscale and alpha are normalised to 3-channel RGB.
-import sharp from 'sharp';
+import sharp from './libvips.js';
 import { FacegateError } from '../errors.js';
 
 /** Packed 8-bit RGB, row-major, no padding between rows. */
