@@ -38,12 +38,8 @@ async function faceChips(engine: FaceEngine, count: number): Promise<Float32Arra
   const per = 150 * 150 * 3;
   const chips: Float32Array[] = [];
   for (const name of ['sample1.jpg', 'sample3.jpg', 'sample4.jpg']) {
-    const image = await decodeImage(samplePhoto(name));
-    for (const f of await engine.analyze(image, { select: 'all' })) {
-      const chip = new Float32Array(per);
-      warpAffine(image, alignmentTransform(f.landmarks, 150), 150, 150, chip);
-      chips.push(chip);
-    }
+    const found = await engine.align(await decodeImage(samplePhoto(name)), { select: 'all' });
+    for (let i = 0; i < found.count; i++) chips.push(found.chips.subarray(i * per, (i + 1) * per));
   }
   const out = new Float32Array(count * per);
   for (let i = 0; i < count; i++) out.set(chips[i % chips.length]!, i * per);

@@ -12,13 +12,8 @@ import type { Frame } from '../../src/camera/frame-parser.js';
 import { loadConfig } from '../../src/config/schema.js';
 import { Daemon } from '../../src/daemon.js';
 import type { FaceEngine } from '../../src/inference/faces.js';
-import { RtspServer } from '../helpers/rtsp.js';
+import { LIVE_SMALL, RtspServer } from '../helpers/rtsp.js';
 import { sleep, until } from '../helpers/wait.js';
-
-const LIVE =
-  'videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=10/1 ! ' +
-  'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! video/x-h264,profile=baseline ! ' +
-  'rtph264pay name=pay0 pt=96 config-interval=1';
 
 setFlagsFromString('--expose-gc');
 const gc = runInNewContext('gc') as () => void;
@@ -27,7 +22,7 @@ let dir: string;
 let camera: RtspServer;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fg-frames-'));
-  camera = await RtspServer.start(LIVE, '/cam');
+  camera = await RtspServer.start(LIVE_SMALL, '/cam');
 }, 30_000);
 afterAll(async () => {
   await camera.stop();

@@ -10,6 +10,12 @@ export const LIVE_720P =
   'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=2000 ! ' +
   'video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1';
 
+/** A small live camera (320x240, 10 fps): for tests about the daemon rather than the video. */
+export const LIVE_SMALL =
+  'videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=10/1 ! ' +
+  'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! video/x-h264,profile=baseline ! ' +
+  'rtph264pay name=pay0 pt=96 config-interval=1';
+
 export const PYTHON = '/usr/bin/python3';
 
 export function rtspServerAvailable(): boolean {

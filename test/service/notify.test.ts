@@ -15,13 +15,8 @@ import { EmbeddedBroker } from '../../src/events/embedded-broker.js';
 import type { FaceEngine } from '../../src/inference/faces.js';
 import { SystemdNotifier } from '../../src/service/notify.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
-import { RtspServer } from '../helpers/rtsp.js';
+import { LIVE_SMALL, RtspServer } from '../helpers/rtsp.js';
 import { sleep, until } from '../helpers/wait.js';
-
-const SMALL_LIVE =
-  'videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=10/1 ! ' +
-  'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! video/x-h264,profile=baseline ! ' +
-  'rtph264pay name=pay0 pt=96 config-interval=1';
 
 let dir: string;
 let camera: RtspServer;
@@ -36,7 +31,7 @@ function listen(path: string): { socket: UnixDgramSocket; messages: { at: number
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fg-notify-'));
-  camera = await RtspServer.start(SMALL_LIVE, '/cam');
+  camera = await RtspServer.start(LIVE_SMALL, '/cam');
 }, 30_000);
 
 afterAll(async () => {
