@@ -3,7 +3,7 @@
 // NHWC RGB pixels in 0..255 and applies the package's own normalisation inside the graph, so
 // callers feed raw pixels and the parity tests compare whole networks on identical tensors.
 import { DataType, GraphBuilder } from '../src/inference/onnx-writer.js';
-import { Quantizer, type ActivationRanges } from './quantize.js';
+import { Quantizer, type ActivationRanges, type Range } from './quantize.js';
 import { depthwiseToOihw, hwioToOihw, type WeightMap } from './tfjs-weights.js';
 
 /**
@@ -16,14 +16,20 @@ export type Precision = 'float' | 'observe' | ActivationRanges;
 export const RECOGNITION_MEAN_RGB = [122.782, 117.001, 104.298] as const;
 export const DETECTOR_MEAN_RGB = [117.001, 114.697, 97.404] as const;
 export const PIXEL_DIVISOR = 255;
+/** Raw pixels: uint8 holds them at a step of one grey level. */
+const PIXEL_RANGE: Range = [0, 255];
 export const ENCODER_SIZE = 150;
 export const LANDMARKS_SIZE = 112;
 
-/** x (NHWC, 0..255) -> (x - mean) / 255 in NCHW. */
+/**
+ * x (NHWC, 0..255) -> (x - mean) / 255 in NCHW. Transposed first: ONNX Runtime subtracts a mean
+ * broadcast over whole planes about 7x faster than over the innermost axis of 3 (0.40 -> 0.06 ms
+ * for three 112x112 crops).
+ */
 function normalizedNchw(g: GraphBuilder, input: string, mean: readonly number[]): string {
-  const centred = g.node('Sub', [input, g.floats('mean_rgb', [3], mean)]);
-  const scaled = g.node('Div', [centred, g.floats('pixel_divisor', [], [PIXEL_DIVISOR])]);
-  return g.node('Transpose', [scaled], { perm: [0, 3, 1, 2] });
+  const nchw = g.node('Transpose', [input], { perm: [0, 3, 1, 2] });
+  const centred = g.node('Sub', [nchw, g.floats('mean_rgb', [3, 1, 1], mean)]);
+  return g.node('Div', [centred, g.floats('pixel_divisor', [], [PIXEL_DIVISOR])]);
 }
 
 /**
@@ -83,7 +89,10 @@ export function buildFaceRecognition(w: WeightMap, precision: Precision = 'float
     precision === 'float' ? undefined : new Quantizer(g, precision === 'observe' ? undefined : precision);
   const mark = (v: string, name: string): string => (q ? q.activation(v, name) : v);
   const input = g.input('image', ['batch', ENCODER_SIZE, ENCODER_SIZE, 3]);
-  let x = mark(normalizedNchw(g, input, RECOGNITION_MEAN_RGB), 'input');
+  // Raw pixels, with the normalisation folded into the first conv (exact: it does not pad). The
+  // broadcast subtract and divide took 0.47 ms of 5.9 for three faces, as long as ten convs.
+  const pixels = g.node('Transpose', [input], { perm: [0, 3, 1, 2] });
+  let x = q ? q.activation(pixels, 'input', { range: PIXEL_RANGE, mean: RECOGNITION_MEAN_RGB }) : pixels;
   let size = ENCODER_SIZE;
   let channels = 3;
 
@@ -96,6 +105,7 @@ export function buildFaceRecognition(w: WeightMap, precision: Precision = 'float
     k: number,
     stride: number,
     pads: Pads,
+    readsPixels = false,
   ): string => {
     const filters = hwioToOihw(w.get(`${prefix}/conv/filters`, [k, k, cin, cout]));
     const bias = w.get(`${prefix}/conv/bias`, [cout]).data;
@@ -106,13 +116,17 @@ export function buildFaceRecognition(w: WeightMap, precision: Precision = 'float
     for (let o = 0; o < cout; o++)
       for (let i = 0; i < per; i++) folded[o * per + i] = filters.data[o * per + i]! * sw[o]!;
     const foldedBias = Float32Array.from(bias, (b, o) => b * sw[o]! + sb[o]!);
-    return conv(g, at, prefix, { dims: filters.dims, data: folded }, foldedBias, { stride, pads }, q);
+    const scaled = { weight: { dims: filters.dims, data: folded }, bias: foldedBias };
+    const { weight, bias: b } = readsPixels
+      ? foldNormalization(scaled.weight, scaled.bias, RECOGNITION_MEAN_RGB)
+      : scaled;
+    return conv(g, at, prefix, weight, b, { stride, pads }, q);
   };
   const same3: Pads = [1, 1, 1, 1]; // 3x3 stride 1 SAME pads symmetrically
   const valid: Pads = [0, 0, 0, 0];
   const outSize = (n: number, k: number, s: number): number => Math.floor((n - k) / s) + 1;
 
-  x = mark(g.node('Relu', [scaledConv(x, 'conv32_down', 3, 32, 7, 2, valid)]), 'conv32_down');
+  x = mark(g.node('Relu', [scaledConv(x, 'conv32_down', 3, 32, 7, 2, valid, true)]), 'conv32_down');
   size = outSize(size, 7, 2);
   channels = 32;
   x = mark(g.node('MaxPool', [x], { kernel_shape: [3, 3], strides: [2, 2] }), 'conv32_down');

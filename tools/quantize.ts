@@ -43,6 +43,7 @@ export class Quantizer {
   private readonly observed = new Set<string>();
   private readonly params = new Map<string, { scale: string; zeroPoint: string; value: UInt8Params }>();
   private readonly scaleOfTensor = new Map<string, number>();
+  private readonly meanOfTensor = new Map<string, readonly number[]>();
 
   /** With ranges, builds the int8 graph; without, the float graph with marked activations exposed. */
   constructor(
@@ -52,20 +53,23 @@ export class Quantizer {
 
   /**
    * Marks activation `x` under `name`: in the int8 graph it comes back quantized and dequantized;
-   * in the float graph it is also exposed as an output of that name, for calibration.
+   * in the float graph it is also exposed as an output of that name, for calibration, unless it
+   * is `known` without measuring (raw pixels: their range, and the mean the network was trained on).
    */
-  activation(x: string, name: string): string {
+  activation(x: string, name: string, known?: { range: Range; mean: readonly number[] }): string {
     if (!this.ranges) {
-      if (!this.observed.has(name)) {
+      if (!known && !this.observed.has(name)) {
         this.g.node('Identity', [x], {}, name);
         this.g.output(name, [`${name}:n`, `${name}:c`, `${name}:h`, `${name}:w`]);
         this.observed.add(name);
       }
       return x;
     }
-    const p = this.paramsFor(name);
+    const p = this.paramsFor(name, known?.range);
     const q = this.g.node('QuantizeLinear', [x, p.scale, p.zeroPoint]);
-    return this.dequantized(q, p);
+    const out = this.dequantized(q, p);
+    if (known) this.meanOfTensor.set(out, known.mean);
+    return out;
   }
 
   /** Conv weights and bias: as they are in the float graph, int8/int32 behind DequantizeLinear in the int8 one. */
@@ -84,6 +88,20 @@ export class Quantizer {
     if (inputScale === undefined) throw new Error(`${name}: its input is not a quantized activation`);
     const cout = weight.dims[0]!;
     const { q, scales } = int8PerChannel(weight.data, cout);
+    // Bias correction: rounding the weights shifts each output by sum((wq - w) * x), whose
+    // expectation is sum((wq - w) * E[x]); with raw pixels (mean about 115) that shift is large.
+    const mean = this.meanOfTensor.get(x);
+    if (bias && mean) {
+      bias = Float32Array.from(bias);
+      const cin = mean.length;
+      const per = weight.data.length / cout / cin;
+      for (let o = 0; o < cout; o++)
+        for (let c = 0; c < cin; c++)
+          for (let k = 0; k < per; k++) {
+            const i = (o * cin + c) * per + k;
+            bias[o] = bias[o]! - (q[i]! * scales[o]! - weight.data[i]!) * mean[c]!;
+          }
+    }
     const wScales = g.floats(`${name}/W_scale`, [cout], scales);
     const w = g.node(
       'DequantizeLinear',
@@ -112,10 +130,10 @@ export class Quantizer {
     return [x, w, b];
   }
 
-  private paramsFor(name: string) {
+  private paramsFor(name: string, known?: Range) {
     let p = this.params.get(name);
     if (!p) {
-      const range = this.ranges?.[name];
+      const range = known ?? this.ranges?.[name];
       if (!range) throw new Error(`no calibrated range for activation ${name}`);
       const value = uint8Params(range);
       p = {
