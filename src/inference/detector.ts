@@ -3,8 +3,7 @@
 // found there, under 10% below 40 px, about 50% above 250 px), so one input size cannot serve a
 // 720p door camera (faces of 40-400 px) or a phone photo. Each level scales the whole image
 // (padded at the bottom/right to multiples of 32, the network being fully convolutional), the
-// levels halve in scale until the image's shorter side (the largest face it can hold) fits the
-// network's comfortable range, and
+// levels halve in scale until the image itself fits the network's comfortable range, and
 // boxes from all levels are merged by non-maximum suppression.
 import type { RgbImage } from '../vision/image.js';
 import { ImagePyramid, iou, type PixelImage, type Rect } from '../vision/warp.js';
@@ -22,10 +21,7 @@ const VALUES_PER_ANCHOR = 5;
 const CELL = 32;
 /** Box side (network pixels) the smallest face of interest is scaled to: inside the reliable range. */
 const TARGET_MIN_FACE = 48;
-/**
- * The last level is the one where the image's shorter side fits in this many network pixels: a
- * face, about square, is no larger than that side, so coarser levels would find nothing new.
- */
+/** The last level is the one where the whole image fits in this many network pixels. */
 const COARSEST_SIDE = 160;
 
 export type Detection = {
@@ -61,10 +57,9 @@ const sigmoid = (v: number): number => 1 / (1 + Math.exp(-v));
 /** The scales (network pixels per image pixel) of the pyramid levels, finest first. */
 export function pyramidScales(width: number, height: number, opts: DetectorOptions): number[] {
   const longest = Math.max(width, height);
-  const shortest = Math.min(width, height);
   let scale = Math.min(TARGET_MIN_FACE / opts.minFaceSize, opts.maxInputSide / longest);
   const scales = [scale];
-  while (shortest * scale > COARSEST_SIDE) {
+  while (longest * scale > COARSEST_SIDE) {
     scale /= 2;
     scales.push(scale);
   }
