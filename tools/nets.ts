@@ -155,14 +155,24 @@ export function buildFaceRecognition(w: WeightMap, precision: Precision = 'float
       const pads = g.int64s(`${prefix}/pad_hw`, [0, 0, 0, 0, 0, 0, extra, extra]);
       b = mark(g.node('Pad', [b, pads]), `${prefix}/conv2`);
     }
-    let shortcut = mark(
-      g.node('AveragePool', [x], { kernel_shape: [2, 2], strides: [2, 2] }),
+    // The shortcut as one 2x2 stride-2 conv (0.25 from each input channel to the same output
+    // channel, none to the appended ones): exact, and ONNX Runtime then runs it with the convs'
+    // layout and int8 kernels instead of reordering around a pool and a pad (int8 encoder 3.19 ->
+    // 2.84 ms for three faces, float 5.99 -> 5.85).
+    const pool = new Float32Array(cout * channels * 4);
+    for (let c = 0; c < channels; c++) pool.fill(0.25, (c * channels + c) * 4, (c * channels + c + 1) * 4);
+    const shortcut = mark(
+      conv(
+        g,
+        x,
+        `${prefix}/pool`,
+        { dims: [cout, channels, 2, 2], data: pool },
+        new Float32Array(cout),
+        { stride: 2 },
+        q,
+      ),
       `${prefix}/pool`,
     );
-    if (cout !== channels) {
-      const pads = g.int64s(`${prefix}/pad_c`, [0, 0, 0, 0, 0, cout - channels, 0, 0]);
-      shortcut = mark(g.node('Pad', [shortcut, pads]), `${prefix}/pool`);
-    }
     x = mark(g.node('Relu', [g.node('Add', [shortcut, b])]), prefix);
     size = poolSize;
     channels = cout;
