@@ -31,8 +31,10 @@ networks and tests) or a local directory. Syncs run on start, every \`gallery.in
 changes. A sync fetches the manifest (conditional GET: an unchanged manifest costs one request),
 verifies it, enrolls each new or changed person with the enrollment checks of
 recognition.md (look-alikes allowed: the source is the authority), removes people no longer
-listed, and switches the gallery in one transaction. A process killed mid-sync leaves the old
-gallery; the next sync starts again.
+listed, and switches the gallery in one transaction. Until that switch the fetched photos wait
+in a private temporary SQLite database (a file in the temporary directory, the service's own
+under systemd, deleted after the sync), not in memory, so a large gallery's sync does not need its photos' size in RAM. A process
+killed mid-sync leaves the old gallery; the next sync starts again.
 
 Refused, the last good gallery kept, with the reason: a manifest that cannot be fetched (network,
 HTTP error, timeout, a server that stalls), whose signature does not verify, that is not JSON or

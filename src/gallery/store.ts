@@ -29,12 +29,12 @@ export type StoredImage = {
   bytes: Buffer;
 };
 
+/** A photo to store with its embedding: its bytes, or the sha256 of a photo staged by stage(). */
 export type NewImage = {
-  bytes: Buffer;
   source: string;
   embedding: Float32Array;
   quality: FaceQuality;
-};
+} & ({ bytes: Buffer } | { staged: string });
 
 const ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$/;
 
@@ -51,6 +51,7 @@ export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).
 
 export class GalleryStore {
   private readonly db: Database.Database;
+  private staging = false;
 
   constructor(readonly path: string) {
     if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
@@ -202,12 +203,52 @@ export class GalleryStore {
     const insertEmbedding = this.db.prepare(
       'INSERT OR REPLACE INTO embeddings (image_id, model, vector, quality) VALUES (?, ?, ?, ?)',
     );
+    const insertStaged = this.staging
+      ? this.db.prepare(
+          `INSERT INTO images (person_id, sha256, source, bytes, added_at)
+           SELECT ?, sha256, ?, bytes, ? FROM staging.photos WHERE sha256 = ?
+           ON CONFLICT(person_id, sha256) DO UPDATE SET source = excluded.source RETURNING id`,
+        )
+      : undefined;
     for (const img of images) {
-      const { id } = insertImage.get(person.id, sha256(img.bytes), img.source, img.bytes, now) as {
-        id: number;
-      };
+      const row =
+        'bytes' in img
+          ? insertImage.get(person.id, sha256(img.bytes), img.source, img.bytes, now)
+          : insertStaged?.get(person.id, img.source, now, img.staged);
+      if (!row) throw new Error(`${person.id}: photo ${(img as { staged: string }).staged} was not staged`);
+      const { id } = row as { id: number };
       insertEmbedding.run(id, model, vectorBlob(img.embedding), JSON.stringify(img.quality));
     }
+  }
+
+  /**
+   * Keeps a photo until the write that stores it, in a private temporary database (a file SQLite
+   * deletes when it is detached) instead of the heap: a sync fetches every new photo before its
+   * one switch, and a large gallery's photos would otherwise all be in memory at once. Returns
+   * the sha256 to pass as NewImage.staged.
+   */
+  stage(bytes: Buffer): string {
+    if (!this.staging) {
+      this.db.exec(`ATTACH DATABASE '' AS staging;
+        CREATE TABLE staging.photos (sha256 TEXT PRIMARY KEY, bytes BLOB NOT NULL);`);
+      this.staging = true;
+    }
+    const hash = sha256(bytes);
+    this.db.prepare('INSERT OR IGNORE INTO staging.photos (sha256, bytes) VALUES (?, ?)').run(hash, bytes);
+    return hash;
+  }
+
+  /** Drops the staged photos (outside write(); a sync calls it whether or not it switched). */
+  clearStaged(): void {
+    if (!this.staging) return;
+    this.db.exec('DETACH DATABASE staging');
+    this.staging = false;
+  }
+
+  /** How many photos are staged: 0 outside a sync. */
+  get stagedCount(): number {
+    if (!this.staging) return 0;
+    return (this.db.prepare('SELECT COUNT(*) AS n FROM staging.photos').get() as { n: number }).n;
   }
 
   /** Replaces a person's images: the previous ones are removed in the same transaction. */

@@ -26,11 +26,27 @@ export type SyncReport = {
   error?: string;
 };
 
+type SyncOptions = { partial: PartialPolicy; enrollment: EnrollmentPolicy };
+
 export async function syncGallery(
   engine: FaceEngine,
   store: GalleryStore,
   source: GallerySource,
-  opts: { partial: PartialPolicy; enrollment: EnrollmentPolicy },
+  opts: SyncOptions,
+): Promise<SyncReport> {
+  try {
+    return await syncStaged(engine, store, source, opts);
+  } finally {
+    // Fetched photos wait in the store's staging area until the switch; applied or not, drop them.
+    store.clearStaged();
+  }
+}
+
+async function syncStaged(
+  engine: FaceEngine,
+  store: GalleryStore,
+  source: GallerySource,
+  opts: SyncOptions,
 ): Promise<SyncReport> {
   const report: SyncReport = {
     source: source.description,
@@ -92,7 +108,12 @@ export async function syncGallery(
           { bytes, source: `${person.id}: ${img.url}` },
           { ...opts.enrollment, force: true },
         );
-        images.push({ bytes, source: img.url, embedding: face.embedding, quality: face.quality });
+        images.push({
+          staged: store.stage(bytes),
+          source: img.url,
+          embedding: face.embedding,
+          quality: face.quality,
+        });
       }
       updates.push({ person, images });
       (have ? report.changed : report.added).push(person.id);

@@ -81,6 +81,36 @@ describe('GalleryStore', () => {
     store.close();
   });
 
+  it('stores a staged photo whole, refuses one that was not staged, and keeps staging out of the gallery file', () => {
+    const store = new GalleryStore(path);
+    const big = Buffer.alloc(256 * 1024, 7);
+    const staged = store.stage(big);
+    expect(store.stagedCount).toBe(1);
+    store.write(() =>
+      store.putPerson({ id: 'a', name: 'A' }, [{ staged, source: 'a.jpg', embedding: vec(1), quality }], 'm'),
+    );
+    expect(store.images('a')[0]!.bytes.equals(big)).toBe(true);
+    expect(() =>
+      store.write(() =>
+        store.putPerson(
+          { id: 'b', name: 'B' },
+          [{ staged: 'f'.repeat(64), source: 'b.jpg', embedding: vec(2), quality }],
+          'm',
+        ),
+      ),
+    ).toThrow(/b: photo f+ was not staged/);
+    expect(store.listPeople().map((p) => p.id)).toEqual(['a']);
+    store.clearStaged();
+    expect(store.stagedCount).toBe(0);
+    // The gallery file holds the photo once (in images), not a staged copy.
+    const db = new Database(path, { readonly: true });
+    expect(
+      db.prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name").pluck().all(),
+    ).toEqual(['embeddings', 'images', 'meta', 'people']);
+    db.close();
+    store.close();
+  });
+
   it('refuses invalid person ids with the rule', () => {
     const store = new GalleryStore(path);
     expect(() => store.write(() => store.putPerson({ id: '../etc', name: 'x' }, [], 'm'))).toThrow(

@@ -158,6 +158,9 @@ describe('gallery sync over HTTPS', () => {
       refused: [],
     });
     expect(people()).toEqual(['a', 'b', 'c', ...Object.keys(shared)].sort());
+    // The photos went through the store's staging area, stored whole, and the area is empty again.
+    expect(store.images('b')[0]!.bytes.equals(photos[1]!)).toBe(true);
+    expect(store.stagedCount).toBe(0);
     const galleryVersion = store.version;
 
     requests.length = 0;
@@ -259,6 +262,7 @@ describe('gallery sync over HTTPS', () => {
     expect(reasons.empty).toMatch(/unreadable: .*not an image/);
     expect(reasons.stall).toMatch(/no data for 1000 ms/);
     expect(people()).toEqual([]);
+    expect(store.stagedCount).toBe(0);
 
     const applied = await sync(source(), 'apply-valid');
     expect(applied).toMatchObject({ status: 'applied', added: ['a', 'b'] });
