@@ -238,7 +238,10 @@ export class GalleryStore {
     return hash;
   }
 
-  /** Drops the staged photos (outside write(); a sync calls it whether or not it switched). */
+  /**
+   * Drops the staged photos (outside write(); a sync calls it whether or not it switched). One
+   * staging area per store: syncs on a store run one at a time (GallerySyncer queues them).
+   */
   clearStaged(): void {
     if (!this.staging) return;
     this.db.exec('DETACH DATABASE staging');
