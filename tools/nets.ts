@@ -23,8 +23,8 @@ export const LANDMARKS_SIZE = 112;
 
 /**
  * x (NHWC, 0..255) -> (x - mean) / 255 in NCHW. Transposed first: ONNX Runtime subtracts a mean
- * broadcast over whole planes about 7x faster than over the innermost axis of 3 (0.40 -> 0.06 ms
- * for three 112x112 crops).
+ * broadcast over whole planes far faster than over the innermost axis of 3 (0.40 -> 0.03 ms for
+ * three 112x112 crops).
  */
 function normalizedNchw(g: GraphBuilder, input: string, mean: readonly number[]): string {
   const nchw = g.node('Transpose', [input], { perm: [0, 3, 1, 2] });
@@ -157,8 +157,8 @@ export function buildFaceRecognition(w: WeightMap, precision: Precision = 'float
     }
     // The shortcut as one 2x2 stride-2 conv (0.25 from each input channel to the same output
     // channel, none to the appended ones): exact, and ONNX Runtime then runs it with the convs'
-    // layout and int8 kernels instead of reordering around a pool and a pad (int8 encoder 3.19 ->
-    // 2.84 ms for three faces, float 5.99 -> 5.85).
+    // layout and int8 kernels instead of reordering around a pool and a pad (int8 encoder 3.36 ->
+    // 3.05 ms for three faces, float 6.49 -> 6.34; bench/RESULTS.md).
     const pool = new Float32Array(cout * channels * 4);
     for (let c = 0; c < channels; c++) pool.fill(0.25, (c * channels + c) * 4, (c * channels + c + 1) * 4);
     const shortcut = mark(
