@@ -27,9 +27,10 @@ type Spec = {
   role: ModelRole;
   file: string;
   weights: string;
-  build: (w: WeightMap) => GraphBuilder;
+  /** The float graph; with activation ranges, the int8 one (for specs with an int8File). */
+  build: (w: WeightMap, int8?: ActivationRanges) => GraphBuilder;
   /** Also an int8 graph, from the activation ranges committed in tools/int8-ranges.json. */
-  int8?: { file: string; build: (w: WeightMap, ranges: ActivationRanges) => GraphBuilder };
+  int8File?: string;
 } & Pick<ModelEntry, 'inputs' | 'outputs' | 'preprocessing' | 'multiplyAdds' | 'description'>;
 
 /** tools/int8-ranges.json, written by tools/int8-ranges.ts: activation ranges per int8 model. */
@@ -47,7 +48,7 @@ const SPECS: Spec[] = [
     file: 'face_recognition.onnx',
     weights: 'model/face_recognition_model-weights_manifest.json',
     build: buildFaceRecognition,
-    int8: { file: 'face_recognition_int8.onnx', build: buildFaceRecognition },
+    int8File: 'face_recognition_int8.onnx',
     inputs: [{ name: 'image', shape: ['batch', ENCODER_SIZE, ENCODER_SIZE, 3], dtype: 'float32' }],
     outputs: [{ name: 'embedding', shape: ['batch', 128], dtype: 'float32' }],
     preprocessing: {
@@ -137,14 +138,14 @@ export function convertModels(outDir: string): ModelManifest {
     };
     const weights = readTfjsWeights(join(pkgDir, spec.weights));
     models[spec.role] = write(spec.file, spec.build(weights), spec.description);
-    if (spec.int8) {
+    if (spec.int8File) {
       const measured = JSON.parse(readFileSync(INT8_RANGES_FILE, 'utf8')) as Int8Ranges;
       const ranges = measured.ranges[spec.role];
       if (!ranges)
         throw new Error(`${INT8_RANGES_FILE}: no ranges for the ${spec.role}; run make int8-ranges`);
-      const graph = spec.int8.build(weights, ranges); // the same weights, read once
+      const graph = spec.build(weights, ranges); // the same weights, read once
       const description = `${spec.description}; int8: weights per output channel, activation ranges from ${measured.faces} faces`;
-      models[spec.role].int8 = write(spec.int8.file, graph, description);
+      models[spec.role].int8 = write(spec.int8File, graph, description);
     }
   }
   const manifest: ModelManifest = { format: 1, models };
