@@ -196,26 +196,27 @@ export class GalleryStore {
          ON CONFLICT(id) DO UPDATE SET name = excluded.name, metadata = excluded.metadata, updated_at = excluded.updated_at`,
       )
       .run({ id: person.id, name: person.name, metadata: JSON.stringify(person.metadata ?? {}), now });
+    // A photo given as bytes, or copied from the staging area (stage()); kept once per person.
+    const upsert = 'ON CONFLICT(person_id, sha256) DO UPDATE SET source = excluded.source RETURNING id';
     const insertImage = this.db.prepare(
-      `INSERT INTO images (person_id, sha256, source, bytes, added_at) VALUES (?, ?, ?, ?, ?)
-       ON CONFLICT(person_id, sha256) DO UPDATE SET source = excluded.source RETURNING id`,
-    );
-    const insertEmbedding = this.db.prepare(
-      'INSERT OR REPLACE INTO embeddings (image_id, model, vector, quality) VALUES (?, ?, ?, ?)',
+      `INSERT INTO images (person_id, sha256, source, bytes, added_at) VALUES (?, ?, ?, ?, ?) ${upsert}`,
     );
     const insertStaged = this.staging
       ? this.db.prepare(
           `INSERT INTO images (person_id, sha256, source, bytes, added_at)
-           SELECT ?, sha256, ?, bytes, ? FROM staging.photos WHERE sha256 = ?
-           ON CONFLICT(person_id, sha256) DO UPDATE SET source = excluded.source RETURNING id`,
+           SELECT ?, sha256, ?, bytes, ? FROM staging.photos WHERE sha256 = ? ${upsert}`,
         )
       : undefined;
+    const insertEmbedding = this.db.prepare(
+      'INSERT OR REPLACE INTO embeddings (image_id, model, vector, quality) VALUES (?, ?, ?, ?)',
+    );
     for (const img of images) {
-      const row =
-        'bytes' in img
-          ? insertImage.get(person.id, sha256(img.bytes), img.source, img.bytes, now)
-          : insertStaged?.get(person.id, img.source, now, img.staged);
-      if (!row) throw new Error(`${person.id}: photo ${(img as { staged: string }).staged} was not staged`);
+      let row;
+      if ('bytes' in img) row = insertImage.get(person.id, sha256(img.bytes), img.source, img.bytes, now);
+      else {
+        row = insertStaged?.get(person.id, img.source, now, img.staged);
+        if (!row) throw new Error(`${person.id}: photo ${img.staged} was not staged`);
+      }
       const { id } = row as { id: number };
       insertEmbedding.run(id, model, vectorBlob(img.embedding), JSON.stringify(img.quality));
     }
