@@ -6,6 +6,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { DETECTOR_LEVELS } from '../src/inference/detector.js';
 import type { ModelEntry, ModelManifest, ModelRole } from '../src/inference/model-manifest.js';
 import type { GraphBuilder } from '../src/inference/onnx-writer.js';
 import {
@@ -66,17 +67,25 @@ const SPECS: Spec[] = [
     file: 'tiny_face_detector.onnx',
     weights: 'model/tiny_face_detector_model-weights_manifest.json',
     build: buildTinyFaceDetector,
-    inputs: [{ name: 'image', shape: ['batch', 'height', 'width', 3], dtype: 'uint8' }],
-    outputs: [{ name: 'grid', shape: ['batch', 'rows', 'cols', 25], dtype: 'float32' }],
+    inputs: [
+      { name: 'image', shape: ['batch', 'height', 'width', 3], dtype: 'uint8' },
+      { name: 'level_pads', shape: [DETECTOR_LEVELS, 2], dtype: 'int64' },
+      { name: 'round_halvings', shape: [], dtype: 'bool' },
+    ],
+    outputs: Array.from({ length: DETECTOR_LEVELS }, (_, k) => ({
+      name: `grid${k}`,
+      shape: ['batch', `rows${k}`, `cols${k}`, 25],
+      dtype: 'float32' as const,
+    })),
     preprocessing: {
       input: 'NHWC RGB uint8',
-      size: 'multiples of 32',
+      size: 'any; halved inside, each level padded to multiples of 32',
       meanRgb: [...DETECTOR_MEAN_RGB],
       divisor: PIXEL_DIVISOR,
       pad: 'bottom-right to multiples of 32',
     },
     multiplyAdds: 199e6,
-    description: 'Tiny-YOLOv2 face detector; grid cells x 5 anchors x (tx, ty, tw, th, confidence logit)',
+    description: `Tiny-YOLOv2 face detector on ${DETECTOR_LEVELS} pyramid levels; per level, grid cells x 5 anchors x (tx, ty, tw, th, confidence logit)`,
   },
   {
     role: 'landmarks',

@@ -2,6 +2,7 @@
 // architectures in @vladmandic/face-api's source (see ../shared/docs/models.md). Each graph takes
 // NHWC RGB pixels in 0..255 and applies the package's own normalisation inside the graph, so
 // callers feed raw pixels and the parity tests compare whole networks on identical tensors.
+import { DETECTOR_LEVELS } from '../src/inference/detector.js';
 import { DataType, GraphBuilder } from '../src/inference/onnx-writer.js';
 import { Quantizer, type ActivationRanges, type Range } from './quantize.js';
 import { depthwiseToOihw, hwioToOihw, type WeightMap } from './tfjs-weights.js';
@@ -222,10 +223,18 @@ function separable(
 }
 
 /**
- * tiny_face_detector_model: Tiny-YOLOv2 with depthwise-separable blocks, fully convolutional.
- * Input H x W (multiples of 32; face-api only ever fed squares, facegate feeds whole frames),
- * output [batch, H/32, W/32, 25] = 5 anchors x (tx, ty, tw, th, confidence logit), NHWC as
- * face-api decodes it.
+ * tiny_face_detector_model: Tiny-YOLOv2 with depthwise-separable blocks, fully convolutional,
+ * run on a whole image pyramid at once: the level it is given and DETECTOR_LEVELS - 1 halvings.
+ * Inputs: `image` [N, H, W, 3] uint8, the finest level (any size); `level_pads` [levels, 2]
+ * int64, the rows and columns of zeros each level gets at its bottom and right (to multiples of
+ * 32, the network's stride; negative values crop); `round_halvings` bool, whether each halving is
+ * rounded to whole grey levels before the next (as the halvings of a byte image are) or kept
+ * exact. Level k is the first halved k times (2x2 means, an odd last row or column dropped), fed
+ * to the network rounded half to even. Outputs `grid0`, `grid1`, ... [N, H_k/32, W_k/32, 25] = 5
+ * anchors x (tx, ty, tw, th, confidence logit), NHWC as face-api decodes them. ONNX Runtime runs
+ * every level whether asked or not, so the caller shrinks the levels it does not need to one
+ * cell (about 0.1 ms each). Halving inside the graph instead of in JavaScript, one run instead of
+ * one per level, took a 720p frame's detection from 13.1 to 11.6 ms (bench/RESULTS.md).
  */
 export function buildTinyFaceDetector(w: WeightMap): GraphBuilder {
   const g = new GraphBuilder('tiny_face_detector');
@@ -233,28 +242,49 @@ export function buildTinyFaceDetector(w: WeightMap): GraphBuilder {
   // TF SAME max pooling pads only at the end; ONNX's SAME_UPPER does the same, ignoring pads.
   const pool = (v: string, stride: number): string =>
     g.node('MaxPool', [v], { kernel_shape: [2, 2], strides: [stride, stride], auto_pad: 'SAME_UPPER' });
+  // The network on one padded level; built once per level, sharing its weights.
+  const network = (level: string, k: number): void => {
+    const c0 = foldNormalization(
+      hwioToOihw(w.get('conv0/filters', [3, 3, 3, 16])),
+      w.get('conv0/bias', [16]).data,
+      DETECTOR_MEAN_RGB,
+    );
+    let x = pool(leaky(conv(g, level, 'conv0', c0.weight, c0.bias, {})), 2);
+    const widths = [16, 32, 64, 128, 256, 512];
+    for (let i = 1; i <= 5; i++) {
+      x = leaky(separable(g, w, x, `conv${i}`, widths[i - 1]!, widths[i]!, 1, [1, 1, 1, 1]));
+      x = pool(x, i === 5 ? 1 : 2);
+    }
+    const c8 = hwioToOihw(w.get('conv8/filters', [1, 1, 512, 25]));
+    const logits = conv(g, x, 'conv8', c8, w.get('conv8/bias', [25]).data, {});
+    g.node('Transpose', [logits], { perm: [0, 2, 3, 1] }, `grid${k}`);
+    g.output(`grid${k}`, ['batch', `rows${k}`, `cols${k}`, 25]);
+  };
 
   // uint8 pixels in, normalisation folded into conv0: on a 720p level the float input, and the
   // broadcast subtract and divide over it, took a quarter of the network's time.
   const pixels = g.input('image', ['batch', 'height', 'width', 3], 'uint8');
-  const nchw = g.node('Cast', [g.node('Transpose', [pixels], { perm: [0, 3, 1, 2] })], {
+  const levelPads = g.input('level_pads', [DETECTOR_LEVELS, 2], 'int64');
+  const roundHalvings = g.input('round_halvings', [], 'bool');
+  const half = g.floats('half', [], [0.5]);
+  const noPadsBefore = g.int64s('pads_nchw_before', [0, 0, 0, 0, 0, 0]);
+  let level = g.node('Cast', [g.node('Transpose', [pixels], { perm: [0, 3, 1, 2] })], {
     to: DataType.float32,
   });
-  const c0 = foldNormalization(
-    hwioToOihw(w.get('conv0/filters', [3, 3, 3, 16])),
-    w.get('conv0/bias', [16]).data,
-    DETECTOR_MEAN_RGB,
-  );
-  let x = pool(leaky(conv(g, nchw, 'conv0', c0.weight, c0.bias, {})), 2);
-  const widths = [16, 32, 64, 128, 256, 512];
-  for (let i = 1; i <= 5; i++) {
-    x = leaky(separable(g, w, x, `conv${i}`, widths[i - 1]!, widths[i]!, 1, [1, 1, 1, 1]));
-    x = pool(x, i === 5 ? 1 : 2);
+  for (let k = 0; k < DETECTOR_LEVELS; k++) {
+    let input = level;
+    if (k > 0) {
+      const average = g.node('AveragePool', [level], { kernel_shape: [2, 2], strides: [2, 2] });
+      const rounded = g.node('Floor', [g.node('Add', [average, half])]); // half up, as bytes round
+      level = g.node('Where', [roundHalvings, rounded, average]);
+      input = g.node('Round', [level]);
+    }
+    const padsAfter = g.node('Gather', [levelPads, g.int64s(`level${k}`, [k])], { axis: 0 });
+    const pads = g.node('Concat', [noPadsBefore, g.node('Reshape', [padsAfter, g.int64s('flat', [-1])])], {
+      axis: 0,
+    });
+    network(g.node('Pad', [input, pads]), k);
   }
-  const c8 = hwioToOihw(w.get('conv8/filters', [1, 1, 512, 25]));
-  const logits = conv(g, x, 'conv8', c8, w.get('conv8/bias', [25]).data, {});
-  g.node('Transpose', [logits], { perm: [0, 2, 3, 1] }, 'grid');
-  g.output('grid', ['batch', 'rows', 'cols', 25]);
   w.assertAllUsed();
   return g;
 }

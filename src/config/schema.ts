@@ -6,7 +6,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import convict from 'convict';
 import { FacegateError } from '../errors.js';
 import { DEFAULT_SIMILAR_FACE_RATIO } from '../gallery/enroll.js';
-import { DEFAULT_DETECTOR_OPTIONS } from '../inference/detector.js';
+import { DEFAULT_DETECTOR_OPTIONS, DETECTOR_LEVELS, MAX_INPUT_SIDE } from '../inference/detector.js';
 import { DEFAULT_THRESHOLD } from '../inference/faces.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions } from '../inference/session.js';
 import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
@@ -202,8 +202,14 @@ export const schema = {
       env: 'FACEGATE_DETECTOR_MIN_FACE_SIZE',
     },
     maxInputSide: {
-      doc: "Longest side of the detector's finest level, bounding the cost of huge photos.",
-      format: positive('detector.maxInputSide'),
+      doc: `Longest side of the detector's finest level, bounding the cost of huge photos (at most ${MAX_INPUT_SIDE}).`,
+      format: (v: unknown) => {
+        positive('detector.maxInputSide')(v);
+        if ((v as number) > MAX_INPUT_SIDE)
+          throw new Error(
+            `detector.maxInputSide must be at most ${MAX_INPUT_SIDE}: the detector computes ${DETECTOR_LEVELS} pyramid levels`,
+          );
+      },
       default: DEFAULT_DETECTOR_OPTIONS.maxInputSide,
     },
     minScore: {

@@ -1,13 +1,15 @@
 // Face detection with the converted tiny face detector over an image pyramid. The network finds
 // faces reliably when their box is about 45-130 px in its input (measured on lfw-dev: 95-99%
 // found there, under 10% below 40 px, about 50% above 250 px), so one input size cannot serve a
-// 720p door camera (faces of 40-400 px) or a phone photo. Each level scales the whole image
-// (padded at the bottom/right to multiples of 32, the network being fully convolutional), the
-// levels halve in scale until the image itself fits the network's comfortable range, and
-// boxes from all levels are merged by non-maximum suppression.
+// 720p door camera (faces of 40-400 px) or a phone photo. The first level scales the whole
+// image so that the smallest face of interest lands in that range; the graph halves it level by
+// level (each padded at the bottom/right to multiples of 32, the network being fully
+// convolutional) until the image itself fits the network's comfortable range, and boxes from all
+// levels are merged by non-maximum suppression.
+import * as ort from 'onnxruntime-node';
 import type { RgbImage } from '../vision/image.js';
-import { ImagePyramid, iou, type PixelImage, type Rect } from '../vision/warp.js';
-import { runModel, type ModelSession } from './session.js';
+import { ImagePyramid, iou, type Rect } from '../vision/warp.js';
+import type { ModelSession } from './session.js';
 
 /** Anchor sizes in grid cells, from face-api's tinyFaceDetector/const.ts. */
 const ANCHORS: readonly [number, number][] = [
@@ -23,6 +25,10 @@ const CELL = 32;
 const TARGET_MIN_FACE = 48;
 /** The last level is the one where the whole image fits in this many network pixels. */
 const COARSEST_SIDE = 160;
+/** Levels the detector graph computes in one run (tools/nets.ts): the first and 4 halvings. */
+export const DETECTOR_LEVELS = 5;
+/** The largest first level those levels reach down from: 160 * 2^4 = 2560 px on its longer side. */
+export const MAX_INPUT_SIDE = COARSEST_SIDE * 2 ** (DETECTOR_LEVELS - 1);
 
 export type Detection = {
   /** The box clipped to the image. */
@@ -38,7 +44,10 @@ export type DetectorOptions = {
    * The default, 48 (20 px between the eyes), runs a 720p frame at its own resolution.
    */
   minFaceSize: number;
-  /** Longest side of the finest pyramid level, in network pixels: bounds the cost on huge photos. */
+  /**
+   * Longest side of the finest pyramid level, in network pixels: bounds the cost on huge photos.
+   * At most MAX_INPUT_SIDE.
+   */
   maxInputSide: number;
   minScore: number;
   /** Boxes overlapping a better one by more than this IoU are dropped. */
@@ -72,32 +81,60 @@ export async function detectFaces(
   opts: DetectorOptions = DEFAULT_DETECTOR_OPTIONS,
 ): Promise<Detection[]> {
   const pyramid = source instanceof ImagePyramid ? source : new ImagePyramid(source);
-  const candidates: Detection[] = [];
-  for (const scale of pyramidScales(pyramid.width, pyramid.height, opts)) {
-    const level = await pyramid.at(scale);
-    candidates.push(...(await detectInLevel(model, level, pyramid, 1 / scale, opts.minScore)));
-  }
+  const scales = pyramidScales(pyramid.width, pyramid.height, opts);
+  const { image, roundsHalvings } = await pyramid.detectorLevel(scales[0]!);
+  const grids = await runDetector(model, image, scales.length, roundsHalvings);
+  const candidates = grids.flatMap((grid, k) => decodeGrid(grid, pyramid, 1 / scales[k]!, opts.minScore));
   return nonMaxSuppression(candidates, opts.iouThreshold).filter((d) => d.box.width > 1 && d.box.height > 1);
 }
 
-/** Runs the network on one level (padded at the bottom/right to multiples of 32). */
-async function detectInLevel(
+type Grid = { data: Float32Array; rows: number; cols: number };
+
+/**
+ * Runs the network on `levels` levels of a pyramid in one call: `image` and its halvings (rounded
+ * to bytes each time when `roundsHalvings`, else exact), each padded at the bottom/right to
+ * multiples of 32 inside the graph. Returns each level's grid of anchors.
+ */
+export async function runDetector(
   model: ModelSession,
-  level: PixelImage,
+  image: { width: number; height: number; data: Uint8Array },
+  levels: number,
+  roundsHalvings: boolean,
+): Promise<Grid[]> {
+  if (levels < 1 || levels > DETECTOR_LEVELS) {
+    throw new Error(
+      `${model.entry.file}: ${levels} pyramid levels asked, it computes 1 to ${DETECTOR_LEVELS}`,
+    );
+  }
+  // Each level's rows and columns of padding to multiples of 32; the levels not asked for (the
+  // graph computes all of them) are cut or padded to one cell, about 0.1 ms each.
+  const pads = new BigInt64Array(2 * DETECTOR_LEVELS);
+  let [height, width] = [image.height, image.width];
+  for (let k = 0; k < DETECTOR_LEVELS; k++, height = Math.floor(height / 2), width = Math.floor(width / 2)) {
+    const fit = (n: number): number => (k < levels ? Math.max(CELL, Math.ceil(n / CELL) * CELL) : CELL);
+    pads[2 * k] = BigInt(fit(height) - height);
+    pads[2 * k + 1] = BigInt(fit(width) - width);
+  }
+  const result = await model.session.run({
+    image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
+    level_pads: new ort.Tensor('int64', pads, [DETECTOR_LEVELS, 2]),
+    round_halvings: new ort.Tensor('bool', Uint8Array.of(roundsHalvings ? 1 : 0), []),
+  });
+  return Array.from({ length: levels }, (_, k) => {
+    const grid = result[`grid${k}`];
+    if (!grid) throw new Error(`${model.entry.file}: no output named grid${k}`);
+    const [, rows, cols] = grid.dims as [number, number, number, number];
+    return { data: grid.data as Float32Array, rows, cols };
+  });
+}
+
+/** The boxes of one level's grid that score at least `minScore`, in image coordinates. */
+function decodeGrid(
+  { data, rows, cols }: Grid,
   image: { width: number; height: number },
   imagePixelsPerLevelPixel: number,
   minScore: number,
-): Promise<Detection[]> {
-  const width = Math.max(CELL, Math.ceil(level.width / CELL) * CELL);
-  const height = Math.max(CELL, Math.ceil(level.height / CELL) * CELL);
-  // Clamped: a halved level holds averages (x.25, x.5), rounded here to the nearest integer.
-  const input = new Uint8ClampedArray(width * height * 3);
-  for (let y = 0; y < level.height; y++) {
-    input.set(level.data.subarray(y * level.width * 3, (y + 1) * level.width * 3), y * width * 3);
-  }
-  const grid = await runModel(model, new Uint8Array(input.buffer), [1, height, width, 3]);
-  const [, rows, cols] = grid.dims as [number, number, number, number];
-  const data = grid.data as Float32Array;
+): Detection[] {
   const unit = CELL * imagePixelsPerLevelPixel; // image pixels per grid cell
   const found: Detection[] = [];
   for (let row = 0; row < rows; row++) {

@@ -10,7 +10,11 @@ import { FacegateError, readFileOrThrow } from '../errors.js';
 export const MODEL_ROLES = ['encoder', 'detector', 'landmarks'] as const;
 export type ModelRole = (typeof MODEL_ROLES)[number];
 
-export type TensorSpec = { name: string; shape: (number | string)[]; dtype: 'float32' | 'uint8' };
+export type TensorSpec = {
+  name: string;
+  shape: (number | string)[];
+  dtype: 'float32' | 'uint8' | 'int64' | 'bool';
+};
 
 export type ModelEntry = {
   file: string;
@@ -22,7 +26,7 @@ export type ModelEntry = {
   /** Pixel layout and normalisation applied inside the graph; callers feed NHWC RGB 0..255. */
   preprocessing: {
     input: 'NHWC RGB float32 0..255' | 'NHWC RGB uint8';
-    size: number | 'multiples of 32';
+    size: number | 'any; halved inside, each level padded to multiples of 32';
     meanRgb: number[];
     divisor: number;
     /** How the input is padded: a face crop to a centred square, a frame at the bottom/right. */

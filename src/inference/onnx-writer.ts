@@ -70,7 +70,7 @@ class Message {
 }
 
 /** onnx.proto's TensorProto.DataType values for the element types facegate's graphs use. */
-export const DataType = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7 } as const;
+export const DataType = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 } as const;
 export type ElementType = keyof typeof DataType;
 
 export type TensorData = { dims: readonly number[] } & (
@@ -120,6 +120,12 @@ function valueInfo(name: string, dims: readonly Dim[], type: ElementType = 'floa
   return new Message().string(1, name).message(2, new Message().message(1, tensorType));
 }
 
+function sameTensor(a: TensorData, b: TensorData): boolean {
+  if (a.type !== b.type || a.dims.join() !== b.dims.join()) return false;
+  const bytes = (t: TensorData) => Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  return bytes(a).equals(bytes(b));
+}
+
 /**
  * Builds an ONNX graph node by node. Names are generated in insertion order, so the same
  * sequence of calls always gives the same bytes.
@@ -127,6 +133,7 @@ function valueInfo(name: string, dims: readonly Dim[], type: ElementType = 'floa
 export class GraphBuilder {
   private readonly nodes: Message[] = [];
   private readonly initializers: Message[] = [];
+  private readonly initializerData = new Map<string, TensorData>();
   private readonly inputs: Message[] = [];
   private readonly outputs: Message[] = [];
   private counter = 0;
@@ -142,7 +149,19 @@ export class GraphBuilder {
     this.outputs.push(valueInfo(name, dims, type));
   }
 
+  /**
+   * An initializer. Declaring the same tensor again under its name returns that name, so a
+   * subgraph built several times (the detector's network, once per pyramid level) shares its
+   * weights; a different tensor under a name already used is an error.
+   */
   constant(name: string, t: TensorData): string {
+    const existing = this.initializerData.get(name);
+    if (existing) {
+      if (!sameTensor(existing, t))
+        throw new Error(`initializer ${name}: declared twice with different values`);
+      return name;
+    }
+    this.initializerData.set(name, t);
     this.initializers.push(tensorProto(name, t));
     return name;
   }

@@ -20,6 +20,9 @@ export function iou(a: Rect, b: Rect): number {
 /** Packed RGB at any precision: decoded images (bytes) or intermediate resamplings (floats). */
 export type PixelImage = { width: number; height: number; data: Uint8Array | Float32Array };
 
+/** A byte image: decoded frames, libvips resizes and their halvings. */
+type ByteImage = { width: number; height: number; data: Uint8Array };
+
 /** Halves an image by averaging 2x2 blocks (an odd last row or column is dropped): exact and fast. */
 export function halve(src: PixelImage): PixelImage {
   const width = Math.floor(src.width / 2);
@@ -51,7 +54,7 @@ export function affineScale(m: Affine): number {
  * byte. Kept apart from `halve`: one function for both element types ran 40% slower here (0.71 ->
  * 1.06 ms for a 768x432 level), its integer arithmetic no longer specialised.
  */
-function halveBytes(src: { width: number; height: number; data: Uint8Array }): PixelImage {
+function halveBytes(src: ByteImage): ByteImage {
   const width = Math.floor(src.width / 2);
   const height = Math.floor(src.height / 2);
   const out = new Uint8Array(width * height * 3);
@@ -71,19 +74,20 @@ function halveBytes(src: { width: number; height: number; data: Uint8Array }): P
 }
 
 /** A level of a pyramid: the image at `factor` image pixels per level pixel. */
-type Level = { factor: number; image: PixelImage };
+type Level<Image extends PixelImage = PixelImage> = { factor: number; image: Image };
 
 /**
- * An image at the scales one frame needs, each made once and kept: exact halvings on demand, and
- * the other scales the detector asks for (resized by libvips, then halved). Every detector level,
- * crop and chip of the frame samples from the coarsest level that still has at least one pixel
- * per output pixel, instead of averaging many samples per pixel from the full image.
+ * An image at the scales one frame needs, each made once and kept: the image's exact halvings,
+ * and levels resized by libvips with their halvings rounded to bytes like them. Every detector
+ * level, crop and chip of the frame samples from the coarsest level that still has at least one
+ * pixel per output pixel, instead of averaging many samples per pixel from the full image.
  */
 export class ImagePyramid {
   private readonly halvings: PixelImage[];
-  private readonly resized: Level[] = [];
+  /** Levels made by libvips and their byte halvings. */
+  private readonly resized: Level<ByteImage>[] = [];
 
-  constructor(readonly image: { width: number; height: number; data: Uint8Array }) {
+  constructor(readonly image: ByteImage) {
     this.halvings = [image];
   }
 
@@ -108,20 +112,44 @@ export class ImagePyramid {
    */
   async at(scale: number): Promise<PixelImage> {
     const factor = 1 / scale;
-    if (factor >= 1 && Number.isInteger(Math.log2(factor))) return this.level(Math.log2(factor));
-    const made = (f: number) => this.resized.find((l) => Math.abs(l.factor / f - 1) < 1e-9);
-    const existing = made(factor);
-    if (existing) return existing.image;
-    const finer = made(factor / 2)?.image;
-    const image =
-      finer?.data instanceof Uint8Array
-        ? halveBytes({ ...finer, data: finer.data })
-        : await this.resize(scale);
+    if (isHalvingFactor(factor)) return this.level(Math.log2(factor));
+    const made = this.resizedAt(factor);
+    if (made) return made.image;
+    const finer = this.resizedAt(factor / 2);
+    if (finer) return this.halveResized(finer).image;
+    const image = await this.resize(scale);
     this.resized.push({ factor, image });
     return image;
   }
 
-  private async resize(scale: number): Promise<PixelImage> {
+  /**
+   * The finest level of a detector pyramid at `scale`, in bytes (a halving's exact averages rounded
+   * half to even), and whether the levels below it round each halving to bytes, as this pyramid's
+   * halvings of a resized level do, or keep them exact, as the image's own halvings are.
+   */
+  async detectorLevel(scale: number): Promise<{ image: ByteImage; roundsHalvings: boolean }> {
+    const level = await this.at(scale);
+    const data = level.data instanceof Uint8Array ? level.data : toBytes(level.data);
+    return {
+      image: { width: level.width, height: level.height, data },
+      roundsHalvings: !isHalvingFactor(1 / scale),
+    };
+  }
+
+  private resizedAt(factor: number): Level<ByteImage> | undefined {
+    return this.resized.find((l) => Math.abs(l.factor / factor - 1) < 1e-9);
+  }
+
+  /** A resized level halved, rounded to bytes; made once. */
+  private halveResized(level: Level<ByteImage>): Level<ByteImage> {
+    const made = this.resizedAt(level.factor * 2);
+    if (made) return made;
+    const halved = { factor: level.factor * 2, image: halveBytes(level.image) };
+    this.resized.push(halved);
+    return halved;
+  }
+
+  private async resize(scale: number): Promise<ByteImage> {
     const { width, height, data } = this.image;
     const { data: out, info } = await sharp(data, { raw: { width, height, channels: 3 } })
       .resize(Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale)), {
@@ -137,23 +165,41 @@ export class ImagePyramid {
     };
   }
 
-  /** warpAffine from the coarsest level that still has at least one source pixel per output pixel. */
+  /**
+   * warpAffine from the coarsest level that still has at least one source pixel per output pixel:
+   * a halving of the image, or of a resized level (made here when needed, in bytes: 0.7 ms for a
+   * 768x432 level, where the image's first halving at 720p takes 3.4).
+   */
   warp(m: Affine, outWidth: number, outHeight: number, out: Float32Array, offset = 0, clip?: Rect): void {
     const scale = affineScale(m);
     // The halving to use, by its size alone (k halvings floor the size to w / 2^k): it is only
-    // made when no resized level between it and the output's scale, coarser and already made, wins.
+    // made when no resized level between it and the output's scale wins.
     const minSide = Math.min(this.width, this.height);
     let k = 0;
     while (scale / 2 ** (k + 1) >= 1 && Math.floor(minSide / 2 ** k) >= 4) k++;
-    const resized = this.resized.reduce<Level | undefined>(
-      (best, l) => (l.factor <= scale && l.factor > (best?.factor ?? 2 ** k) ? l : best),
-      undefined,
-    );
-    const { factor: f, image } = resized ?? { factor: 2 ** k, image: this.level(k) };
+    let best: Level | undefined;
+    for (const base of [...this.resized]) {
+      if (base.factor > scale) continue;
+      let l = base;
+      while (l.factor * 2 <= scale && Math.min(l.image.width, l.image.height) >= 8) l = this.halveResized(l);
+      if (l.factor > (best?.factor ?? 2 ** k)) best = l;
+    }
+    const { factor: f, image } = best ?? { factor: 2 ** k, image: this.level(k) };
     const mk: Affine = [m[0] / f, m[1] / f, m[2] / f, m[3] / f, m[4] / f, m[5] / f];
     const ck = clip && { x: clip.x / f, y: clip.y / f, width: clip.width / f, height: clip.height / f };
     warpAffine(image, mk, outWidth, outHeight, out, offset, ck);
   }
+}
+
+/** 2^k image pixels per level pixel, k >= 0: one of the image's own halvings. */
+function isHalvingFactor(factor: number): boolean {
+  return factor >= 1 && Number.isInteger(Math.log2(factor));
+}
+
+/** Float pixels rounded half to even to bytes (as a Uint8ClampedArray stores them). */
+function toBytes(data: Float32Array): Uint8Array {
+  const clamped = Uint8ClampedArray.from(data);
+  return new Uint8Array(clamped.buffer, clamped.byteOffset, clamped.length);
 }
 
 /**

@@ -42,7 +42,11 @@ describe('configuration', () => {
     const file = join(dir, 'bad.json');
     writeFileSync(
       file,
-      JSON.stringify({ match: { threshold: -1, colour: 'red' }, quality: { maxOutside: 3 } }),
+      JSON.stringify({
+        match: { threshold: -1, colour: 'red' },
+        quality: { maxOutside: 3 },
+        detector: { maxInputSide: 4000 },
+      }),
     );
     let message = '';
     try {
@@ -55,6 +59,9 @@ describe('configuration', () => {
     expect(message).toMatch(/match\.colour' not declared/);
     expect(message).toMatch(/quality\.maxOutside/);
     expect(message).toMatch(/models\.providers: must be a non-empty list of tensorrt, cuda, cpu/);
+    expect(message).toMatch(
+      /detector\.maxInputSide must be at most 2560: the detector computes 5 pyramid levels/,
+    );
   });
 
   it('makes the command line exit 78 on a bad config, and apply a good one', async () => {

@@ -30,6 +30,20 @@ describe('onnx-writer', () => {
     expect(build().equals(build())).toBe(true);
   });
 
+  it('shares an initializer declared again with the same values, and refuses different ones', async () => {
+    const g = new GraphBuilder('shared');
+    const x = g.input('x', [2]);
+    const once = g.node('Add', [x, g.floats('w', [2], [1, 2])]);
+    g.node('Add', [once, g.floats('w', [2], [1, 2])], {}, 'y');
+    g.output('y', [2]);
+    const session = await ort.InferenceSession.create(g.toModel({ producer: 'p', version: '1', doc: '' }));
+    const out = await session.run({ x: new ort.Tensor('float32', Float32Array.from([10, 20]), [2]) });
+    expect(Array.from(out.y!.data as Float32Array)).toEqual([12, 24]);
+    await session.release();
+    expect(() => g.floats('w', [2], [1, 3])).toThrow(/initializer w: declared twice with different values/);
+    expect(() => g.floats('w', [1, 2], [1, 2])).toThrow(/declared twice/);
+  });
+
   it('refuses an initializer whose data does not fit its shape', () => {
     expect(() => new GraphBuilder('bad').floats('w', [2, 2], [1, 2, 3])).toThrow(/initializer w: 3 values/);
   });

@@ -2,11 +2,12 @@
 // with faces far from the camera, a 150x150 crop; and the detector's pyramid.
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { DEFAULT_DETECTOR_OPTIONS, pyramidScales } from '../../src/inference/detector.js';
+import { DEFAULT_DETECTOR_OPTIONS, pyramidScales, runDetector } from '../../src/inference/detector.js';
 import { euclidean, FaceEngine } from '../../src/inference/faces.js';
 import { decodeImage } from '../../src/vision/image.js';
+import { ImagePyramid } from '../../src/vision/warp.js';
 import { faceCrop } from '../helpers/faces.js';
-import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
+import { samplePhoto, sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
 
 let engine: FaceEngine;
 let reference: Float32Array;
@@ -72,6 +73,26 @@ describe('face pipeline', () => {
     const faces = await engine.analyze(await decodeImage(frame), { select: 'all' });
     expect(faces.length).toBeGreaterThanOrEqual(3);
     for (const f of faces) expect(f.quality.eyeDistance).toBeLessThan(30);
+  });
+
+  it('halves the first level inside the detector exactly as the image pyramid halves it', async () => {
+    const frame = await decodeImage(
+      await sharp(samplePhoto('sample1.jpg')).resize(1280, 720, { fit: 'cover' }).png().toBuffer(),
+    );
+    const pyramid = new ImagePyramid(frame);
+    const alone = async (scale: number, roundsHalvings: boolean) =>
+      (await runDetector(engine.detector, (await pyramid.detectorLevel(scale)).image, 1, roundsHalvings))[0]!;
+    // The image's own halvings: exact means, rounded (half to even) only as the network's input.
+    const own = await runDetector(engine.detector, frame, 3, false);
+    expect(own[1]!.data).toEqual((await alone(0.5, false)).data);
+    expect(own[2]!.data).toEqual((await alone(0.25, false)).data);
+    // A libvips level's halvings: rounded to bytes at every step, as the pyramid stores them.
+    const resized = await pyramid.detectorLevel(0.6);
+    expect(resized.roundsHalvings).toBe(true);
+    const fromResized = await runDetector(engine.detector, resized.image, 3, true);
+    await pyramid.at(0.3);
+    expect(fromResized[1]!.data).toEqual((await alone(0.3, true)).data);
+    expect(fromResized[2]!.data).toEqual((await alone(0.15, true)).data);
   });
 
   it('builds the pyramid from the smallest face of interest down to a level that holds the whole frame', () => {

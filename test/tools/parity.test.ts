@@ -3,6 +3,7 @@
 // confidences compared after the sigmoid, as face-api uses them).
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { runDetector } from '../../src/inference/detector.js';
 import { defaultModelsDir, readManifest, type ModelRole } from '../../src/inference/model-manifest.js';
 import { openModel, runModel, type ModelSession } from '../../src/inference/session.js';
 import { loadFaceApi, type FaceApiModule } from '../helpers/faceapi-reference.js';
@@ -36,11 +37,12 @@ function noise(count: number, seed: number): Float32Array {
   });
 }
 
-/** The detector takes uint8 pixels: the test gives both implementations the same integers. */
-async function runOnnx(role: ModelRole, input: Float32Array, dims: number[]): Promise<Float32Array> {
-  const m = sessions[role];
-  const pixels = m.entry.inputs[0]!.dtype === 'uint8' ? Uint8Array.from(input) : input;
-  return (await runModel(m, pixels, dims)).data as Float32Array;
+async function runOnnx(
+  role: 'encoder' | 'landmarks',
+  input: Float32Array,
+  dims: number[],
+): Promise<Float32Array> {
+  return (await runModel(sessions[role], input, dims)).data as Float32Array;
 }
 
 function maxAbsDiff(
@@ -82,11 +84,13 @@ describe('converted networks match face-api (tfjs WASM) within 1e-4', () => {
     expect(diff).toBeLessThanOrEqual(TOLERANCE);
   });
 
-  it('tiny_face_detector: box regressors and sigmoid confidences at 416 and 320', async () => {
+  it('tiny_face_detector: box regressors and sigmoid confidences at 416 and 320 (the first level)', async () => {
     for (const size of [416, 320]) {
       for (const [name, noisy] of await inputs(size)) {
         const t = noisy.map(Math.floor);
-        const onnx = await runOnnx('detector', t, [1, size, size, 3]);
+        const image = { width: size, height: size, data: Uint8Array.from(t) };
+        const [grid] = await runDetector(sessions.detector, image, 1, true);
+        const onnx = grid!.data;
         const x = faceapi.tf.tensor4d(t, [1, size, size, 3]);
         const ref = faceapi.nets.tinyFaceDetector.forwardInput(await faceapi.toNetInput(x), size);
         // Every 5th value is a confidence logit: compare it as a probability, the rest as-is.

@@ -133,4 +133,19 @@ describe('ImagePyramid', () => {
     warpAffine(level, [m[0] / f, 0, m[2] / f, 0, m[4] / f, m[5] / f], 20, 20, direct);
     expect(Array.from(viaPyramid)).toEqual(Array.from(direct));
   });
+
+  it('halves a resized level when a warp needs it, rather than halving the whole image', async () => {
+    const pyramid = new ImagePyramid(noise(640, 360));
+    await pyramid.at(0.6);
+    // 3.6 image pixels per output pixel: the resized level halved (3.33) beats the image halved (2).
+    const m: Affine = [3.6, 0, 10, 0, 3.6, 20];
+    const viaPyramid = new Float32Array(20 * 20 * 3);
+    pyramid.warp(m, 20, 20, viaPyramid);
+    const halved = await pyramid.at(0.3); // made by the warp: the same object
+    const f = 1 / 0.3;
+    const direct = new Float32Array(20 * 20 * 3);
+    warpAffine(halved, [m[0] / f, 0, m[2] / f, 0, m[4] / f, m[5] / f], 20, 20, direct);
+    expect(Array.from(viaPyramid)).toEqual(Array.from(direct));
+    expect(halved.data).toBeInstanceOf(Uint8Array);
+  });
 });
