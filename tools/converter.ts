@@ -70,7 +70,7 @@ const SPECS: Spec[] = [
     inputs: [
       { name: 'image', shape: ['batch', 'height', 'width', 3], dtype: 'uint8' },
       { name: 'level_pads', shape: [DETECTOR_LEVELS, 2], dtype: 'int64' },
-      { name: 'round_halvings', shape: [], dtype: 'bool' },
+      { name: 'halving_resolution', shape: [], dtype: 'float32' },
     ],
     outputs: Array.from({ length: DETECTOR_LEVELS }, (_, k) => ({
       name: `grid${k}`,

@@ -227,14 +227,15 @@ function separable(
  * run on a whole image pyramid at once: the level it is given and DETECTOR_LEVELS - 1 halvings.
  * Inputs: `image` [N, H, W, 3] uint8, the finest level (any size); `level_pads` [levels, 2]
  * int64, the rows and columns of zeros each level gets at its bottom and right (to multiples of
- * 32, the network's stride; negative values crop); `round_halvings` bool, whether each halving is
- * rounded to whole grey levels before the next (as the halvings of a byte image are) or kept
- * exact. Level k is the first halved k times (2x2 means, an odd last row or column dropped), fed
- * to the network rounded half to even. Outputs `grid0`, `grid1`, ... [N, H_k/32, W_k/32, 25] = 5
- * anchors x (tx, ty, tw, th, confidence logit), NHWC as face-api decodes them. ONNX Runtime runs
- * every level whether asked or not, so the caller shrinks the levels it does not need to one
- * cell (about 0.1 ms each). Halving inside the graph instead of in JavaScript, one run instead of
- * one per level, took a 720p frame's detection from 13.1 to 11.6 ms (bench/RESULTS.md).
+ * 32, the network's stride; negative values crop); `halving_resolution` float32, what each
+ * halving is rounded to before the next: whole grey levels (1) as the halvings of a byte image
+ * are, or 2^15, which keeps them exact. Level k is the first halved k times (2x2 means, an odd
+ * last row or column dropped), fed to the network rounded half to even. Outputs `grid0`,
+ * `grid1`, ... [N, H_k/32, W_k/32, 25] = 5 anchors x (tx, ty, tw, th, confidence logit), NHWC as
+ * face-api decodes them. ONNX Runtime runs every level whether asked or not, so the caller
+ * shrinks the levels it does not need to one cell (about 0.1 ms each). Halving inside the graph
+ * instead of in JavaScript, one run instead of one per level, saves the halvings, the padding
+ * copies and a run per level (bench/RESULTS.md).
  */
 export function buildTinyFaceDetector(w: WeightMap): GraphBuilder {
   const g = new GraphBuilder('tiny_face_detector');
@@ -265,25 +266,49 @@ export function buildTinyFaceDetector(w: WeightMap): GraphBuilder {
   // broadcast subtract and divide over it, took a quarter of the network's time.
   const pixels = g.input('image', ['batch', 'height', 'width', 3], 'uint8');
   const levelPads = g.input('level_pads', [DETECTOR_LEVELS, 2], 'int64');
-  const roundHalvings = g.input('round_halvings', [], 'bool');
+  const resolution = g.input('halving_resolution', [], 'float32');
   const half = g.floats('half', [], [0.5]);
-  const noPadsBefore = g.int64s('pads_nchw_before', [0, 0, 0, 0, 0, 0]);
-  let level = g.node('Cast', [g.node('Transpose', [pixels], { perm: [0, 3, 1, 2] })], {
+  // Level k's padding [rows, cols] at the bottom/right, as Pad's 8 values for an NHWC or NCHW tensor.
+  const padsOf = (k: number, layout: 'NHWC' | 'NCHW'): string => {
+    const after = g.node('Reshape', [
+      g.node('Gather', [levelPads, g.int64s(`level${k}`, [k])], { axis: 0 }),
+      g.int64s('flat', [-1]),
+    ]);
+    const parts =
+      layout === 'NHWC'
+        ? [g.int64s('zeros5', [0, 0, 0, 0, 0]), after, g.int64s('zeros1', [0])]
+        : [g.int64s('zeros6', [0, 0, 0, 0, 0, 0]), after];
+    return g.node('Concat', parts, { axis: 0 });
+  };
+  // The first level is padded as bytes, before the float conversion: a quarter of the memory.
+  const first = g.node('Pad', [pixels, padsOf(0, 'NHWC')]);
+  const firstNchw = g.node('Cast', [g.node('Transpose', [first], { perm: [0, 3, 1, 2] })], {
     to: DataType.float32,
   });
-  for (let k = 0; k < DETECTOR_LEVELS; k++) {
-    let input = level;
-    if (k > 0) {
-      const average = g.node('AveragePool', [level], { kernel_shape: [2, 2], strides: [2, 2] });
-      const rounded = g.node('Floor', [g.node('Add', [average, half])]); // half up, as bytes round
-      level = g.node('Where', [roundHalvings, rounded, average]);
-      input = g.node('Round', [level]);
-    }
-    const padsAfter = g.node('Gather', [levelPads, g.int64s(`level${k}`, [k])], { axis: 0 });
-    const pads = g.node('Concat', [noPadsBefore, g.node('Reshape', [padsAfter, g.int64s('flat', [-1])])], {
-      axis: 0,
-    });
-    network(g.node('Pad', [input, pads]), k);
+  network(firstNchw, 0);
+  // Its halving from the padded tensor, cut to the unpadded level's halved size (floor), which
+  // drops what the padding added to an odd last row or column.
+  const halvedSize = g.node('Div', [
+    g.node('Slice', [g.node('Shape', [pixels]), g.int64s('hw_start', [1]), g.int64s('hw_end', [3])]),
+    g.int64s('two', [2]),
+  ]);
+  const halve = (v: string, size?: string): string => {
+    const average = g.node('AveragePool', [v], { kernel_shape: [2, 2], strides: [2, 2] });
+    const cut = size
+      ? g.node('Slice', [average, g.int64s('zeros2', [0, 0]), size, g.int64s('hw_axes', [2, 3])])
+      : average;
+    // Rounded half up to a multiple of 1 / resolution: 1 rounds to bytes; 2^15 keeps the averages
+    // exact (k halvings of bytes have 2k fractional bits, and 255 * 2^15 + 0.5 fits a float32).
+    return g.node('Div', [
+      g.node('Floor', [g.node('Add', [g.node('Mul', [cut, resolution]), half])]),
+      resolution,
+    ]);
+  };
+  let level = halve(firstNchw, halvedSize);
+  for (let k = 1; k < DETECTOR_LEVELS; k++) {
+    if (k > 1) level = halve(level);
+    // To the network rounded half to even, as a Uint8ClampedArray stores a float level.
+    network(g.node('Pad', [g.node('Round', [level]), padsOf(k, 'NCHW')]), k);
   }
   w.assertAllUsed();
   return g;

@@ -90,6 +90,9 @@ export async function detectFaces(
 
 type Grid = { data: Float32Array; rows: number; cols: number };
 
+/** Rounding halvings to 2^-15 of a grey level keeps them exact (tools/nets.ts). */
+const EXACT_HALVINGS = 2 ** 15;
+
 /**
  * Runs the network on `levels` levels of a pyramid in one call: `image` and its halvings (rounded
  * to bytes each time when `roundsHalvings`, else exact), each padded at the bottom/right to
@@ -118,7 +121,7 @@ export async function runDetector(
   const result = await model.session.run({
     image: new ort.Tensor('uint8', image.data, [1, image.height, image.width, 3]),
     level_pads: new ort.Tensor('int64', pads, [DETECTOR_LEVELS, 2]),
-    round_halvings: new ort.Tensor('bool', Uint8Array.of(roundsHalvings ? 1 : 0), []),
+    halving_resolution: new ort.Tensor('float32', Float32Array.of(roundsHalvings ? 1 : EXACT_HALVINGS), []),
   });
   return Array.from({ length: levels }, (_, k) => {
     const grid = result[`grid${k}`];
