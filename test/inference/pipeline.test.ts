@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DETECTOR_OPTIONS, pyramidScales, runDetector } from '../../src/inference/detector.js';
 import { euclidean, FaceEngine } from '../../src/inference/faces.js';
-import { decodeImage } from '../../src/vision/image.js';
+import { decodeImage, type RgbImage } from '../../src/vision/image.js';
 import { ImagePyramid } from '../../src/vision/warp.js';
 import { faceCrop } from '../helpers/faces.js';
 import { samplePhoto, sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
@@ -75,24 +75,24 @@ describe('face pipeline', () => {
     for (const f of faces) expect(f.quality.eyeDistance).toBeLessThan(30);
   });
 
-  it('halves the first level inside the detector exactly as the image pyramid halves it', async () => {
+  it('halves the first level inside the detector exactly, or in bytes as the image pyramid does', async () => {
     const frame = await decodeImage(
       await sharp(samplePhoto('sample1.jpg')).resize(1280, 720, { fit: 'cover' }).png().toBuffer(),
     );
-    const pyramid = new ImagePyramid(frame);
-    const alone = async (scale: number, roundsHalvings: boolean) =>
-      (await runDetector(engine.detector, (await pyramid.detectorLevel(scale)).image, 1, roundsHalvings))[0]!;
-    // The image's own halvings: exact means, rounded (half to even) only as the network's input.
+    const alone = async (image: RgbImage, roundsHalvings: boolean) =>
+      (await runDetector(engine.detector, image, 1, roundsHalvings))[0]!.data;
+    // Below the image itself: exact means of 2^k x 2^k blocks, rounded half to even only as the
+    // network's input (as a Uint8ClampedArray stores them).
     const own = await runDetector(engine.detector, frame, 3, false);
-    expect(own[1]!.data).toEqual((await alone(0.5, false)).data);
-    expect(own[2]!.data).toEqual((await alone(0.25, false)).data);
-    // A libvips level's halvings: rounded to bytes at every step, as the pyramid stores them.
+    expect(own[1]!.data).toEqual(await alone(exactMeans(frame, 1), false));
+    expect(own[2]!.data).toEqual(await alone(exactMeans(frame, 2), false));
+    // Below a libvips level: rounded half up at every step, as the pyramid stores its halvings.
+    const pyramid = new ImagePyramid(frame);
     const resized = await pyramid.detectorLevel(0.6);
     expect(resized.roundsHalvings).toBe(true);
     const fromResized = await runDetector(engine.detector, resized.image, 3, true);
-    await pyramid.at(0.3);
-    expect(fromResized[1]!.data).toEqual((await alone(0.3, true)).data);
-    expect(fromResized[2]!.data).toEqual((await alone(0.15, true)).data);
+    expect(fromResized[1]!.data).toEqual(await alone(await pyramid.at(0.3), true));
+    expect(fromResized[2]!.data).toEqual(await alone(await pyramid.at(0.15), true));
   });
 
   it('builds the pyramid from the smallest face of interest down to a level that holds the whole frame', () => {
@@ -105,3 +105,18 @@ describe('face pipeline', () => {
     expect(pyramidScales(640, 480, { ...DEFAULT_DETECTOR_OPTIONS, minFaceSize: 24 })[0]).toBe(2);
   });
 });
+
+/** The means of an image's 2^k x 2^k blocks (a partial last row or column dropped), rounded half to even. */
+function exactMeans(image: RgbImage, k: number): RgbImage {
+  const n = 2 ** k;
+  const width = Math.floor(image.width / n);
+  const height = Math.floor(image.height / n);
+  const sums = new Float64Array(width * height * 3);
+  for (let y = 0; y < height * n; y++)
+    for (let x = 0; x < width * n; x++)
+      for (let c = 0; c < 3; c++)
+        sums[(Math.floor(y / n) * width + Math.floor(x / n)) * 3 + c]! +=
+          image.data[(y * image.width + x) * 3 + c]!;
+  const means = Uint8ClampedArray.from(sums, (s) => s / (n * n));
+  return { width, height, data: new Uint8Array(means.buffer) };
+}
