@@ -162,9 +162,9 @@ const stages = new Table([
 stages.add('facegate detection (pyramid)', faces.length, detectMs, '', '');
 stages.add('facegate landmarks (all faces)', faces.length, landmarkMs, '', '');
 stages.add('facegate alignment (one face)', 1, alignMs, '', '');
-// "Comparable": faces from 80 px, one encoder pass per face. face-api's default SSD, which sees
-// the frame at 512x512, finds 64% of 64 px faces and 88% of 80 px ones in a 720p frame; this finds
-// 68% and 98% (bench/RESULTS.md, 2026-11-29, third look).
+// "Comparable": faces from 80 px, one encoder pass per face. In a 720p frame face-api's default
+// SSD, which sees it at 512x512, finds 72% of 64 px faces and 86% of 80 px ones; this finds 62%
+// and 97%, and as many as face-api over 56-128 px (bench/RESULTS.md, 2026-11-29, fourth look).
 const comparable = { select: 'all', mirror: false, detector: { minFaceSize: 80 } } as const;
 const PIPELINE_RUNS = 21;
 const breakdown = new Table([
