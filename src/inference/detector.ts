@@ -100,7 +100,7 @@ const EXACT_HALVINGS = 2 ** 15;
  */
 export async function runDetector(
   model: ModelSession,
-  image: { width: number; height: number; data: Uint8Array },
+  image: RgbImage,
   levels: number,
   roundsHalvings: boolean,
 ): Promise<Grid[]> {

@@ -13,7 +13,7 @@ export type ModelRole = (typeof MODEL_ROLES)[number];
 export type TensorSpec = {
   name: string;
   shape: (number | string)[];
-  dtype: 'float32' | 'uint8' | 'int64' | 'bool';
+  dtype: 'float32' | 'uint8' | 'int64';
 };
 
 export type ModelEntry = {

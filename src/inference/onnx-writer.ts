@@ -70,7 +70,7 @@ class Message {
 }
 
 /** onnx.proto's TensorProto.DataType values for the element types facegate's graphs use. */
-export const DataType = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7, bool: 9 } as const;
+export const DataType = { float32: 1, uint8: 2, int8: 3, int32: 6, int64: 7 } as const;
 export type ElementType = keyof typeof DataType;
 
 export type TensorData = { dims: readonly number[] } & (

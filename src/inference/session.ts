@@ -87,18 +87,18 @@ export async function openModel(
   );
 }
 
-/** Runs a model with one NHWC pixel input (of the type its manifest entry names) and returns its single output. */
+/**
+ * Runs a model with one NHWC float input (the landmark network, the encoder) and returns its
+ * single output. The detector has inputs of its own (detector.ts: runDetector).
+ */
 export async function runModel(
   m: ModelSession,
-  input: Float32Array | Uint8Array,
+  input: Float32Array,
   dims: readonly number[],
 ): Promise<ort.Tensor> {
-  const { name: inputName, dtype } = m.entry.inputs[0]!;
+  const inputName = m.entry.inputs[0]!.name;
   const outputName = m.entry.outputs[0]!.name;
-  if ((dtype === 'uint8') !== input instanceof Uint8Array) {
-    throw new Error(`${m.entry.file}: input ${inputName} takes ${dtype} pixels`);
-  }
-  const result = await m.session.run({ [inputName]: new ort.Tensor(dtype, input, dims) });
+  const result = await m.session.run({ [inputName]: new ort.Tensor('float32', input, dims) });
   const out = result[outputName];
   if (!out) throw new Error(`${m.entry.file}: no output named ${outputName}`);
   return out;

@@ -1,6 +1,7 @@
 // Geometric image operations that feed the networks: every crop, letterbox and alignment is an
 // affine map from output pixels to source pixels, sampled bilinearly. One routine for all of
 // them keeps the coordinate conventions (pixel centres at +0.5) in one place.
+import type { RgbImage } from './image.js';
 import sharp from './libvips.js';
 
 /** Maps an output pixel (x, y) to source coordinates: [a, b, c, d, e, f] -> (a*x + b*y + c, d*x + e*y + f). */
@@ -17,19 +18,13 @@ export function iou(a: Rect, b: Rect): number {
   return union > 0 ? inter / union : 0;
 }
 
-/**
- * Packed RGB bytes: decoded images, libvips resizes and every halving. One element type keeps
- * the warps monomorphic: while they also read float halvings, a 150x150 chip took 0.50 ms, not 0.40.
- */
-export type PixelImage = { width: number; height: number; data: Uint8Array };
-
 /** The linear scale of an affine map: source pixels per output pixel. */
 export function affineScale(m: Affine): number {
   return Math.sqrt(Math.abs(m[0] * m[4] - m[1] * m[3]));
 }
 
 /** Halves an image by averaging 2x2 blocks, rounded half up (an odd last row or column is dropped). */
-function halve(src: PixelImage): PixelImage {
+function halve(src: RgbImage): RgbImage {
   const width = Math.floor(src.width / 2);
   const height = Math.floor(src.height / 2);
   const out = new Uint8Array(width * height * 3);
@@ -49,20 +44,22 @@ function halve(src: PixelImage): PixelImage {
 }
 
 /** A level of a pyramid: the image at `factor` image pixels per level pixel. */
-type Level = { factor: number; image: PixelImage };
+type Level = { factor: number; image: RgbImage };
 
 /**
  * An image at the scales one frame needs, each made once and kept: its halvings, and levels
  * resized by libvips with their halvings. The detector's first level and every crop and chip of
  * the frame sample from the coarsest level that still has at least one pixel per output pixel,
- * instead of averaging many samples per pixel from the full image.
+ * instead of averaging many samples per pixel from the full image. Every level is bytes: one
+ * element type keeps warpAffine monomorphic (a 150x150 chip took 0.50 ms, not 0.40, while it also
+ * read float halvings).
  */
 export class ImagePyramid {
-  private readonly halvings: PixelImage[];
+  private readonly halvings: RgbImage[];
   /** Levels made by libvips and their halvings. */
   private readonly resized: Level[] = [];
 
-  constructor(readonly image: PixelImage) {
+  constructor(readonly image: RgbImage) {
     this.halvings = [image];
   }
 
@@ -75,7 +72,7 @@ export class ImagePyramid {
   }
 
   /** The image halved k times. */
-  level(k: number): PixelImage {
+  level(k: number): RgbImage {
     while (this.halvings.length <= k) this.halvings.push(halve(this.halvings[this.halvings.length - 1]!));
     return this.halvings[k]!;
   }
@@ -85,7 +82,7 @@ export class ImagePyramid {
    * the halving of a level at twice the scale when there is one, or the image resized by libvips
    * (antialiased, SIMD: 3 ms for 720p where JavaScript took 20; also any upsampling).
    */
-  async at(scale: number): Promise<PixelImage> {
+  async at(scale: number): Promise<RgbImage> {
     const factor = 1 / scale;
     if (isHalvingFactor(factor)) return this.level(Math.log2(factor));
     const made = this.resizedAt(factor);
@@ -102,7 +99,7 @@ export class ImagePyramid {
    * of it to bytes, as this pyramid does. Below the image itself it keeps them exact, as it always
    * has: facegate's accuracy figures were measured that way.
    */
-  async detectorLevel(scale: number): Promise<{ image: PixelImage; roundsHalvings: boolean }> {
+  async detectorLevel(scale: number): Promise<{ image: RgbImage; roundsHalvings: boolean }> {
     return { image: await this.at(scale), roundsHalvings: scale !== 1 };
   }
 
@@ -119,7 +116,7 @@ export class ImagePyramid {
     return halved;
   }
 
-  private async resize(scale: number): Promise<PixelImage> {
+  private async resize(scale: number): Promise<RgbImage> {
     const { width, height, data } = this.image;
     const { data: out, info } = await sharp(data, { raw: { width, height, channels: 3 } })
       .resize(Math.max(1, Math.round(width * scale)), Math.max(1, Math.round(height * scale)), {
@@ -172,7 +169,7 @@ function isHalvingFactor(factor: number): boolean {
  * downscaling does not alias (dlib uses an image pyramid for the same reason).
  */
 export function warpAffine(
-  src: PixelImage,
+  src: RgbImage,
   m: Affine,
   outWidth: number,
   outHeight: number,
