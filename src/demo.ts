@@ -77,11 +77,13 @@ export async function prepareDemo(
   const dir = join(config.stateDir, 'demo');
   mkdirSync(dir, { recursive: true });
   const clip = join(dir, 'demo.mp4');
+  // Cut at most once: a first start needs it for both the clip and the enrollment.
+  let cut: Promise<Buffer> | undefined;
   const person = () =>
-    sharp(readFileSync(samplePhoto('sample6.jpg')))
+    (cut ??= sharp(readFileSync(samplePhoto('sample6.jpg')))
       .extract({ left: 1339, top: 236, width: 487, height: 444 })
       .png()
-      .toBuffer();
+      .toBuffer());
   if (!existsSync(clip)) {
     writeFileSync(join(dir, 'person.png'), await person());
     writeSceneClip(clip, [
