@@ -25,6 +25,10 @@ Open set (--openset, a TSV with columns path, identity): identities with two or 
 enrolled from one photo and probed with the others; single-image identities probe as strangers.
 Reports rank-1 accuracy and TPIR at FPIR 1e-2 and 1e-3.
 
+Faces are found and encoded as the configuration says (detector.*, recognition.mirror), so the
+figures are those of the daemon's settings: one encoder pass (recognition.mirror false) gives
+different distances, and needs its own threshold, from the mirrored default.
+
 Options:
   --root DIR          folder the paths in FILE are relative to
   --prefix P          only rows whose paths start with P (e.g. lfw-dev/)
@@ -90,6 +94,7 @@ export async function embedForEval(engine: FaceEngine, setup: EvalSetup, paths: 
     select: setup.select,
     crop: setup.crop,
     detector: config.detector,
+    mirror: config.recognition.mirror,
     ...(setup.gate ? { gates: config.quality } : {}),
     ...(progress ? { onProgress: progress } : {}),
   });
@@ -119,7 +124,13 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
   const setup = evalSetup(values);
   const threshold = parseNumber('threshold', values.threshold, config.match.threshold);
   const engine = await ctx.engine();
-  const settings = { select: setup.select, crop: setup.crop, gate: setup.gate, prefix: setup.prefix };
+  const settings = {
+    select: setup.select,
+    crop: setup.crop,
+    gate: setup.gate,
+    prefix: setup.prefix,
+    mirror: config.recognition.mirror,
+  };
 
   if (values.openset) {
     if (!values.manifest) throw new FacegateError('USAGE', '--openset needs --manifest FILE');

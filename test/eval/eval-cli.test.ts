@@ -81,6 +81,20 @@ describe('facegate eval', () => {
     expect(table.out).toMatch(/without a usable face: 1 no face/);
   });
 
+  it('encodes as recognition.mirror says: one pass gives other distances than the mirrored default', async () => {
+    const eer = async (...config: string[]) => {
+      const r = await run('eval', '--pairs', join(dir, 'pairs.tsv'), '--root', dir, '--json', ...config);
+      expect(r.code).toBe(0);
+      return JSON.parse(r.out) as { mirror: boolean; eerThreshold: number };
+    };
+    writeFileSync(join(dir, 'one-pass.json'), JSON.stringify({ recognition: { mirror: false } }));
+    const mirrored = await eer();
+    const onePass = await eer('--config', join(dir, 'one-pass.json'));
+    expect(mirrored.mirror).toBe(true);
+    expect(onePass.mirror).toBe(false);
+    expect(onePass.eerThreshold).not.toBeCloseTo(mirrored.eerThreshold, 4);
+  });
+
   it('reports open-set identification', async () => {
     const r = await run(
       'eval',
