@@ -1,7 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { alignmentTemplate, alignmentTransform, boxCropTransform } from '../../src/vision/alignment.js';
 import type { RgbImage } from '../../src/vision/image.js';
-import { applyAffine, fitSimilarity, ImagePyramid, warpAffine, type Affine } from '../../src/vision/warp.js';
+import {
+  affineScale,
+  applyAffine,
+  fitSimilarity,
+  ImagePyramid,
+  warpAffine,
+  type Affine,
+} from '../../src/vision/warp.js';
 
 function image(
   width: number,
@@ -141,11 +148,39 @@ describe('ImagePyramid', () => {
     const m: Affine = [3.6, 0, 10, 0, 3.6, 20];
     const viaPyramid = new Float32Array(20 * 20 * 3);
     pyramid.warp(m, 20, 20, viaPyramid);
-    const halved = await pyramid.at(0.3); // made by the warp: the same object
+    const halved = await pyramid.at(0.3);
     const f = 1 / 0.3;
     const direct = new Float32Array(20 * 20 * 3);
     warpAffine(halved, [m[0] / f, 0, m[2] / f, 0, m[4] / f, m[5] / f], 20, 20, direct);
     expect(Array.from(viaPyramid)).toEqual(Array.from(direct));
     expect(halved.data).toBeInstanceOf(Uint8Array);
+  });
+
+  it('halves only around a warp what the warp reads, with the pixels of the whole halving', () => {
+    const image = noise(641, 363);
+    // A crop of a large face, rotated, at 2.6 and 5.2 image pixels per output pixel (one and two
+    // halvings), inside the image and across its corner, plain and clipped to the face's box.
+    const rotated = (s: number, x: number, y: number): Affine => {
+      const [c, n] = [s * Math.cos(0.3), s * Math.sin(0.3)];
+      return [c, -n, x, n, c, y];
+    };
+    for (const [m, clip] of [
+      [rotated(2.6, 300, 100), undefined],
+      [rotated(5.2, 200, 20), { x: 190, y: 40, width: 150, height: 160 }],
+      [rotated(2.6, 560, 300), undefined],
+      [rotated(2.6, -60, -40), { x: -10, y: -10, width: 120, height: 110 }],
+    ] as const) {
+      const pyramid = new ImagePyramid(image);
+      const viaPart = new Float32Array(40 * 40 * 3);
+      pyramid.warp(m, 40, 40, viaPart, 0, clip);
+      const whole = new ImagePyramid(image);
+      const k = affineScale(m) >= 4 ? 2 : 1;
+      const f = 2 ** k;
+      const direct = new Float32Array(40 * 40 * 3);
+      const ck = clip && { x: clip.x / f, y: clip.y / f, width: clip.width / f, height: clip.height / f };
+      warpAffine(whole.level(k), m.map((v) => v / f) as unknown as Affine, 40, 40, direct, 0, ck);
+      expect(Array.from(viaPart)).toEqual(Array.from(direct));
+      expect(direct.some((v) => v > 0)).toBe(true);
+    }
   });
 });
