@@ -119,7 +119,11 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
     if (!(n >= 0 && n < 1)) throw new FacegateError('USAGE', `--${name} must be in [0, 1)`);
     return n;
   };
-  const d = defaultsFor(loss, values.hidden === undefined ? undefined : Number(values.hidden));
+  const hidden =
+    values.hidden === undefined
+      ? undefined
+      : parseInteger('hidden', values.hidden, 0, loss === 'binary' ? 1 : 0);
+  const d = defaultsFor(loss, hidden);
   const options: TrainOptions = {
     loss,
     mining: mining as Mining,
@@ -129,7 +133,7 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
     epochs: parseInteger('epochs', values.epochs, D.epochs, 1),
     learningRate: parseNumber('lr', values.lr, d.learningRate),
     weightDecay: parseNumber('weight-decay', values['weight-decay'], d.weightDecay),
-    hidden: parseInteger('hidden', values.hidden, d.hidden, loss === 'binary' ? 1 : 0),
+    hidden: d.hidden,
     outDim: parseInteger('out-dim', values['out-dim'], D.outDim, 1),
     seed: parseInteger('seed', values.seed, D.seed, 0),
   };

@@ -208,5 +208,12 @@ describe('facegate train', () => {
       await main(['train', '--data', data, '--out', join(dir, 'x.onnx'), '--mining', 'hardest'], io),
     ).toBe(2);
     expect(err.join('\n')).toMatch(/--mining must be one of hard, semi-hard, random/);
+    const hidden = async (...more: string[]) => {
+      err.length = 0;
+      expect(await main(['train', '--data', data, '--out', join(dir, 'x.onnx'), ...more], io)).toBe(2);
+      return err.join('\n');
+    };
+    expect(await hidden('--loss', 'binary', '--hidden', '0')).toMatch(/--hidden must be an integer >= 1/);
+    expect(await hidden('--hidden', 'many')).toMatch(/--hidden: "many" is not a number/);
   }, 60_000);
 });
