@@ -189,7 +189,7 @@ export const schema = {
       default: true,
     },
     mirror: {
-      doc: 'Encode each face mirrored too (steadier, twice the encoder time).',
+      doc: 'Encode each face mirrored too (steadier, twice the encoder time); facegate eval and calibrate follow it.',
       format: 'flag',
       default: true,
     },
