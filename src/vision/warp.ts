@@ -159,17 +159,24 @@ export class ImagePyramid {
     warpAffine(this.levelFor(source, mk, outWidth, outHeight), mk, outWidth, outHeight, out, offset, ck);
   }
 
-  /** The level `source` names, or the part of it that a warp by `m` reads when that is enough. */
+  /**
+   * The level `source` names, or the part of it that a warp by `m` reads when that is enough,
+   * halved from the coarsest level of its chain already made.
+   */
   private levelFor(source: Source, m: Affine, outWidth: number, outHeight: number): RgbImage | ImageWindow {
     const { base, halvings } = source;
     const isImage = base.image === this.image;
-    const made = isImage ? this.halvings[halvings] : this.resizedAt(factorOf(source))?.image;
-    if (made) return made;
-    const levelWidth = Math.floor(base.image.width / 2 ** halvings);
-    const levelHeight = Math.floor(base.image.height / 2 ** halvings);
+    const made = (h: number): RgbImage | undefined =>
+      isImage ? this.halvings[h] : this.resizedAt(base.factor * 2 ** h)?.image;
+    let done = halvings;
+    let from = made(done);
+    while (!from) from = made(--done); // done = 0 is `base` itself
+    if (done === halvings) return from;
+    const rest = halvings - done;
+    const levelWidth = Math.floor(from.width / 2 ** rest);
+    const levelHeight = Math.floor(from.height / 2 ** rest);
     const part = footprint(m, outWidth, outHeight, levelWidth, levelHeight);
-    if (2 * part.width * part.height < levelWidth * levelHeight)
-      return halvedWindow(base.image, halvings, part);
+    if (2 * part.width * part.height < levelWidth * levelHeight) return halvedWindow(from, rest, part);
     if (isImage) return this.level(halvings);
     let l = base;
     for (let h = 0; h < halvings; h++) l = this.halveResized(l);

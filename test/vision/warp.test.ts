@@ -171,6 +171,7 @@ describe('ImagePyramid', () => {
       [rotated(2.6, -60, -40), { x: -10, y: -10, width: 120, height: 110 }],
     ] as const) {
       const pyramid = new ImagePyramid(image);
+      if (affineScale(m) >= 4) pyramid.level(1); // two halvings: the part is halved from this one
       const viaPart = new Float32Array(40 * 40 * 3);
       pyramid.warp(m, 40, 40, viaPart, 0, clip);
       const whole = new ImagePyramid(image);
