@@ -226,15 +226,15 @@ export class GalleryStore {
    * Keeps a photo until the write that stores it, in a private temporary database (a file SQLite
    * deletes when it is detached) instead of the heap: a sync fetches every new photo before its
    * one switch, and a large gallery's photos would otherwise all be in memory at once. Returns
-   * the sha256 to pass as NewImage.staged.
+   * the sha256 to pass as NewImage.staged; `hash` is that sha256 when the caller has already
+   * checked it (a sync verifies every photo against its manifest), so it is not computed twice.
    */
-  stage(bytes: Buffer): string {
+  stage(bytes: Buffer, hash = sha256(bytes)): string {
     if (!this.staging) {
       this.db.exec(`ATTACH DATABASE '' AS staging;
         CREATE TABLE staging.photos (sha256 TEXT PRIMARY KEY, bytes BLOB NOT NULL);`);
       this.staging = true;
     }
-    const hash = sha256(bytes);
     this.db.prepare('INSERT OR IGNORE INTO staging.photos (sha256, bytes) VALUES (?, ?)').run(hash, bytes);
     return hash;
   }

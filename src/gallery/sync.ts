@@ -109,7 +109,7 @@ async function syncStaged(
           { ...opts.enrollment, force: true },
         );
         images.push({
-          staged: store.stage(bytes),
+          staged: store.stage(bytes, img.sha256), // loadImage checked the bytes against it
           source: img.url,
           embedding: face.embedding,
           quality: face.quality,
