@@ -19,7 +19,13 @@ import { Outbox } from './events/outbox.js';
 import { MqttPublisher } from './events/publisher.js';
 import { topicSegment } from './events/topics.js';
 import { reembedGallery } from './gallery/enroll.js';
-import { Matcher, type GallerySearch } from './gallery/matcher.js';
+import {
+  Matcher,
+  decideFrom,
+  nearDecision,
+  type GallerySearch,
+  type MatchResult,
+} from './gallery/matcher.js';
 import { PairHeadMatcher } from './gallery/pair-matcher.js';
 import { connectGalleryToMqtt } from './gallery/mqtt.js';
 import { GalleryStore } from './gallery/store.js';
@@ -74,7 +80,7 @@ export type DaemonStats = {
 
 /** Config sections that take effect on SIGHUP; everything else needs a restart. */
 const LIVE_SECTIONS = ['match', 'quality', 'detector'] as const;
-const LIVE_KEYS = new Set(['recognition.mirror', 'recognition.reportUnusable']);
+const LIVE_KEYS = new Set(['recognition.mirror', 'recognition.mirrorBand', 'recognition.reportUnusable']);
 /** Inside the live sections, but the models they name are loaded at start. */
 const RESTART_KEYS = new Set(['match.comparator', 'match.headFile']);
 
@@ -456,14 +462,23 @@ export class Daemon {
     this.stats.frames++;
     const started = performance.now();
     const timings: StageTimings = {};
+    const matcher = await this.currentMatcher();
+    // With 'near-threshold', each usable face is looked up after its first encoder pass, and
+    // encoded again with its mirror when its decision is close; the others keep that lookup.
+    const lookedUp = new Map<Face, MatchResult | undefined>();
+    const nearThreshold = async (face: Face) => {
+      if (checkGates(face.quality, c.quality).length) return false;
+      const nearest = await matcher.nearest(face.embedding);
+      lookedUp.set(face, nearest);
+      return nearDecision(nearest, this.threshold, c.match.minMargin, c.recognition.mirrorBand);
+    };
     const faces = await this.engine!.analyze(frame, {
       select: 'all',
       detector: c.detector,
-      mirror: c.recognition.mirror,
+      mirror: c.recognition.mirror === 'near-threshold' ? nearThreshold : c.recognition.mirror === 'always',
       timings,
     });
     const matchStarted = performance.now();
-    const matcher = await this.currentMatcher();
     const observations: Observation<Evidence>[] = [];
     for (const face of faces) {
       this.stats.faces++;
@@ -474,7 +489,8 @@ export class Daemon {
         observations.push({ box: face.box, unusable: { gate: failed[0].gate, reason: failed[0].reason } });
         continue;
       }
-      const decision = await matcher.decide(face.embedding, this.threshold, c.match.minMargin);
+      const found = lookedUp.has(face) ? lookedUp.get(face) : await matcher.nearest(face.embedding);
+      const decision = decideFrom(found, this.threshold, c.match.minMargin);
       const nearest = decision.known ? decision.match : decision.nearest;
       observations.push({
         box: face.box,

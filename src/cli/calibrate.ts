@@ -43,6 +43,7 @@ export async function calibrateCommand(argv: string[], ctx: CommandContext): Pro
       setup,
       pairs.flatMap((p) => [p.file1, p.file2]),
       config,
+      config.match.threshold,
     ),
   );
   const threshold = round(thresholdAtFar(scored, far), 4);

@@ -5,11 +5,13 @@ import { embedFiles } from '../eval/embed-files.js';
 import {
   opensetReport,
   verificationReport,
+  type EvalEncodings,
   type OpensetReport,
   type VerificationReport,
 } from '../eval/evaluate.js';
 import { writeEvaluationPlot } from '../eval/plot.js';
 import { FacegateError } from '../errors.js';
+import { nearDecision } from '../gallery/matcher.js';
 import { DEFAULT_THRESHOLD, type FaceEngine, type FaceSelection } from '../inference/faces.js';
 import type { Config } from '../config/schema.js';
 import { parseCommand, parseInteger, parseNumber, round, type CommandContext } from './args.js';
@@ -25,9 +27,11 @@ Open set (--openset, a TSV with columns path, identity): identities with two or 
 enrolled from one photo and probed with the others; single-image identities probe as strangers.
 Reports rank-1 accuracy and TPIR at FPIR 1e-2 and 1e-3.
 
-Faces are found and encoded as the configuration says (detector.*, recognition.mirror), so the
-figures are those of the daemon's settings: one encoder pass (recognition.mirror false) gives
-different distances, and needs its own threshold, from the mirrored default.
+Faces are found and encoded as the daemon would (detector.*, recognition.mirror): the first
+photo of a pair, and the open set's gallery, as enrolled (with the mirror image); the second
+photo, and the probes, as live faces (recognition.mirror: always, never, or near-threshold, which
+mirrors only faces within recognition.mirrorBand of the threshold given here). A setting that
+encodes live faces once gives other distances, and needs its own threshold.
 
 Options:
   --root DIR          folder the paths in FILE are relative to
@@ -81,24 +85,44 @@ export const EVAL_SETUP_OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
-export async function embedForEval(engine: FaceEngine, setup: EvalSetup, paths: string[], config: Config) {
-  const progress = process.stderr.isTTY
-    ? (done: number, total: number) => {
-        if (done % 50 === 0 || done === total) process.stderr.write(`\rencoding ${done}/${total}`);
-        if (done === total) process.stderr.write('\n');
-      }
-    : undefined;
+/**
+ * The photos encoded as enrolled and as live faces, as recognition.mirror says (EvalEncodings);
+ * `threshold` is the one whose neighbourhood 'near-threshold' mirrors.
+ */
+export async function embedForEval(
+  engine: FaceEngine,
+  setup: EvalSetup,
+  paths: string[],
+  config: Config,
+  threshold: number,
+): Promise<EvalEncodings> {
   if (!paths.length)
     throw new FacegateError('USAGE', `no images under ${setup.root} match prefix "${setup.prefix}"`);
-  return embedFiles(engine, setup.root, paths, {
-    select: setup.select,
-    crop: setup.crop,
-    detector: config.detector,
-    mirror: config.recognition.mirror,
-    ...(setup.gate ? { gates: config.quality } : {}),
-    ...(progress ? { onProgress: progress } : {}),
-  });
+  const { mirror, mirrorBand } = config.recognition;
+  const encode = (as: string, mirrored: boolean) =>
+    embedFiles(engine, setup.root, paths, {
+      select: setup.select,
+      crop: setup.crop,
+      detector: config.detector,
+      mirror: mirrored,
+      ...(setup.gate ? { gates: config.quality } : {}),
+      ...(process.stderr.isTTY ? { onProgress: progress(as) } : {}),
+    });
+  const enrolled = await encode('as enrolled', true);
+  if (mirror === 'always') return { enrolled, live: enrolled };
+  const live = await encode('as live faces', false);
+  if (mirror === 'never') return { enrolled, live };
+  return {
+    enrolled,
+    live,
+    mirrorNear: (distance) => nearDecision({ distance, margin: Infinity }, threshold, 0, mirrorBand),
+  };
 }
+
+const progress = (as: string) => (done: number, total: number) => {
+  if (done % 50 === 0 || done === total) process.stderr.write(`\rencoding ${as} ${done}/${total}`);
+  if (done === total) process.stderr.write('\n');
+};
 
 export async function evalCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { io, config } = ctx;
@@ -130,6 +154,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     gate: setup.gate,
     prefix: setup.prefix,
     mirror: config.recognition.mirror,
+    ...(config.recognition.mirror === 'near-threshold' ? { mirrorBand: config.recognition.mirrorBand } : {}),
   };
 
   if (values.openset) {
@@ -140,6 +165,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
       setup,
       images.map((i) => i.path),
       config,
+      threshold,
     );
     const enrollImages = parseInteger('enroll-images', values['enroll-images'], 1);
     const aggregation = values.aggregate ?? 'mean';
@@ -158,6 +184,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     setup,
     pairs.flatMap((p) => [p.file1, p.file2]),
     config,
+    threshold,
   );
   const report = verificationReport(pairs, files, threshold);
   if (values.plot) {
@@ -180,6 +207,7 @@ function verificationTable(r: VerificationReport): string {
   return [
     `pairs                 ${r.pairs} (${r.samePairs} same, ${r.differentPairs} different)`,
     `images                ${r.images}; without a usable face: ${wf['no face']} no face, ${wf.unreadable} unreadable, ${wf.gated} gated (${r.pairsWithoutFace} pairs)`,
+    `mirror pass           on the live face of ${r.liveMirrored} of ${r.pairs} pairs`,
     `at threshold ${round(r.threshold, 4)}`.padEnd(22) +
       `accuracy ${pct(r.accuracyAtThreshold)}, TAR ${pct(r.tarAtThreshold)}, FAR ${pct(r.farAtThreshold)}`,
     `10-fold accuracy      ${pct(r.tenFold.mean)} +- ${pct(r.tenFold.std)}`,
@@ -194,6 +222,7 @@ function opensetTable(r: OpensetReport): string {
   return [
     `enrolled              ${r.identitiesEnrolled} identities, ${r.enrollImages === 1 ? 'one photo each' : `${r.enrollImages} photos each (${r.aggregation})`} (${r.enrollmentWithoutFace} had no usable face)`,
     `probes                ${r.matedProbes} mated, ${r.nonMatedProbes} strangers; ${r.probesWithoutFace} without a usable face`,
+    `mirror pass           on ${r.liveMirrored} of ${r.matedProbes + r.nonMatedProbes} probes`,
     `rank-1 accuracy       ${pct(r.rank1)}`,
     `at threshold ${round(r.threshold, 4)}`.padEnd(22) +
       `TPIR ${pct(r.tpirAtThreshold)}, FPIR ${pct(r.fpirAtThreshold)}`,

@@ -47,6 +47,23 @@ convict.addFormat({
   },
 });
 
+// How live faces use the mirror pass (AnalyzeOptions.mirror). The on/off switch it was before
+// (true or false in a config file) is refused with what each now is, not read as a string.
+export const MIRROR_MODES = ['always', 'near-threshold', 'never'] as const;
+export type MirrorMode = (typeof MIRROR_MODES)[number];
+convict.addFormat({
+  name: 'mirror-mode',
+  coerce: (v: string) => v,
+  validate: (v: unknown) => {
+    if (typeof v === 'boolean')
+      throw new Error(
+        `must be ${MIRROR_MODES.join(', ')} (it was a switch: true is now always, false never)`,
+      );
+    if (!(MIRROR_MODES as readonly unknown[]).includes(v))
+      throw new Error(`must be one of ${MIRROR_MODES.join(', ')}`);
+  },
+});
+
 // Cameras: a list of {name, url, ...} in JSON; FACEGATE_CAMERAS takes the same list as JSON.
 export type CameraEntry = {
   name: string;
@@ -189,9 +206,14 @@ export const schema = {
       default: true,
     },
     mirror: {
-      doc: 'Encode each face mirrored too (steadier, twice the encoder time); facegate eval and calibrate follow it.',
-      format: 'flag',
-      default: true,
+      doc: "Encode live faces with their mirror image too (steadier embeddings for a second encoder pass): 'always', 'never', or 'near-threshold': once, then again with the mirror only for faces whose decision lies within recognition.mirrorBand of the threshold. Enrollment always mirrors; facegate eval and calibrate follow this setting.",
+      format: 'mirror-mode',
+      default: 'near-threshold' as MirrorMode,
+    },
+    mirrorBand: {
+      doc: "With mirror 'near-threshold': how near the threshold, as a fraction of it on either side, a face's nearest distance (or its margin over the runner-up, when match.minMargin is set) must be for the mirror pass.",
+      format: fraction,
+      default: 0.2,
     },
   },
   detector: {

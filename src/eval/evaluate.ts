@@ -17,30 +17,46 @@ import {
 
 export const REPORTED_FARS = [1e-2, 1e-3] as const;
 
-export function scorePairs(pairs: readonly LabelledPair[], files: Map<string, EmbeddedFile>): ScoredPair[] {
+/**
+ * Photos encoded as the daemon sees them: each as enrolled (with its mirror image, as enrollment
+ * always is) and as a live face (once, unless recognition.mirror is 'always': then `live` is
+ * `enrolled`). `mirrorNear` picks the live faces that recognition.mirror 'near-threshold'
+ * encodes again with their mirror, from their distance: those count with their mirrored encoding.
+ */
+export type EvalEncodings = {
+  enrolled: Map<string, EmbeddedFile>;
+  live: Map<string, EmbeddedFile>;
+  mirrorNear?: (distance: number) => boolean;
+};
+
+/** Each pair as a door would compare it: file1 enrolled, file2 a live face. */
+export function scorePairs(
+  pairs: readonly LabelledPair[],
+  enc: EvalEncodings,
+): (ScoredPair & { liveMirrored: boolean })[] {
+  const between = (a: EmbeddedFile | undefined, b: EmbeddedFile | undefined) =>
+    a?.ok && b?.ok ? euclidean(a.face.embedding, b.face.embedding) : Infinity;
   return pairs.map((p) => {
-    const a = files.get(p.file1);
-    const b = files.get(p.file2);
-    const distance = a?.ok && b?.ok ? euclidean(a.face.embedding, b.face.embedding) : Infinity;
-    return { distance, same: p.same };
+    const enrolled = enc.enrolled.get(p.file1);
+    const distance = between(enrolled, enc.live.get(p.file2));
+    if (enc.mirrorNear?.(distance))
+      return { distance: between(enrolled, enc.enrolled.get(p.file2)), same: p.same, liveMirrored: true };
+    return { distance, same: p.same, liveMirrored: enc.live === enc.enrolled && Number.isFinite(distance) };
   });
 }
 
-export function verificationReport(
-  pairs: readonly LabelledPair[],
-  files: Map<string, EmbeddedFile>,
-  threshold: number,
-) {
-  const scored = scorePairs(pairs, files);
+export function verificationReport(pairs: readonly LabelledPair[], enc: EvalEncodings, threshold: number) {
+  const scored = scorePairs(pairs, enc);
   const folds = kFold(scored, 10);
   const eer = equalErrorRate(scored);
   return {
     pairs: scored.length,
     samePairs: scored.filter((p) => p.same).length,
     differentPairs: scored.filter((p) => !p.same).length,
-    images: files.size,
-    withoutFace: countFailures(files),
+    images: enc.enrolled.size,
+    withoutFace: countFailures(enc.enrolled),
     pairsWithoutFace: scored.filter((p) => !Number.isFinite(p.distance)).length,
+    liveMirrored: scored.filter((p) => p.liveMirrored).length,
     threshold,
     accuracyAtThreshold: accuracyAt(scored, threshold),
     tarAtThreshold: tarAt(scored, threshold),
@@ -69,7 +85,7 @@ export type VerificationReport = ReturnType<typeof verificationReport>;
  */
 export async function opensetReport(
   images: readonly LabelledImage[],
-  files: Map<string, EmbeddedFile>,
+  enc: EvalEncodings,
   threshold: number,
   opts: { enrollImages?: number; aggregation?: PersonAggregation; gallerySize?: number } = {},
 ) {
@@ -90,7 +106,7 @@ export async function opensetReport(
     }
     const usable = sorted
       .slice(0, k)
-      .map((p) => files.get(p))
+      .map((p) => enc.enrolled.get(p))
       .filter((f) => f?.ok === true);
     if (!usable.length) {
       enrollFailed++;
@@ -102,11 +118,24 @@ export async function opensetReport(
   }
   const matcher = await Matcher.create(enrolled, opts.aggregation ?? 'mean');
   // A probe without a usable face is never identified (distance Infinity).
-  const search = async (paths: string[]) => {
+  const searchIn = async (files: Map<string, EmbeddedFile>, paths: readonly string[]) => {
     const usable = paths.map((p) => files.get(p)).map((f) => (f?.ok ? f.face.embedding : undefined));
     const found = await matcher.nearestBatch(usable.filter((e): e is Float32Array => e !== undefined));
     let i = 0;
     return usable.map((e) => (e ? found[i++] : undefined));
+  };
+  // Probes are live faces; those near the threshold are looked up again with their mirror pass.
+  let liveMirrored = 0;
+  const search = async (paths: string[]) => {
+    const found = await searchIn(enc.live, paths);
+    const near = found.map((r) => enc.mirrorNear?.(r?.distance ?? Infinity) ?? false);
+    const again = await searchIn(
+      enc.enrolled,
+      paths.filter((_, i) => near[i]),
+    );
+    liveMirrored += enc.live === enc.enrolled ? found.filter((r) => r).length : again.length;
+    let k = 0;
+    return found.map((r, i) => (near[i] ? again[k++] : r));
   };
   const mat = (await search(mated.map((m) => m.path))).map((r, i) => ({
     correct: r?.personId === mated[i]!.identity,
@@ -126,6 +155,7 @@ export async function opensetReport(
     nonMatedProbes: non.length,
     probesWithoutFace:
       mat.filter((m) => !Number.isFinite(m.distance)).length + non.filter((d) => !Number.isFinite(d)).length,
+    liveMirrored,
     rank1: mat.filter((m) => m.correct).length / (mat.length || 1),
     threshold,
     tpirAtThreshold: tpirAt(threshold),

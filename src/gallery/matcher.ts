@@ -70,6 +70,24 @@ export function decideFrom(match: MatchResult | undefined, threshold: number, mi
   return match ? { known: false, nearest: match } : { known: false };
 }
 
+/**
+ * Whether a steadier embedding could turn this decision over: the nearest distance within
+ * `band` x threshold of the threshold or, when a margin is asked, the margin within as much of
+ * it. Only such faces are worth the mirror pass (recognition.mirror 'near-threshold'); on
+ * lfw-dev, re-encoding the others with their mirror changes no decision (bench/RESULTS.md).
+ */
+export function nearDecision(
+  nearest: Pick<MatchResult, 'distance' | 'margin'> | undefined,
+  threshold: number,
+  minMargin: number,
+  band: number,
+): boolean {
+  if (!nearest) return false;
+  const reach = band * threshold;
+  if (Math.abs(nearest.distance - threshold) <= reach) return true;
+  return minMargin > 0 && nearest.distance < threshold && Math.abs(nearest.margin - minMargin) <= reach;
+}
+
 export class Matcher implements GallerySearch {
   private constructor(
     private readonly session: ort.InferenceSession | undefined,

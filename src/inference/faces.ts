@@ -38,9 +38,10 @@ export type AnalyzeOptions = {
   crop?: CropMode;
   /**
    * Also encode each face mirrored and average (default true): steadier embeddings for twice
-   * the encoder time. A daemon that votes over many frames may trade it for speed.
+   * the encoder time. A function encodes every face once, then again with its mirror the faces
+   * it picks: the mirror pass matters only where it can change a decision, near the threshold.
    */
-  mirror?: boolean;
+  mirror?: boolean | ((face: Face) => boolean | Promise<boolean>);
   detector?: Partial<DetectorOptions>;
   /**
    * When no face is found, look again at the scales halfway between the pyramid's octaves (the
@@ -120,14 +121,36 @@ export class FaceEngine {
     const found = await this.align(image, { ...opts, timings: t });
     if (!found.count) return [];
     const start = performance.now();
-    const encoded =
-      opts.mirror === false
-        ? await this.encodeChips(found.chips, found.count)
-        : await this.encodeWithMirror(found.chips, found.count);
-    const unit = encoded.map(unitLength);
-    const embeddings = this.projection ? await this.projection.project(unit) : unit;
+    const { chips, count } = found;
+    const pick = opts.mirror;
+    const once = typeof pick === 'function' || pick === false;
+    const encoded = once ? await this.encodeChips(chips, count) : await this.encodeWithMirror(chips, count);
+    const faces: Face[] = (await this.finish(encoded)).map((embedding, i) => ({
+      ...found.faces[i]!,
+      embedding,
+    }));
+    if (typeof pick === 'function') {
+      const again: number[] = [];
+      for (const [i, face] of faces.entries()) if (await pick(face)) again.push(i);
+      if (again.length) {
+        // Only the mirror images are encoded now: each face's own pass is already in `encoded`.
+        const size = this.encoderSize;
+        const mirrors = await this.encodeChips(
+          mirrorImages(chipsAt(chips, again, size), again.length, size),
+          again.length,
+        );
+        const averaged = await this.finish(again.map((i, k) => average(encoded[i]!, mirrors[k]!)));
+        again.forEach((i, k) => (faces[i] = { ...faces[i]!, embedding: averaged[k]! }));
+      }
+    }
     t.encode = performance.now() - start;
-    return found.faces.map((f, i) => ({ ...f, embedding: embeddings[i]! }));
+    return faces;
+  }
+
+  /** Encoder outputs as the gallery holds them: unit length, then projected by a triplet head. */
+  private async finish(encoded: Float32Array[]): Promise<Float32Array[]> {
+    const unit = encoded.map(unitLength);
+    return this.projection ? this.projection.project(unit) : unit;
   }
 
   /**
@@ -218,7 +241,7 @@ export class FaceEngine {
    */
   async encodeWithMirror(chips: Float32Array, count: number): Promise<Float32Array[]> {
     const all = await this.encodeChips(withMirrors(chips, count, this.encoderSize), 2 * count);
-    return all.slice(0, count).map((e, i) => e.map((v, k) => (v + all[count + i]![k]!) / 2));
+    return all.slice(0, count).map((e, i) => average(e, all[count + i]!));
   }
 
   /** Encodes ready chips (NHWC RGB 0..255, `count` x size x size x 3), one pass each. */
@@ -239,25 +262,44 @@ export class FaceEngine {
   }
 }
 
+/** The chips at `indices`, in that order, from a batch of chips. */
+function chipsAt(chips: Float32Array, indices: readonly number[], size: number): Float32Array {
+  const per = size * size * 3;
+  const out = new Float32Array(indices.length * per);
+  indices.forEach((i, k) => out.set(chips.subarray(i * per, (i + 1) * per), k * per));
+  return out;
+}
+
 /** `count` chips followed by their mirror images (left and right swapped). */
 export function withMirrors(chips: Float32Array, count: number, size: number): Float32Array {
   const per = size * size * 3;
   const both = new Float32Array(2 * count * per);
   both.set(chips.subarray(0, count * per));
+  both.set(mirrorImages(chips, count, size), count * per);
+  return both;
+}
+
+/** The mirror images (left and right swapped) of `count` chips. */
+function mirrorImages(chips: Float32Array, count: number, size: number): Float32Array {
+  const out = new Float32Array(count * size * size * 3);
   for (let i = 0; i < count; i++) {
-    const from = i * per;
-    const to = (count + i) * per;
+    const from = i * size * size * 3;
     for (let y = 0; y < size; y++) {
       for (let x = 0; x < size; x++) {
         const s = from + (y * size + x) * 3;
-        const d = to + (y * size + (size - 1 - x)) * 3;
-        both[d] = chips[s]!;
-        both[d + 1] = chips[s + 1]!;
-        both[d + 2] = chips[s + 2]!;
+        const d = from + (y * size + (size - 1 - x)) * 3;
+        out[d] = chips[s]!;
+        out[d + 1] = chips[s + 1]!;
+        out[d + 2] = chips[s + 2]!;
       }
     }
   }
-  return both;
+  return out;
+}
+
+/** A face's embedding from its own and its mirror image's encoder outputs. */
+function average(a: Float32Array, b: Float32Array): Float32Array {
+  return a.map((v, k) => (v + b[k]!) / 2);
 }
 
 function selectFaces(dets: Detection[], image: RgbImage, select: FaceSelection): Detection[] {

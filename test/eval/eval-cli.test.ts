@@ -81,18 +81,46 @@ describe('facegate eval', () => {
     expect(table.out).toMatch(/without a usable face: 1 no face/);
   });
 
-  it('encodes as recognition.mirror says: one pass gives other distances than the mirrored default', async () => {
-    const eer = async (...config: string[]) => {
-      const r = await run('eval', '--pairs', join(dir, 'pairs.tsv'), '--root', dir, '--json', ...config);
+  it('encodes live faces as recognition.mirror says, and mirrors only those near the threshold', async () => {
+    type Summary = { mirror: string; eerThreshold: number; liveMirrored: number; pairsWithoutFace: number };
+    const evaluate = async (recognition: object, ...args: string[]) => {
+      const file = join(dir, 'mirror.json');
+      writeFileSync(file, JSON.stringify({ recognition }));
+      const r = await run(
+        'eval',
+        '--pairs',
+        join(dir, 'pairs.tsv'),
+        '--root',
+        dir,
+        '--json',
+        '--config',
+        file,
+        ...args,
+      );
       expect(r.code).toBe(0);
-      return JSON.parse(r.out) as { mirror: boolean; eerThreshold: number };
+      return JSON.parse(r.out) as Summary;
     };
-    writeFileSync(join(dir, 'one-pass.json'), JSON.stringify({ recognition: { mirror: false } }));
-    const mirrored = await eer();
-    const onePass = await eer('--config', join(dir, 'one-pass.json'));
-    expect(mirrored.mirror).toBe(true);
-    expect(onePass.mirror).toBe(false);
-    expect(onePass.eerThreshold).not.toBeCloseTo(mirrored.eerThreshold, 4);
+    const always = await evaluate({ mirror: 'always' });
+    const never = await evaluate({ mirror: 'never' });
+    expect(always.mirror).toBe('always');
+    expect(always.liveMirrored).toBe(6); // the pair whose photo has no face is not encoded
+    expect(never.liveMirrored).toBe(0);
+    expect(never.eerThreshold).not.toBeCloseTo(always.eerThreshold, 4);
+    // A band that holds every distance mirrors every live face; one that holds none, none.
+    const all = await evaluate({ mirror: 'near-threshold', mirrorBand: 1 }, '--threshold', '5');
+    const none = await evaluate({ mirror: 'near-threshold', mirrorBand: 0 });
+    expect(all.liveMirrored).toBe(6);
+    expect(all.eerThreshold).toBeCloseTo(always.eerThreshold, 4);
+    expect(none.liveMirrored).toBe(0);
+    expect(none.eerThreshold).toBeCloseTo(never.eerThreshold, 6);
+  });
+
+  it('refuses the on/off mirror switch of older configs, saying what each is now', async () => {
+    const file = join(dir, 'old-mirror.json');
+    writeFileSync(file, JSON.stringify({ recognition: { mirror: false } }));
+    const r = await run('eval', '--pairs', join(dir, 'pairs.tsv'), '--root', dir, '--config', file);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/recognition\.mirror.*true is now always, false never/);
   });
 
   it('reports open-set identification', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Matcher, type GalleryEntry } from '../../src/gallery/matcher.js';
+import { Matcher, nearDecision, type GalleryEntry } from '../../src/gallery/matcher.js';
 
 function rng(seed: number) {
   let s = seed;
@@ -88,5 +88,21 @@ describe('Matcher', () => {
       distance: 0,
       second: { personId: 'b', distance: 1 },
     });
+  });
+
+  it('calls a decision near when its distance, or its margin when one is asked, is within the band', () => {
+    const t = 0.5;
+    const near = (distance: number, margin = Infinity, minMargin = 0) =>
+      nearDecision({ distance, margin }, t, minMargin, 0.2);
+    expect(near(0.5)).toBe(true);
+    expect(near(0.41)).toBe(true);
+    expect(near(0.59)).toBe(true);
+    expect(near(0.39)).toBe(false); // clearly the person
+    expect(near(0.61)).toBe(false); // clearly not
+    expect(nearDecision(undefined, t, 0, 0.2)).toBe(false); // an empty gallery: nobody to match
+    expect(near(0.2, 0.15, 0.2)).toBe(true); // under the threshold, margin 0.05 short of 0.2
+    expect(near(0.2, 0.5, 0.2)).toBe(false); // margin clear of it
+    expect(near(0.2, 0.15)).toBe(false); // no margin asked
+    expect(near(0.7, 0.15, 0.2)).toBe(false); // over the threshold: the margin cannot make it a match
   });
 });

@@ -40,6 +40,29 @@ describe('face pipeline', () => {
     expect(euclidean(face!.embedding, reference)).toBeLessThan(0.32); // stretched, still the same person (0.45 before unit length)
   });
 
+  it('encodes once, then with the mirror only the faces a picker chooses', async () => {
+    const frame = await decodeImage(samplePhoto('sample1.jpg'));
+    const once = await engine.analyze(frame, { select: 'all', mirror: false });
+    const mirrored = await engine.analyze(frame, { select: 'all', mirror: true });
+    expect(once.length).toBeGreaterThanOrEqual(3);
+    const seen: number[] = [];
+    const picked = await engine.analyze(frame, {
+      select: 'all',
+      mirror: (face) => {
+        seen.push(euclidean(face.embedding, once[seen.length]!.embedding));
+        return seen.length % 2 === 1; // the 1st, 3rd, ... face
+      },
+    });
+    // The picker sees every face's first pass; the picked ones come back as if mirrored throughout.
+    expect(seen).toHaveLength(once.length);
+    for (const d of seen) expect(d).toBeLessThan(1e-5);
+    picked.forEach((face, i) => {
+      const [same, other] = i % 2 === 0 ? [mirrored[i]!, once[i]!] : [once[i]!, mirrored[i]!];
+      expect(euclidean(face.embedding, same.embedding)).toBeLessThan(1e-5);
+      expect(euclidean(face.embedding, other.embedding)).toBeGreaterThan(1e-3);
+    });
+  });
+
   it('handles a 150x150 crop', async () => {
     const small = await sharp(await faceCrop(1))
       .resize(150, 150, { fit: 'cover' })
