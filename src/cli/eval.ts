@@ -115,7 +115,7 @@ export async function embedForEval(
   return {
     enrolled,
     live,
-    mirrorNear: (distance) => nearDecision({ distance, margin: Infinity }, threshold, 0, mirrorBand),
+    mirrorNear: (nearest) => nearDecision(nearest, threshold, 0, mirrorBand),
   };
 }
 

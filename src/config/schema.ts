@@ -211,7 +211,7 @@ export const schema = {
       default: 'near-threshold' as MirrorMode,
     },
     mirrorBand: {
-      doc: "With mirror 'near-threshold': how near the threshold, as a fraction of it on either side, a face's nearest distance (or its margin over the runner-up, when match.minMargin is set) must be for the mirror pass.",
+      doc: "With mirror 'near-threshold': how near the threshold, as a fraction of it on either side, a face's nearest distance must be for the mirror pass; or, under the threshold, its margin over the runner-up to match.minMargin (a near tie when that is 0).",
       format: fraction,
       default: 0.2,
     },

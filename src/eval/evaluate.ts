@@ -21,12 +21,13 @@ export const REPORTED_FARS = [1e-2, 1e-3] as const;
  * Photos encoded as the daemon sees them: each as enrolled (with its mirror image, as enrollment
  * always is) and as a live face (once, unless recognition.mirror is 'always': then `live` is
  * `enrolled`). `mirrorNear` picks the live faces that recognition.mirror 'near-threshold'
- * encodes again with their mirror, from their distance: those count with their mirrored encoding.
+ * encodes again with their mirror, from their nearest match (in a pair, the other photo, with no
+ * runner-up): those count with their mirrored encoding.
  */
 export type EvalEncodings = {
   enrolled: Map<string, EmbeddedFile>;
   live: Map<string, EmbeddedFile>;
-  mirrorNear?: (distance: number) => boolean;
+  mirrorNear?: (nearest: { distance: number; margin: number }) => boolean;
 };
 
 /** Each pair as a door would compare it: file1 enrolled, file2 a live face. */
@@ -39,7 +40,7 @@ export function scorePairs(
   return pairs.map((p) => {
     const enrolled = enc.enrolled.get(p.file1);
     const distance = between(enrolled, enc.live.get(p.file2));
-    if (enc.mirrorNear?.(distance))
+    if (enc.mirrorNear?.({ distance, margin: Infinity }))
       return { distance: between(enrolled, enc.enrolled.get(p.file2)), same: p.same, liveMirrored: true };
     return { distance, same: p.same, liveMirrored: enc.live === enc.enrolled && Number.isFinite(distance) };
   });
@@ -128,7 +129,7 @@ export async function opensetReport(
   let liveMirrored = 0;
   const search = async (paths: string[]) => {
     const found = await searchIn(enc.live, paths);
-    const near = found.map((r) => enc.mirrorNear?.(r?.distance ?? Infinity) ?? false);
+    const near = found.map((r) => (r && enc.mirrorNear?.(r)) ?? false);
     const again = await searchIn(
       enc.enrolled,
       paths.filter((_, i) => near[i]),

@@ -72,9 +72,9 @@ export function decideFrom(match: MatchResult | undefined, threshold: number, mi
 
 /**
  * Whether a steadier embedding could turn this decision over: the nearest distance within
- * `band` x threshold of the threshold or, when a margin is asked, the margin within as much of
- * it. Only such faces are worth the mirror pass (recognition.mirror 'near-threshold'); on
- * lfw-dev, re-encoding the others with their mirror changes no decision (bench/RESULTS.md).
+ * `band` x threshold of the threshold, or, under it, a margin over the runner-up within as much
+ * of `minMargin` (with no margin asked, a near tie: who it is could change). Only such faces are
+ * worth the mirror pass (recognition.mirror 'near-threshold'; bench/RESULTS.md, 2026-11-29).
  */
 export function nearDecision(
   nearest: Pick<MatchResult, 'distance' | 'margin'> | undefined,
@@ -85,7 +85,7 @@ export function nearDecision(
   if (!nearest) return false;
   const reach = band * threshold;
   if (Math.abs(nearest.distance - threshold) <= reach) return true;
-  return minMargin > 0 && nearest.distance < threshold && Math.abs(nearest.margin - minMargin) <= reach;
+  return nearest.distance < threshold && Math.abs(nearest.margin - minMargin) <= reach;
 }
 
 export class Matcher implements GallerySearch {
