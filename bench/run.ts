@@ -107,7 +107,7 @@ for (const batch of [1, 8]) {
 }
 console.log(table.toString());
 console.log(
-  '\nThe pipeline encodes each face twice (the face and its mirror image), so per face it costs two encoder passes.\n',
+  "\nThe daemon encodes a live face once, and a second time (its mirror image) when its decision lies near the threshold (recognition.mirror 'near-threshold'); enrollment always encodes both.\n",
 );
 
 // The whole pipeline on a 720p frame (sample1.jpg scaled and cropped to 1280x720, 3 faces).
