@@ -82,7 +82,7 @@ describe('facegate eval', () => {
   });
 
   it('encodes live faces as recognition.mirror says, and mirrors only those near the threshold', async () => {
-    type Summary = { mirror: string; eerThreshold: number; liveMirrored: number; pairsWithoutFace: number };
+    type Summary = { mirror: string; eerThreshold: number; liveMirrored: number };
     const evaluate = async (recognition: object, ...args: string[]) => {
       const file = join(dir, 'mirror.json');
       writeFileSync(file, JSON.stringify({ recognition }));
