@@ -49,8 +49,8 @@ convict.addFormat({
 
 // How live faces use the mirror pass (AnalyzeOptions.mirror). The on/off switch it was before
 // (true or false in a config file) is refused with what each now is, not read as a string.
-export const MIRROR_MODES = ['always', 'near-threshold', 'never'] as const;
-export type MirrorMode = (typeof MIRROR_MODES)[number];
+const MIRROR_MODES = ['always', 'near-threshold', 'never'] as const;
+type MirrorMode = (typeof MIRROR_MODES)[number];
 convict.addFormat({
   name: 'mirror-mode',
   coerce: (v: string) => v,
