@@ -1,7 +1,7 @@
 // facegate eval: how well detection, alignment and the encoder separate people, on labelled
 // pairs (verification) or a labelled manifest (open-set identification, as a door sees it).
 import { readManifestTsv, readPairs } from '../eval/datasets.js';
-import { embedFiles } from '../eval/embed-files.js';
+import { embedFiles, onePassOf } from '../eval/embed-files.js';
 import {
   opensetReport,
   verificationReport,
@@ -99,18 +99,16 @@ export async function embedForEval(
   if (!paths.length)
     throw new FacegateError('USAGE', `no images under ${setup.root} match prefix "${setup.prefix}"`);
   const { mirror, mirrorBand } = config.recognition;
-  const encode = (as: string, mirrored: boolean) =>
-    embedFiles(engine, setup.root, paths, {
-      select: setup.select,
-      crop: setup.crop,
-      detector: config.detector,
-      mirror: mirrored,
-      ...(setup.gate ? { gates: config.quality } : {}),
-      ...(process.stderr.isTTY ? { onProgress: progress(as) } : {}),
-    });
-  const enrolled = await encode('as enrolled', true);
+  const enrolled = await embedFiles(engine, setup.root, paths, {
+    select: setup.select,
+    crop: setup.crop,
+    detector: config.detector,
+    keepOnePass: mirror !== 'always',
+    ...(setup.gate ? { gates: config.quality } : {}),
+    ...(process.stderr.isTTY ? { onProgress: progress } : {}),
+  });
   if (mirror === 'always') return { enrolled, live: enrolled };
-  const live = await encode('as live faces', false);
+  const live = onePassOf(enrolled);
   if (mirror === 'never') return { enrolled, live };
   return {
     enrolled,
@@ -119,8 +117,8 @@ export async function embedForEval(
   };
 }
 
-const progress = (as: string) => (done: number, total: number) => {
-  if (done % 50 === 0 || done === total) process.stderr.write(`\rencoding ${as} ${done}/${total}`);
+const progress = (done: number, total: number) => {
+  if (done % 50 === 0 || done === total) process.stderr.write(`\rencoding ${done}/${total}`);
   if (done === total) process.stderr.write('\n');
 };
 

@@ -6,12 +6,18 @@ import { decodeImage, toGrayscale } from '../vision/image.js';
 import { checkGates, type QualityGates } from '../vision/quality.js';
 
 export type EmbeddedFile =
-  { ok: true; face: Face } | { ok: false; reason: 'unreadable' | 'no face' | 'gated'; detail: string };
+  | { ok: true; face: Face; onePass?: Float32Array }
+  | { ok: false; reason: 'unreadable' | 'no face' | 'gated'; detail: string };
 
 export type EmbedFileOptions = AnalyzeOptions & {
   gates?: QualityGates;
   /** Encode a grayscale version, as a monochrome or infrared camera would see the photo. */
   grayscale?: boolean;
+  /**
+   * Encode the face with its mirror image and also keep its first pass alone (`onePass`): both
+   * ways a daemon may encode it, from one detection.
+   */
+  keepOnePass?: boolean;
 };
 
 export async function embedFiles(
@@ -36,9 +42,12 @@ export async function embedFile(
   opts: EmbedFileOptions = {},
 ): Promise<EmbeddedFile> {
   let faces: Face[];
+  // The mirror picker sees each face's first pass, in the order analyze returns the faces.
+  const onePass: Float32Array[] = [];
+  const mirror = opts.keepOnePass ? (face: Face) => onePass.push(face.embedding) > 0 : opts.mirror;
   try {
     const image = await decodeImage(file);
-    faces = await engine.analyze(opts.grayscale ? toGrayscale(image) : image, opts);
+    faces = await engine.analyze(opts.grayscale ? toGrayscale(image) : image, { ...opts, mirror });
   } catch (err) {
     return { ok: false, reason: 'unreadable', detail: (err as Error).message };
   }
@@ -46,7 +55,17 @@ export async function embedFile(
   if (!face) return { ok: false, reason: 'no face', detail: `${file}: no face found` };
   const failed = opts.gates ? checkGates(face.quality, opts.gates) : [];
   if (failed.length) return { ok: false, reason: 'gated', detail: failed.map((f) => f.reason).join('; ') };
-  return { ok: true, face };
+  return { ok: true, face, ...(opts.keepOnePass ? { onePass: onePass[0] } : {}) };
+}
+
+/** Files embedded with `keepOnePass`, each face with its first pass alone as its embedding. */
+export function onePassOf(files: Map<string, EmbeddedFile>): Map<string, EmbeddedFile> {
+  const once = (f: EmbeddedFile): EmbeddedFile => {
+    if (!f.ok) return f;
+    if (!f.onePass) throw new Error('onePassOf: the files were embedded without keepOnePass');
+    return { ok: true, face: { ...f.face, embedding: f.onePass } };
+  };
+  return new Map([...files].map(([path, f]) => [path, once(f)]));
 }
 
 /** How many files ended without an embedding, by reason. */
