@@ -463,15 +463,18 @@ export class Daemon {
     const started = performance.now();
     const timings: StageTimings = {};
     const matcher = await this.currentMatcher();
-    // With 'near-threshold', each usable face is looked up after its first encoder pass, and
-    // encoded again with its mirror when its decision is close; the others keep that lookup.
-    const lookedUp = new Map<Face, MatchResult | undefined>();
-    const nearThreshold = async (face: Face) => {
-      if (checkGates(face.quality, c.quality).length) return false;
-      const nearest = await matcher.nearest(face.embedding);
-      lookedUp.set(face, nearest);
-      return nearDecision(nearest, this.threshold, c.match.minMargin, c.recognition.mirrorBand);
+    // Each face is looked up once. With 'near-threshold' a usable face is looked up after its
+    // first encoder pass, and encoded again with its mirror when its decision is close (a new
+    // face, looked up anew); the others keep that lookup.
+    const lookedUp = new Map<Face, Promise<MatchResult | undefined>>();
+    const lookUp = (face: Face) => {
+      let found = lookedUp.get(face);
+      if (!found) lookedUp.set(face, (found = matcher.nearest(face.embedding)));
+      return found;
     };
+    const nearThreshold = async (face: Face) =>
+      !checkGates(face.quality, c.quality).length &&
+      nearDecision(await lookUp(face), this.threshold, c.match.minMargin, c.recognition.mirrorBand);
     const faces = await this.engine!.analyze(frame, {
       select: 'all',
       detector: c.detector,
@@ -489,8 +492,7 @@ export class Daemon {
         observations.push({ box: face.box, unusable: { gate: failed[0].gate, reason: failed[0].reason } });
         continue;
       }
-      const found = lookedUp.has(face) ? lookedUp.get(face) : await matcher.nearest(face.embedding);
-      const decision = decideFrom(found, this.threshold, c.match.minMargin);
+      const decision = decideFrom(await lookUp(face), this.threshold, c.match.minMargin);
       const nearest = decision.known ? decision.match : decision.nearest;
       observations.push({
         box: face.box,
