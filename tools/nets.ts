@@ -243,13 +243,13 @@ export function buildTinyFaceDetector(w: WeightMap): GraphBuilder {
   // TF SAME max pooling pads only at the end; ONNX's SAME_UPPER does the same, ignoring pads.
   const pool = (v: string, stride: number): string =>
     g.node('MaxPool', [v], { kernel_shape: [2, 2], strides: [stride, stride], auto_pad: 'SAME_UPPER' });
+  const c0 = foldNormalization(
+    hwioToOihw(w.get('conv0/filters', [3, 3, 3, 16])),
+    w.get('conv0/bias', [16]).data,
+    DETECTOR_MEAN_RGB,
+  );
   // The network on one padded level; built once per level, sharing its weights.
   const network = (level: string, k: number): void => {
-    const c0 = foldNormalization(
-      hwioToOihw(w.get('conv0/filters', [3, 3, 3, 16])),
-      w.get('conv0/bias', [16]).data,
-      DETECTOR_MEAN_RGB,
-    );
     let x = pool(leaky(conv(g, level, 'conv0', c0.weight, c0.bias, {})), 2);
     const widths = [16, 32, 64, 128, 256, 512];
     for (let i = 1; i <= 5; i++) {
