@@ -33,8 +33,9 @@ verifies it, enrolls each new or changed person with the enrollment checks of
 recognition.md (look-alikes allowed: the source is the authority), removes people no longer
 listed, and switches the gallery in one transaction. Until that switch the fetched photos wait
 in a private temporary SQLite database (a file in the temporary directory, the service's own
-under systemd, deleted after the sync), not in memory, so a large gallery's sync does not need its photos' size in RAM. A process
-killed mid-sync leaves the old gallery; the next sync starts again.
+under systemd, deleted after the sync), not in memory, so a large gallery's sync does not need
+its photos' size in RAM. A process killed mid-sync leaves the old gallery; the next sync starts
+again.
 
 Refused, the last good gallery kept, with the reason: a manifest that cannot be fetched (network,
 HTTP error, timeout, a server that stalls), whose signature does not verify, that is not JSON or

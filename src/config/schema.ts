@@ -53,7 +53,6 @@ const MIRROR_MODES = ['always', 'near-threshold', 'never'] as const;
 type MirrorMode = (typeof MIRROR_MODES)[number];
 convict.addFormat({
   name: 'mirror-mode',
-  coerce: (v: string) => v,
   validate: (v: unknown) => {
     if (typeof v === 'boolean')
       throw new Error(

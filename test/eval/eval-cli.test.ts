@@ -19,6 +19,10 @@ async function run(...argv: string[]) {
   return { code, out: out.join('\n'), err: err.join('\n') };
 }
 
+/** facegate eval on this test's pairs.tsv, with `args` added. */
+const evalPairs = (...args: string[]) =>
+  run('eval', '--pairs', join(dir, 'pairs.tsv'), '--root', dir, ...args);
+
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fg-eval-'));
   // Three people, two photos each (the second resized and mirrored), plus a photo with no face.
@@ -49,16 +53,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('facegate eval', () => {
   it('reports verification figures and counts images without a face', async () => {
-    const r = await run(
-      'eval',
-      '--pairs',
-      join(dir, 'pairs.tsv'),
-      '--root',
-      dir,
-      '--json',
-      '--plot',
-      join(dir, 'roc.png'),
-    );
+    const r = await evalPairs('--json', '--plot', join(dir, 'roc.png'));
     expect(r.code).toBe(0);
     const report = JSON.parse(r.out) as Record<string, unknown> & {
       withoutFace: Record<string, number>;
@@ -76,7 +71,7 @@ describe('facegate eval', () => {
     expect(report.withoutFace).toEqual({ 'no face': 1, unreadable: 0, gated: 0 });
     expect(report.tarAtFar.map((t) => t.far)).toEqual([0.01, 0.001]);
     expect(existsSync(join(dir, 'roc.png'))).toBe(true);
-    const table = await run('eval', '--pairs', join(dir, 'pairs.tsv'), '--root', dir);
+    const table = await evalPairs();
     expect(table.out).toMatch(/10-fold accuracy\s+\d+\.\d+%/);
     expect(table.out).toMatch(/without a usable face: 1 no face/);
   });
@@ -86,17 +81,7 @@ describe('facegate eval', () => {
     const evaluate = async (recognition: object, ...args: string[]) => {
       const file = join(dir, 'mirror.json');
       writeFileSync(file, JSON.stringify({ recognition }));
-      const r = await run(
-        'eval',
-        '--pairs',
-        join(dir, 'pairs.tsv'),
-        '--root',
-        dir,
-        '--json',
-        '--config',
-        file,
-        ...args,
-      );
+      const r = await evalPairs('--json', '--config', file, ...args);
       expect(r.code).toBe(0);
       return JSON.parse(r.out) as Summary;
     };
@@ -118,7 +103,7 @@ describe('facegate eval', () => {
   it('refuses the on/off mirror switch of older configs, saying what each is now', async () => {
     const file = join(dir, 'old-mirror.json');
     writeFileSync(file, JSON.stringify({ recognition: { mirror: false } }));
-    const r = await run('eval', '--pairs', join(dir, 'pairs.tsv'), '--root', dir, '--config', file);
+    const r = await evalPairs('--config', file);
     expect(r.code).not.toBe(0);
     expect(r.err).toMatch(/recognition\.mirror.*true is now always, false never/);
   });
