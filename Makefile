@@ -7,8 +7,8 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 # Debian packages the project needs: ffmpeg reads the cameras; systemd-analyze checks the unit;
 # mosquitto_sub (mosquitto-clients) watches the events of `make run`; Mosquitto (and openssl for
 # its test CA) and the GStreamer RTSP server (Python GObject bindings) are the real broker and
-# camera the tests use.
-DEB_PACKAGES := ffmpeg mosquitto mosquitto-clients openssl systemd python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+# camera the tests use; qemu-user runs the int8 encoder test on an emulated CPU without VNNI.
+DEB_PACKAGES := ffmpeg mosquitto mosquitto-clients openssl systemd qemu-user python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
 	gstreamer1.0-tools
 
@@ -109,4 +109,4 @@ run: deps build
 	node dist/src/cli/bin.js run
 
 clean:
-	rm -rf dist coverage models/*.onnx
+	rm -rf dist coverage models/*.onnx models/self-check-*

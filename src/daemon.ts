@@ -189,6 +189,25 @@ export class Daemon {
     });
     for (const [model, provider] of Object.entries(this.engine.providers))
       this.metrics.provider.set({ model, provider }, 1);
+    const check = this.engine.selfCheck;
+    if (check) {
+      if (check.passed) this.log('info', `encoder self-check passed: ${check.running} runs`, check);
+      else
+        this.log(
+          'error',
+          `encoder self-check failed: ${check.running} runs instead of ${check.requested}`,
+          check,
+        );
+      this.metrics.encoderSelfCheck.set(
+        {
+          requested: check.requested,
+          running: check.running,
+          self_check: check.passed ? 'passed' : 'failed',
+        },
+        1,
+      );
+      if (check.maxDistance !== null) this.metrics.encoderSelfCheckDistance.set(check.maxDistance);
+    }
 
     // Nothing configured: the demo camera, so a fresh `make run` shows facegate at work. The
     // config itself stays as given.
@@ -354,7 +373,12 @@ export class Daemon {
         if (!this.engine) reasons.push('models not loaded');
         if (!this.store) reasons.push('gallery not loaded');
         if (this.publisher && !this.publisher.stats.connected) reasons.push('broker not connected');
-        return { ok: reasons.length === 0, reasons };
+        const check = this.engine?.selfCheck;
+        const warnings =
+          check && !check.passed
+            ? [`encoder: ${check.running} runs instead of ${check.requested}: ${check.reason}`]
+            : [];
+        return { ok: reasons.length === 0, reasons, warnings, ...(check ? { encoder: check } : {}) };
       },
       refresh: () => {
         if (this.publisher) {

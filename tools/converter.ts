@@ -4,10 +4,15 @@
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { dirname, join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { DETECTOR_LEVELS } from '../src/inference/detector.js';
-import type { ModelEntry, ModelManifest, ModelRole } from '../src/inference/model-manifest.js';
+import type {
+  ModelEntry,
+  ModelManifest,
+  ModelRole,
+  SelfCheckPhotos,
+} from '../src/inference/model-manifest.js';
 import type { GraphBuilder } from '../src/inference/onnx-writer.js';
 import {
   buildFaceLandmarks68,
@@ -33,6 +38,13 @@ type Spec = {
   /** Also an int8 graph, from the activation ranges committed in tools/int8-ranges.json. */
   int8File?: string;
 } & Pick<ModelEntry, 'inputs' | 'outputs' | 'preprocessing' | 'multiplyAdds' | 'description'>;
+
+/**
+ * Photos copied beside the models for the encoder self-check (src/inference/self-check.ts): 8
+ * faces, among them those that showed the int8 encoder's saturation on AVX2 worst (0.21 and 0.18
+ * from the float embedding with 8-bit weights; bench/RESULTS.md, 2026-12-06).
+ */
+const SELF_CHECK_PHOTOS = ['demo/sample2.jpg', 'demo/sample3.jpg'];
 
 /** tools/int8-ranges.json, written by tools/int8-ranges.ts: activation ranges per int8 model. */
 export const INT8_RANGES_FILE = fileURLToPath(new URL('int8-ranges.json', import.meta.url));
@@ -157,7 +169,16 @@ export function convertModels(outDir: string): ModelManifest {
       models[spec.role].int8 = write(spec.int8File, graph, description);
     }
   }
-  const manifest: ModelManifest = { format: 1, models };
+  const selfCheck: SelfCheckPhotos = {
+    source: { package: SOURCE_PACKAGE, version },
+    photos: SELF_CHECK_PHOTOS.map((from) => {
+      const bytes = readFileSync(join(pkgDir, from));
+      const file = `self-check-${basename(from)}`;
+      writeFileSync(join(outDir, file), bytes);
+      return { file, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, from };
+    }),
+  };
+  const manifest: ModelManifest = { format: 1, models, selfCheck };
   writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);
   return manifest;
 }

@@ -84,10 +84,16 @@ function conv(
  * face_recognition_model: dlib's ResNet-29, 150x150 -> 128-D descriptor (not L2-normalised).
  * Every conv is followed by a per-channel scale layer (x * w + b); it is folded into the conv.
  */
-export function buildFaceRecognition(w: WeightMap, precision: Precision = 'float'): GraphBuilder {
+export function buildFaceRecognition(
+  w: WeightMap,
+  precision: Precision = 'float',
+  weightLevels?: number,
+): GraphBuilder {
   const g = new GraphBuilder('face_recognition');
   const q =
-    precision === 'float' ? undefined : new Quantizer(g, precision === 'observe' ? undefined : precision);
+    precision === 'float'
+      ? undefined
+      : new Quantizer(g, precision === 'observe' ? undefined : precision, weightLevels);
   const mark = (v: string, name: string): string => (q ? q.activation(v, name) : v);
   const input = g.input('image', ['batch', ENCODER_SIZE, ENCODER_SIZE, 3]);
   // Raw pixels, with the normalisation folded into the first conv (exact: it does not pad). The

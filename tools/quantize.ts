@@ -21,10 +21,23 @@ export function uint8Params([lo, hi]: Range): UInt8Params {
   return { scale, zeroPoint: Math.min(255, Math.max(0, Math.round(-min / scale))) };
 }
 
-/** Symmetric int8 weights with one scale per output channel (the first axis). */
+/**
+ * The largest int8 weight magnitude: 7 bits (ONNX Runtime's "reduce range"), not 127. Without
+ * VNNI (AVX2, AVX-512 without VNNI) ONNX Runtime's u8 x s8 kernels (MLAS QGEMM and ConvSym) use
+ * vpmaddubsw, which adds two adjacent products into a saturating int16: 255 x 127 x 2 = 64,770
+ * overflows 32,767, 255 x 63 x 2 = 32,130 does not. With VNNI/AMX (vpdpbusd, int32 sums) and on
+ * ARM64 (widening multiplies or sdot/udot into int32) no sum saturates either way, so with 7-bit
+ * weights every CPU computes the same integers. Measured (bench/RESULTS.md, 2026-12-06): 8-bit
+ * weights put a face 0.21 from its float embedding on AVX2; 7-bit weights keep every sample face
+ * within 0.036 on AVX2 and VNNI alike, for 0.1 point of lfw-dev accuracy and no speed.
+ */
+export const WEIGHT_LEVELS = 63;
+
+/** Symmetric int8 weights in [-levels, levels], one scale per output channel (the first axis). */
 export function int8PerChannel(
   data: Float32Array,
   outChannels: number,
+  levels = WEIGHT_LEVELS,
 ): { q: Int8Array; scales: Float32Array } {
   const per = data.length / outChannels;
   const q = new Int8Array(data.length);
@@ -32,7 +45,7 @@ export function int8PerChannel(
   for (let o = 0; o < outChannels; o++) {
     let peak = 0;
     for (let i = 0; i < per; i++) peak = Math.max(peak, Math.abs(data[o * per + i]!));
-    const scale = Math.fround(peak / 127 || 1);
+    const scale = Math.fround(peak / levels || 1);
     scales[o] = scale;
     for (let i = 0; i < per; i++) q[o * per + i] = Math.round(data[o * per + i]! / scale);
   }
@@ -49,6 +62,8 @@ export class Quantizer {
   constructor(
     private readonly g: GraphBuilder,
     private readonly ranges?: ActivationRanges,
+    /** 127 only to show what 8-bit weights do on CPUs without VNNI (the emulated-CPU test). */
+    private readonly weightLevels = WEIGHT_LEVELS,
   ) {}
 
   /**
@@ -87,7 +102,7 @@ export class Quantizer {
     const inputScale = this.scaleOfTensor.get(x);
     if (inputScale === undefined) throw new Error(`${name}: its input is not a quantized activation`);
     const cout = weight.dims[0]!;
-    const { q, scales } = int8PerChannel(weight.data, cout);
+    const { q, scales } = int8PerChannel(weight.data, cout, this.weightLevels);
     // Bias correction: rounding the weights shifts each output by sum((wq - w) * x), whose
     // expectation is sum((wq - w) * E[x]); with raw pixels (mean about 115) that shift is large.
     const mean = this.meanOfTensor.get(x);

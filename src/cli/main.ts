@@ -98,7 +98,16 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
   const loaded = () => config ?? loadConfig(file);
   let engine: FaceEngine | undefined;
-  const openEngine = async () => (engine ??= await FaceEngine.open(modelOptions(loaded().models)));
+  const openEngine = async (): Promise<FaceEngine> => {
+    if (engine) return engine;
+    engine = await FaceEngine.open(modelOptions(loaded().models));
+    const check = engine.selfCheck;
+    if (check && !check.passed)
+      io.err(
+        `facegate: warning: encoder self-check: ${check.running} runs instead of ${check.requested}: ${check.reason}`,
+      );
+    return engine;
+  };
   try {
     return await command.run(rest, {
       io,

@@ -1,8 +1,10 @@
 // Health and metrics over HTTP, on 127.0.0.1 by default: /healthz (the pipeline is making
-// progress, by the same rule as the systemd watchdog), /readyz (models loaded, broker connected when one is configured, gallery loaded),
+// progress, by the same rule as the systemd watchdog), /readyz (models loaded, broker connected when one is configured, gallery loaded;
+// warnings for what runs other than configured),
 // /metrics (Prometheus text, prom-client). The daemon supplies the state through `probe`.
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { EncoderSelfCheck } from '../inference/self-check.js';
 
 export type Progress = {
   ok: boolean;
@@ -12,9 +14,19 @@ export type Progress = {
   since_last_frame_ms: number | null;
 };
 
+export type Readiness = {
+  ok: boolean;
+  /** Why it is not ready. */
+  reasons: string[];
+  /** What runs other than configured, while ready (an encoder that failed its self-check). */
+  warnings: string[];
+  /** The encoder's self-check, when the configured encoder needed one. */
+  encoder?: EncoderSelfCheck;
+};
+
 export type HealthProbe = {
   progress: () => Progress;
-  ready: () => { ok: boolean; reasons: string[] };
+  ready: () => Readiness;
   /** Brings gauges up to date before /metrics renders them. */
   refresh: () => void;
 };
@@ -100,6 +112,17 @@ export class Metrics {
     name: 'facegate_execution_provider',
     help: 'ONNX Runtime provider each model runs on (1)',
     labelNames: ['model', 'provider'],
+    registers: [this.registry],
+  });
+  readonly encoderSelfCheck = new Gauge({
+    name: 'facegate_encoder_self_check',
+    help: 'The encoder asked for and the one that runs (1; self_check passed or failed: then the float encoder on the CPU runs)',
+    labelNames: ['requested', 'running', 'self_check'],
+    registers: [this.registry],
+  });
+  readonly encoderSelfCheckDistance = new Gauge({
+    name: 'facegate_encoder_self_check_distance',
+    help: "Largest distance of a self-check face's embedding from the float encoder's when the encoder loaded",
     registers: [this.registry],
   });
 }

@@ -7,7 +7,8 @@ import { measureQuality, type FaceQuality } from '../vision/quality.js';
 import { ImagePyramid, type Rect } from '../vision/warp.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces, type Detection, type DetectorOptions } from './detector.js';
 import type { HeadManifest, HeadModel } from './head.js';
-import { defaultModelsDir, readManifest } from './model-manifest.js';
+import { defaultModelsDir, readManifest, type ModelManifest } from './model-manifest.js';
+import { checkEncoder, selfCheckPhotos, type ChipEncoder, type EncoderSelfCheck } from './self-check.js';
 import {
   openModel,
   runModel,
@@ -58,10 +59,17 @@ export type AnalyzeOptions = {
 export type StageTimings = { detect?: number; landmarks?: number; align?: number; encode?: number };
 
 export class FaceEngine {
+  /**
+   * How the encoder fared against the float graph on the CPU when it loaded (self-check.ts);
+   * undefined when it is that graph.
+   */
+  selfCheck: EncoderSelfCheck | undefined;
+
   private constructor(
     readonly detector: ModelSession,
     readonly landmarker: ModelSession,
-    readonly encoder: ModelSession,
+    /** The encoder that runs: after a failed self-check, the float graph on the CPU. */
+    private encoderSession: ModelSession,
     readonly modelsDir: string,
     /** A triplet head (facegate train): every embedding is its projection. */
     private readonly projection: HeadModel | undefined,
@@ -77,8 +85,51 @@ export class FaceEngine {
       openModel(dir, manifest.models.landmarks, opts),
       openModel(dir, manifest.models.encoder, opts),
     ]);
-    opts.projection?.assertFits('triplet', unitEncoderTag(encoder.entry.sha256));
-    return new FaceEngine(detector, landmarker, encoder, dir, opts.projection);
+    const engine = new FaceEngine(detector, landmarker, encoder, dir, opts.projection);
+    try {
+      await engine.checkEncoder(manifest);
+      opts.projection?.assertFits('triplet', engine.unitEncoderId);
+    } catch (err) {
+      await engine.release();
+      throw err;
+    }
+    return engine;
+  }
+
+  get encoder(): ModelSession {
+    return this.encoderSession;
+  }
+
+  /**
+   * An encoder whose output can depend on the machine (the int8 graph, any graph on a GPU
+   * provider) must give the float graph's embeddings on the self-check faces, or the float graph
+   * on the CPU runs instead (self-check.ts).
+   */
+  private async checkEncoder(manifest: ModelManifest): Promise<void> {
+    const float = manifest.models.encoder;
+    const candidate = this.encoderSession;
+    if (candidate.entry === float && candidate.provider === 'cpu') return;
+    const reference = await openModel(this.modelsDir, float, { providers: ['cpu'] });
+    const encodeWith =
+      (m: ModelSession): ChipEncoder =>
+      async (chips, count) =>
+        (await this.encodeChipsWith(m, chips, count)).map(unitLength);
+    this.selfCheck = await checkEncoder(
+      `${candidate.entry === float ? 'float' : 'int8'} on ${candidate.provider}`,
+      encodeWith(candidate),
+      encodeWith(reference),
+      async () => {
+        const all = await Promise.all(
+          (await selfCheckPhotos(this.modelsDir, manifest)).map((p) => this.align(p, { select: 'all' })),
+        );
+        const data = new Float32Array(all.reduce((n, a) => n + a.chips.length, 0));
+        all.reduce((at, a) => (data.set(a.chips, at), at + a.chips.length), 0);
+        return { data, count: all.reduce((n, a) => n + a.count, 0) };
+      },
+    );
+    const [kept, dropped] = this.selfCheck.passed ? [candidate, reference] : [reference, candidate];
+    this.encoderSession = kept;
+    await dropped.session.release();
   }
 
   /** The triplet head's manifest (its calibrated threshold), when one projects the embeddings. */
@@ -108,7 +159,7 @@ export class FaceEngine {
    * embeddings were normalised carry the bare sha256 and are re-embedded.
    */
   get unitEncoderId(): string {
-    return unitEncoderTag(this.encoder.entry.sha256);
+    return `${this.encoder.entry.sha256}/unit`;
   }
 
   get encoderSize(): number {
@@ -246,8 +297,16 @@ export class FaceEngine {
 
   /** Encodes ready chips (NHWC RGB 0..255, `count` x size x size x 3), one pass each. */
   async encodeChips(chips: Float32Array, count: number): Promise<Float32Array[]> {
+    return this.encodeChipsWith(this.encoderSession, chips, count);
+  }
+
+  private async encodeChipsWith(
+    encoder: ModelSession,
+    chips: Float32Array,
+    count: number,
+  ): Promise<Float32Array[]> {
     const size = this.encoderSize;
-    const out = (await runModel(this.encoder, chips, [count, size, size, 3])).data as Float32Array;
+    const out = (await runModel(encoder, chips, [count, size, size, 3])).data as Float32Array;
     const dim = out.length / count;
     return Array.from({ length: count }, (_, i) => out.slice(i * dim, (i + 1) * dim));
   }
@@ -256,7 +315,7 @@ export class FaceEngine {
     await Promise.all([
       this.detector.session.release(),
       this.landmarker.session.release(),
-      this.encoder.session.release(),
+      this.encoderSession.session.release(),
       this.projection?.release(),
     ]);
   }
@@ -322,8 +381,6 @@ export function euclidean(a: Float32Array, b: Float32Array): number {
   }
   return Math.sqrt(s);
 }
-
-const unitEncoderTag = (sha256: string): string => `${sha256}/unit`;
 
 /**
  * Same person when the distance between unit-length embeddings is under this. dlib's operating

@@ -16,10 +16,7 @@ export type TensorSpec = {
   dtype: 'float32' | 'uint8' | 'int64';
 };
 
-export type ModelEntry = {
-  file: string;
-  sha256: string;
-  bytes: number;
+export type ModelEntry = PinnedFile & {
   source: { package: string; version: string; weights: string };
   inputs: TensorSpec[];
   outputs: TensorSpec[];
@@ -38,7 +35,25 @@ export type ModelEntry = {
   int8?: ModelEntry;
 };
 
-export type ModelManifest = { format: 1; models: Record<ModelRole, ModelEntry> };
+/** A file the manifest pins by size and sha256 (a model, a self-check photo). */
+export type PinnedFile = { file: string; sha256: string; bytes: number };
+
+/**
+ * Photos of faces, copied from the source package, on which a model whose output can depend on
+ * the CPU (the int8 encoder) or on the execution provider is compared with the float encoder on
+ * the CPU each time it loads (self-check.ts).
+ */
+export type SelfCheckPhotos = {
+  source: { package: string; version: string };
+  photos: (PinnedFile & { from: string })[];
+};
+
+export type ModelManifest = {
+  format: 1;
+  models: Record<ModelRole, ModelEntry>;
+  /** Absent in manifests written before the self-check: a model that needs it then runs as float. */
+  selfCheck?: SelfCheckPhotos;
+};
 
 /** The models folder of this checkout: <project root>/models, from src/ (tsx) or dist/src/. */
 export function defaultModelsDir(): string {
@@ -78,21 +93,34 @@ export function readManifest(modelsDir: string): ModelManifest {
  */
 export function loadModelBytes(modelsDir: string, entry: ModelEntry): Uint8Array {
   const path = join(modelsDir, entry.file);
+  const bytes = loadPinnedFile(modelsDir, entry, 'model', (b) =>
+    looksLikeOnnx(b) ? '' : ' and it is not an ONNX model',
+  );
+  if (!looksLikeOnnx(bytes)) throw new FacegateError('MODEL_INVALID', `${path}: not an ONNX model`);
+  return bytes;
+}
+
+/** Reads a file of the models folder that the manifest pins, refusing it if its sha256 differs. */
+export function loadPinnedFile(
+  modelsDir: string,
+  pinned: PinnedFile,
+  what: string,
+  hint: (bytes: Buffer) => string = () => '',
+): Buffer {
+  const path = join(modelsDir, pinned.file);
   const bytes = readFileOrThrow(
     path,
     'MODEL_MISSING',
     (reason) =>
-      `${path}: ${reason === 'ENOENT' ? 'model file is missing' : `cannot read model (${reason})`}; run "make models"`,
+      `${path}: ${reason === 'ENOENT' ? `${what} file is missing` : `cannot read ${what} (${reason})`}; run "make models"`,
   );
   const sha = createHash('sha256').update(bytes).digest('hex');
-  if (sha !== entry.sha256) {
-    const hint = looksLikeOnnx(bytes) ? '' : ' and it is not an ONNX model';
+  if (sha !== pinned.sha256) {
     throw new FacegateError(
       'MODEL_CHECKSUM',
-      `${path}: sha256 ${sha} does not match the manifest (${entry.sha256})${hint}; rebuild with "make models"`,
+      `${path}: sha256 ${sha} does not match the manifest (${pinned.sha256})${hint(bytes)}; rebuild with "make models"`,
     );
   }
-  if (!looksLikeOnnx(bytes)) throw new FacegateError('MODEL_INVALID', `${path}: not an ONNX model`);
   return bytes;
 }
 

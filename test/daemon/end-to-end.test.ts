@@ -82,6 +82,8 @@ describe('facegate end to end', () => {
       JSON.stringify({
         stateDir,
         cameras: [{ name: 'door', url: server.url, fps: 5, width: 1280, height: 720 }],
+        // Any free port: another facegate (or test) may hold the default 9789.
+        http: { port: 0 },
         mqtt: {
           url: broker.url,
           deviceId: 'e2e',
@@ -106,18 +108,19 @@ describe('facegate end to end', () => {
     await daemon.start();
     const t0 = Date.now();
     const decisions = () => events.filter((e) => /\/(match|unknown)$/.test(e.topic));
-    while (!decisions().some((e) => e.topic.endsWith('/unknown')) && Date.now() - t0 < 40_000)
+    while (!decisions().some((e) => e.topic.endsWith('/unknown')) && Date.now() - t0 < 70_000)
       await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 1000)); // anything else that was coming
     // Health and metrics while running.
     const http = `http://127.0.0.1:${daemon.httpPort}`;
     expect((await fetch(`${http}/healthz`)).status).toBe(200);
-    expect(await (await fetch(`${http}/readyz`)).json()).toEqual({ ok: true, reasons: [] });
+    expect(await (await fetch(`${http}/readyz`)).json()).toEqual({ ok: true, reasons: [], warnings: [] });
     const metrics = await (await fetch(`${http}/metrics`)).text();
     expect(metrics).toMatch(/facegate_events_total\{camera="door",kind="match"\} 1/);
     expect(metrics).toMatch(/facegate_events_total\{camera="door",kind="unknown"\} 1/);
     expect(metrics).toMatch(/facegate_gallery_people 1/);
-    expect(Number(/facegate_frames_total\{camera="door"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(20);
+    // How many frames were analysed depends on the machine's speed; that they were counted does not.
+    expect(Number(/facegate_frames_total\{camera="door"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(metrics).toMatch(/facegate_execution_provider\{model="encoder",provider="cpu"\} 1/);
     expect(metrics).toMatch(/facegate_frame_to_event_seconds_count 2/);
     await daemon.stop();
@@ -138,5 +141,5 @@ describe('facegate end to end', () => {
     );
     expect(latencies).toHaveLength(2);
     expect(logs.join('\n')).not.toContain(PASSWORD);
-  }, 90_000);
+  }, 120_000);
 });

@@ -49,12 +49,13 @@ describe('daemon memory', () => {
       seen.push(new WeakRef(image as Frame));
       return analyze(image, opts);
     };
-    await until('30 frames analysed', () => seen.length >= 30, 20_000);
+    // A generous deadline: a busy machine analyses slower, which is not what this test is about.
+    await until('30 frames analysed', () => seen.length >= 30, 90_000);
     await sleep(50);
     gc();
     // The frame in analysis and one waiting may still be held; none of the others.
     const alive = seen.filter((r) => r.deref() !== undefined).length;
     expect(alive).toBeLessThanOrEqual(2);
     await daemon.stop();
-  }, 60_000);
+  }, 150_000);
 });

@@ -1,11 +1,12 @@
 // A model that is missing, altered, or not ONNX at all stops the program with an error that
 // names the file and the problem.
-import { copyFileSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { FaceEngine } from '../../src/inference/faces.js';
-import { defaultModelsDir, readManifest, type ModelManifest } from '../../src/inference/model-manifest.js';
+import type { ModelManifest } from '../../src/inference/model-manifest.js';
+import { copyModels } from '../helpers/models.js';
 import { createHash } from 'node:crypto';
 
 let dir: string;
@@ -13,12 +14,7 @@ let manifest: ModelManifest;
 
 beforeEach(() => {
   dir = mkdtempSync(join(tmpdir(), 'fg-manifest-'));
-  const src = defaultModelsDir();
-  manifest = readManifest(src);
-  copyFileSync(join(src, 'manifest.json'), join(dir, 'manifest.json'));
-  for (const e of Object.values(manifest.models)) {
-    for (const m of [e, e.int8]) if (m) copyFileSync(join(src, m.file), join(dir, m.file));
-  }
+  manifest = copyModels(dir);
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 

@@ -52,36 +52,37 @@ describe('sd_notify', () => {
       { key: 'cameras', value: [{ name: 'cam', url: camera.url, fps: 5 }] },
       { key: 'mqtt.embedded.enabled', value: false },
       { key: 'http.enabled', value: false },
-      { key: 'pipeline.stallSeconds', value: 1 },
+      { key: 'pipeline.stallSeconds', value: 2 },
     ]);
     const daemon = new Daemon(config, log, { notifier, drainMs: 200 });
     await daemon.start();
-    await until('READY=1', () => messages.some((m) => m.text.includes('READY=1')), 5000);
-    await until('five frames analysed', () => daemon.stats.frames >= 5, 15_000);
+    // Deadlines are generous and nothing is counted per second of wall time: a busy machine
+    // delays frames, analysis and timers, but must not change what is sent.
+    await until('READY=1', () => messages.some((m) => m.text.includes('READY=1')), 30_000);
+    await until('five frames analysed', () => daemon.stats.frames >= 5, 60_000);
     const flowing = messages.length;
-    await sleep(1000);
-    const pings = messages.slice(flowing).filter((m) => m.text === 'WATCHDOG=1');
-    expect(pings.length).toBeGreaterThanOrEqual(3);
+    const pings = () => messages.slice(flowing).filter((m) => m.text === 'WATCHDOG=1');
+    await until('three WATCHDOG=1 while frames flow', () => pings().length >= 3, 30_000);
 
     // The pipeline stalls: inference never returns, frames keep arriving.
     const engine = (daemon as unknown as { engine: FaceEngine }).engine;
     engine.analyze = () => new Promise(() => undefined);
     const stalledAt = Date.now();
-    await until('a stall detected', () => !daemon.progress().ok, 5000);
+    await until('a stall detected', () => !daemon.progress().ok, 30_000);
     expect(daemon.progress().stalled).toEqual(['cam']);
     const afterStall = Date.now();
-    await sleep(1500);
+    await sleep(2500);
     const late = messages.filter((m) => m.at > afterStall + 50 && m.text === 'WATCHDOG=1');
     expect(late).toEqual([]);
     expect(logs.some((l) => l.includes('pipeline stalled'))).toBe(true);
-    // Declared a stall only after stallSeconds (1 s) without an analysed frame, not at once (the
-    // last frame may have finished up to one frame interval before the hang began).
-    expect(afterStall - stalledAt).toBeGreaterThanOrEqual(600);
+    // Declared a stall only after stallSeconds (2 s) without an analysed frame, not at once (the
+    // last analysis may have finished a frame interval or a slow analysis before the hang began).
+    expect(afterStall - stalledAt).toBeGreaterThanOrEqual(1000);
 
     await daemon.stop();
-    await until('STOPPING=1', () => messages.some((m) => m.text.startsWith('STOPPING=1')), 2000);
+    await until('STOPPING=1', () => messages.some((m) => m.text.startsWith('STOPPING=1')), 10_000);
     socket.close();
-  }, 60_000);
+  }, 180_000);
 
   it('reloads thresholds live on SIGHUP and names the settings that need a restart', async () => {
     const base = [
@@ -105,7 +106,7 @@ describe('sd_notify', () => {
       0.5,
     );
     await daemon.stop();
-  }, 30_000);
+  }, 60_000);
 
   it('publishes to the broker already on the embedded port instead of failing', async () => {
     const other = await EmbeddedBroker.start('127.0.0.1', 0);
@@ -129,11 +130,11 @@ describe('sd_notify', () => {
     await daemon.start();
     expect(daemon.mqttUrl).toBe(other.url);
     expect(logs.join('\n')).toMatch(/is taken: publishing to the broker there/);
-    await until('online on the other broker', () => seen.includes('facegate/taken/status online'), 5000);
+    await until('online on the other broker', () => seen.includes('facegate/taken/status online'), 30_000);
     await daemon.stop();
     await watcher.endAsync();
     await other.stop();
-  }, 30_000);
+  }, 60_000);
 });
 
 describe('facegate run on its embedded defaults', () => {
@@ -176,20 +177,26 @@ describe('facegate run on its embedded defaults', () => {
         30_000,
       );
       // The demo clip loops every 15 s: a match for the enrolled demo person comes within one loop.
-      await until('a demo match', () => matches.length > 0, 40_000);
+      await until('a demo match', () => matches.length > 0, 90_000);
       expect(matches[0]!.person.id).toBe('demo-person');
       await watcher.endAsync();
 
       writeFileSync(configFile, settings(0.55));
       const before = messages.length;
       child.kill('SIGHUP');
-      await until('the reload log', () => /configuration reloaded.*match\.threshold/.test(stderr), 10_000);
+      await until('the reload log', () => /configuration reloaded.*match\.threshold/.test(stderr), 30_000);
       await until(
         'READY=1 after the reload',
         () => messages.slice(before).some((m) => m.text.startsWith('READY=1')),
-        5000,
+        30_000,
       );
-      expect(messages.slice(before)[0]!.text).toMatch(/^RELOADING=1\nMONOTONIC_USEC=\d+$/);
+      // RELOADING=1 comes before READY=1; a WATCHDOG=1 or STATUS= may come between or before.
+      const reload = messages
+        .slice(before)
+        .map((m) => m.text)
+        .filter((t) => /^(RELOADING|READY)=/.test(t));
+      expect(reload[0]).toMatch(/^RELOADING=1\nMONOTONIC_USEC=\d+$/);
+      expect(reload[1]).toMatch(/^READY=1/);
 
       child.kill('SIGTERM');
       expect(await exited).toBe(0);
@@ -202,5 +209,5 @@ describe('facegate run on its embedded defaults', () => {
       child.kill('SIGKILL');
       socket.close();
     }
-  }, 120_000);
+  }, 240_000);
 });

@@ -6,7 +6,7 @@ import { euclidean, FaceEngine } from '../../src/inference/faces.js';
 import { decodeImage } from '../../src/vision/image.js';
 import { measureEncoderRanges, RANGE_PHOTOS } from '../../tools/int8-ranges.js';
 import { INT8_RANGES_FILE, type Int8Ranges } from '../../tools/converter.js';
-import { int8PerChannel, uint8Params } from '../../tools/quantize.js';
+import { int8PerChannel, uint8Params, WEIGHT_LEVELS } from '../../tools/quantize.js';
 import { FACE_API_DIR, samplePhoto } from '../helpers/fixtures.js';
 
 describe('quantization arithmetic', () => {
@@ -27,11 +27,19 @@ describe('quantization arithmetic', () => {
   it('int8 weights: each output channel at its own scale, within half a step', () => {
     const w = Float32Array.from([0.5, -1, 0.25, 100, -50, 1]);
     const { q, scales } = int8PerChannel(w, 2);
-    expect(Array.from(q.slice(0, 3))).toEqual([64, -127, 32]);
-    expect(q[3]).toBe(127);
+    expect(Array.from(q.slice(0, 3))).toEqual([31, -63, 16]); // 0.5 is 31.4999 steps of fround(1/63)
+    expect(q[3]).toBe(63);
     w.forEach((v, i) =>
       expect(Math.abs(q[i]! * scales[i < 3 ? 0 : 1]! - v)).toBeLessThanOrEqual(scales[i < 3 ? 0 : 1]! / 2),
     );
+  });
+
+  it('int8 weights cannot saturate the 16-bit pair sums of u8 x s8 kernels without VNNI', () => {
+    // vpmaddubsw (AVX2, AVX-512BW) adds two u8 x s8 products into a saturating int16.
+    expect(2 * 255 * WEIGHT_LEVELS).toBeLessThanOrEqual(32_767);
+    const w = Float32Array.from({ length: 4096 }, (_, i) => Math.sin(i * 12.9898) * (1 + (i % 7)));
+    const { q } = int8PerChannel(w, 8);
+    expect(Math.max(...Array.from(q, Math.abs))).toBe(WEIGHT_LEVELS);
   });
 });
 
