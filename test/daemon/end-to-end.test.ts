@@ -48,7 +48,7 @@ beforeAll(async () => {
     `filesrc location=${join(dir, 'clip.mp4')} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1`,
     '/door',
   );
-}, 60_000);
+});
 
 afterAll(async () => {
   await server.stop();

@@ -23,7 +23,7 @@ let camera: RtspServer;
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fg-frames-'));
   camera = await RtspServer.start(LIVE_SMALL, '/cam');
-}, 30_000);
+});
 afterAll(async () => {
   await camera.stop();
   rmSync(dir, { recursive: true, force: true });

@@ -25,7 +25,7 @@ describe('Home Assistant discovery', () => {
       version: '0.1.0',
     };
     startDiscovery(publisher, o, ['front door', 'garage']);
-    await until('published', () => outbox.size === 0 && publisher.stats.published >= 2, 5000);
+    await until('published', () => outbox.size === 0 && publisher.stats.published >= 2, 60_000);
 
     // A Home Assistant that starts later still finds the retained configs.
     const ha = mqtt.connect(broker.url, { username: USER, password: PASSWORD });
@@ -33,7 +33,7 @@ describe('Home Assistant discovery', () => {
     ha.on('message', (t, p) => got.set(t, p.toString()));
     await new Promise((r) => ha.once('connect', r));
     await ha.subscribeAsync('homeassistant/sensor/#');
-    await until('retained configs', () => got.size === 2, 5000);
+    await until('retained configs', () => got.size === 2, 60_000);
     expect(discoveryTopic(o, 'front door')).toBe(
       'homeassistant/sensor/facegate_gw1/front_door_person/config',
     );
@@ -52,7 +52,7 @@ describe('Home Assistant discovery', () => {
     // Home Assistant restarts: announced again.
     const before = publisher.stats.published;
     await ha.publishAsync('homeassistant/status', 'online');
-    await until('re-announced', () => publisher.stats.published >= before + 2, 5000);
+    await until('re-announced', () => publisher.stats.published >= before + 2, 60_000);
 
     removeDiscovery(publisher, o, 'garage');
     await until(
@@ -62,5 +62,5 @@ describe('Home Assistant discovery', () => {
     );
     await ha.endAsync();
     await close();
-  }, 20_000);
+  });
 });

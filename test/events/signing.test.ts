@@ -139,5 +139,5 @@ describe('examples/door-controller.ts', () => {
     } finally {
       controller.kill();
     }
-  }, 30_000);
+  });
 });

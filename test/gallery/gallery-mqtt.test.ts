@@ -40,7 +40,7 @@ describe('gallery over MQTT', () => {
       gallery: { ...config.gallery, intervalSeconds: 0 },
     });
     connectGalleryToMqtt(syncer, publisher);
-    await until('connected', () => publisher.stats.connected, 15000);
+    await until('connected', () => publisher.stats.connected, 60_000);
 
     const watcher = mqtt.connect(broker.url, { username: USER, password: PASSWORD });
     const statuses: { version: number; people: number; last_error: string | null }[] = [];
@@ -48,7 +48,7 @@ describe('gallery over MQTT', () => {
     await new Promise((r) => watcher.once('connect', r));
     await watcher.subscribeAsync('facegate/gw1/gallery/status', { qos: 1 });
     await watcher.publishAsync('facegate/gw1/gallery/sync', '', { qos: 1 });
-    await until('status after the sync', () => statuses.some((s) => s.people === 1), 15000);
+    await until('status after the sync', () => statuses.some((s) => s.people === 1), 60_000);
     expect(statuses.at(-1)).toMatchObject({ people: 1, last_error: null });
 
     await watcher.endAsync();
@@ -56,5 +56,5 @@ describe('gallery over MQTT', () => {
     await close();
     store.close();
     await engine.release();
-  }, 30_000);
+  });
 });

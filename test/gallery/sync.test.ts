@@ -255,7 +255,7 @@ describe('gallery sync over HTTPS', () => {
 
     const t0 = Date.now();
     const kept = await sync();
-    expect(Date.now() - t0).toBeLessThan(15_000);
+    expect(Date.now() - t0).toBeLessThan(60_000); // the stalled photo does not hang the sync
     expect(kept.status).toBe('rejected');
     const reasons = Object.fromEntries(kept.refused.map((r) => [r.id, r.reason]));
     expect(reasons.html).toMatch(/unreadable: .*not an image/);
@@ -335,7 +335,7 @@ describe('gallery sync over HTTPS', () => {
     store = reopened;
     expect(await sync()).toMatchObject({ status: 'applied', added: ['b', 'c'] });
     expect(people()).toEqual(['a', 'b', 'c']);
-  }, 60_000);
+  });
 
   it('refuses an unsigned source unless allowed explicitly', async () => {
     expect(() => source({ publicKey: undefined })).toThrow(/no public key to verify the manifest/);

@@ -82,7 +82,7 @@ export class Mosquitto {
       const log = readFileSync(join(this.dir, 'mosquitto.log'), 'utf8');
       if ((log.match(/Opening ipv4 listen socket on port/g) ?? []).length >= 2) return;
       if (this.child.exitCode !== null) throw new Error(`mosquitto exited: ${log}`);
-      if (Date.now() - t0 > 10_000) throw new Error(`mosquitto not ready: ${log}`);
+      if (Date.now() - t0 > 30_000) throw new Error(`mosquitto not ready: ${log}`);
       await new Promise((r) => setTimeout(r, 20));
     }
   }

@@ -170,5 +170,5 @@ describe('encoder self-check', () => {
     } finally {
       await daemon.stop();
     }
-  }, 60_000);
+  });
 });

@@ -32,7 +32,7 @@ function listen(path: string): { socket: UnixDgramSocket; messages: { at: number
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fg-notify-'));
   camera = await RtspServer.start(LIVE_SMALL, '/cam');
-}, 30_000);
+});
 
 afterAll(async () => {
   await camera.stop();
@@ -106,7 +106,7 @@ describe('sd_notify', () => {
       0.5,
     );
     await daemon.stop();
-  }, 60_000);
+  });
 
   it('publishes to the broker already on the embedded port instead of failing', async () => {
     const other = await EmbeddedBroker.start('127.0.0.1', 0);
@@ -134,7 +134,7 @@ describe('sd_notify', () => {
     await daemon.stop();
     await watcher.endAsync();
     await other.stop();
-  }, 60_000);
+  });
 });
 
 describe('facegate run on its embedded defaults', () => {

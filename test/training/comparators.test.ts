@@ -154,5 +154,5 @@ describe('comparators', () => {
     );
     await expect(wrong.start()).rejects.toThrow(/triplet\.onnx: a triplet head, not a binary one/);
     await wrong.stop();
-  }, 30_000);
+  });
 });

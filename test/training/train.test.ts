@@ -215,5 +215,5 @@ describe('facegate train', () => {
     };
     expect(await hidden('--loss', 'binary', '--hidden', '0')).toMatch(/--hidden must be an integer >= 1/);
     expect(await hidden('--hidden', 'many')).toMatch(/--hidden: "many" is not a number/);
-  }, 60_000);
+  });
 });
