@@ -153,7 +153,7 @@ export const schema = {
     },
     fp16: { doc: 'TensorRT: allow fp16 kernels.', format: 'flag', default: true },
     int8: {
-      doc: 'CPU provider: run the encoder quantized to int8 (about 1.8x faster per face; accuracy in docs/recognition.md). Its embeddings differ slightly from the float ones, so switching re-embeds the gallery.',
+      doc: "CPU provider: run the encoder quantized to int8 (about 2x faster per face with VNNI; accuracy in docs/recognition.md). Its embeddings differ slightly from the float ones, so switching re-embeds the gallery. At start it must give the float encoder's answers on packaged faces, or the float encoder runs instead (logged, in /readyz and /metrics; docs/models.md).",
       format: 'flag',
       default: false,
       env: 'FACEGATE_MODELS_INT8',

@@ -5,7 +5,7 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { PROJECT_ROOT, samplePhoto } from '../helpers/fixtures.js';
 
 const unit = join(PROJECT_ROOT, 'systemd/facegate.service');
 const analyze = '/usr/bin/systemd-analyze';
@@ -38,6 +38,14 @@ describe('make install', () => {
       const bin = join(root, 'dist/src/cli/bin.js');
       const env = { PATH: process.env.PATH, FACEGATE_STATE_DIR: join(dest, 'state') };
       expect(execFileSync('node', [bin, 'config', '--check'], { encoding: 'utf8', env })).toMatch(/valid/);
+      // The int8 encoder passes its self-check with the photos installed beside the models.
+      const photo = samplePhoto('sample1.jpg');
+      const verify = spawnSync('node', [bin, 'verify', photo, photo], {
+        encoding: 'utf8',
+        env: { ...env, FACEGATE_MODELS_INT8: 'true' },
+      });
+      expect(verify.status).toBe(0);
+      expect(verify.stderr).not.toMatch(/self-check/);
       // Installed without cameras: a configuration error (78, not restarted by the unit), not a crash.
       const run = spawnSync('node', [bin, 'run'], { encoding: 'utf8', env, timeout: 60_000 });
       expect(run.status).toBe(78);
