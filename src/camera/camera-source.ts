@@ -3,34 +3,20 @@
 // (connecting, online, offline with a reason), and hands the consumer only the newest frame:
 // frames the consumer did not take in time are dropped and counted, never queued.
 import { EventEmitter } from 'node:events';
-import { FfmpegSession, type SessionOptions, type Transport } from './ffmpeg-session.js';
+import { CAMERA_ENTRY_DEFAULTS, type CameraEntry } from './camera-config.js';
+import { FfmpegSession, type SessionOptions } from './ffmpeg-session.js';
 import type { Frame } from './frame-parser.js';
 import { parseCameraInput, redactText } from './url.js';
 
-export type CameraConfig = {
-  name: string;
-  url: string;
-  transport: Transport;
-  fps: number;
-  width: number;
-  height: number;
-  /** ffmpeg socket timeout and the frame watchdog, ms. */
-  ioTimeoutMs: number;
-  watchdogMs: number;
-  inputOptions: string[];
+/** A camera's settings (camera-config.ts, all given) and how its supervisor retries. */
+export type CameraConfig = Required<CameraEntry> & {
   backoff: { initialMs: number; maxMs: number; factor: number; jitter: number };
   /** Online this long resets the backoff. */
   stableAfterMs: number;
 };
 
 export const CAMERA_DEFAULTS: Omit<CameraConfig, 'name' | 'url'> = {
-  transport: 'tcp',
-  fps: 5,
-  width: 1280,
-  height: 720,
-  ioTimeoutMs: 3000,
-  watchdogMs: 5000,
-  inputOptions: [],
+  ...CAMERA_ENTRY_DEFAULTS,
   backoff: { initialMs: 500, maxMs: 30_000, factor: 2, jitter: 0.2 },
   stableAfterMs: 10_000,
 };
@@ -80,7 +66,7 @@ export class CameraSource extends EventEmitter<Events> {
       input,
       transport: this.config.transport,
       fps: this.config.fps,
-      size: { width: this.config.width, height: this.config.height },
+      fit: { width: this.config.width, height: this.config.height },
       ioTimeoutMs: this.config.ioTimeoutMs,
       watchdogMs: this.config.watchdogMs,
       inputOptions: this.config.inputOptions,

@@ -3,6 +3,10 @@
 // nothing), on the watchdog (no frame for `watchdogMs`: a frozen camera otherwise hangs ffmpeg
 // for ever), or on stop(): 'q' on stdin (RTSP TEARDOWN), then SIGTERM, then SIGKILL.
 import { spawn, type ChildProcess } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { FrameParser, type Frame } from './frame-parser.js';
 import { redactText, type CameraInput } from './url.js';
 
@@ -13,8 +17,12 @@ export type SessionOptions = {
   transport: Transport;
   /** Frames per second to analyse (ffmpeg drops the rest after decoding). */
   fps: number;
-  /** Output size; undefined keeps the stream's own size (read from ffmpeg's output header). */
-  size?: { width: number; height: number };
+  /**
+   * The largest output size: frames are scaled down to fit it, keeping the camera's aspect ratio
+   * (never stretched, never enlarged); undefined keeps the stream's own size. Either way the
+   * size is read from ffmpeg's output header.
+   */
+  fit?: { width: number; height: number };
   /** ffmpeg's own socket timeout for RTSP, ms: a server that stops answering ends the session. */
   ioTimeoutMs: number;
   /** No frame within this long (after the first, or from the start) ends the session. */
@@ -36,23 +44,65 @@ export type SessionEnd = {
 
 const STOP_GRACE_MS = 1500;
 
-export function ffmpegArgs(o: SessionOptions): string[] {
+/**
+ * ffmpeg's arguments. An RTSP URL with credentials is not among them (every local user can read
+ * a process's command line in /proc): it goes in `script`, an ffconcat file that the caller
+ * writes where only facegate can read it and passes as `scriptPath`, and ffmpeg opens the camera
+ * from there, with its RTSP options as the script's options.
+ */
+export function ffmpegArgs(o: SessionOptions, scriptPath?: string): string[] {
   const args = ['-hide_banner', '-loglevel', 'info', '-nostats'];
+  let input: string;
   if (o.input.kind === 'rtsp') {
-    args.push('-rtsp_transport', o.transport, '-timeout', String(Math.round(o.ioTimeoutMs * 1000)));
-    args.push('-probesize', '32768', '-analyzeduration', '0');
+    const rtsp = rtspOptions(o);
+    if (hasCredentials(o.input.url)) {
+      if (!scriptPath) throw new Error(`${o.input.redacted}: its credentials need a script file`);
+      args.push('-f', 'concat', '-safe', '0', '-protocol_whitelist', SCRIPT_PROTOCOLS);
+      args.push('-probesize', rtsp.probesize, '-analyzeduration', rtsp.analyzeduration);
+      input = scriptPath;
+    } else {
+      for (const [k, v] of Object.entries(rtsp)) args.push(`-${k}`, v);
+      input = o.input.url;
+    }
   } else {
     args.push('-re'); // a file plays at its own rate, as a camera would
     if (o.loop) args.push('-stream_loop', '-1');
+    input = o.input.path;
   }
   args.push(...(o.inputOptions ?? []));
-  args.push('-i', o.input.kind === 'rtsp' ? o.input.url : o.input.path);
-  const filters = [`fps=${o.fps}`, ...(o.size ? [`scale=${o.size.width}:${o.size.height}`] : [])];
+  args.push('-i', input);
+  const fit = o.fit
+    ? [`scale='min(${o.fit.width},iw)':'min(${o.fit.height},ih)':force_original_aspect_ratio=decrease`]
+    : [];
+  const filters = [`fps=${o.fps}`, ...fit];
   // fps above the camera's own rate would duplicate frames: leave the rate alone then.
   if (o.fps >= 1000) filters.shift();
   if (filters.length) args.push('-vf', filters.join(','));
   args.push('-an', '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1');
   return args;
+}
+
+/** What a camera script may open: the script itself, and RTSP over its transports. */
+const SCRIPT_PROTOCOLS = 'file,rtsp,rtsps,rtp,srtp,udp,tcp,tls,crypto';
+
+function rtspOptions(o: SessionOptions) {
+  return {
+    rtsp_transport: o.transport,
+    timeout: String(Math.round(o.ioTimeoutMs * 1000)),
+    probesize: '32768',
+    analyzeduration: '0',
+  };
+}
+
+const hasCredentials = (url: string): boolean => /^[a-z][a-z0-9+.-]*:\/\/[^/@\s]*@/i.test(url);
+
+/** The ffconcat script that opens an RTSP camera with credentials (see ffmpegArgs). */
+export function cameraScript(o: SessionOptions): string | undefined {
+  if (o.input.kind !== 'rtsp' || !hasCredentials(o.input.url)) return undefined;
+  // ffconcat quotes with '...'; a quote inside is closed, escaped and reopened.
+  const quoted = `'${o.input.url.replaceAll("'", "'\\''")}'`;
+  const options = Object.entries(rtspOptions(o)).map(([k, v]) => `option ${k} ${v}`);
+  return ['ffconcat version 1.0', `file ${quoted}`, ...options, ''].join('\n');
 }
 
 /** ffmpeg's words for why it could not read the camera, as a short reason. */
@@ -76,6 +126,7 @@ export class FfmpegSession {
   private parser: FrameParser | undefined;
   private headerBytes: Buffer[] = [];
   private stderrTail = '';
+  private scriptPath: string | undefined;
   private frames = 0;
   private watchdog: NodeJS.Timeout | undefined;
   private endReason: string | undefined;
@@ -99,13 +150,16 @@ export class FfmpegSession {
   }
 
   start(): void {
-    const child = spawn(this.options.ffmpegPath ?? 'ffmpeg', ffmpegArgs(this.options), {
+    const script = cameraScript(this.options);
+    if (script) {
+      this.scriptPath = join(privateDir(), `${randomUUID()}.ffconcat`);
+      writeFileSync(this.scriptPath, script, { mode: 0o600 });
+    }
+    const child = spawn(this.options.ffmpegPath ?? 'ffmpeg', ffmpegArgs(this.options, this.scriptPath), {
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     this.child = child;
     LIVE.add(child);
-    if (this.options.size)
-      this.parser = new FrameParser(this.options.size.width, this.options.size.height, (f) => this.frame(f));
     child.stdout.on('data', (chunk: Buffer) => this.data(chunk));
     child.stderr.on('data', (chunk: Buffer) => this.stderr(chunk));
     child.stdin.on('error', () => undefined); // ffmpeg may be gone before 'q' arrives
@@ -114,6 +168,7 @@ export class FfmpegSession {
     });
     child.on('close', (code, signal) => {
       LIVE.delete(child);
+      this.removeScript();
       clearTimeout(this.watchdog);
       const reason =
         this.endReason ??
@@ -152,12 +207,19 @@ export class FfmpegSession {
 
   private data(chunk: Buffer): void {
     if (this.parser) return this.parser.push(chunk);
-    // Native size: wait for ffmpeg to print the output stream's size, keep the bytes until then.
+    // Until ffmpeg has printed the output stream's size, keep the bytes.
     this.headerBytes.push(chunk);
+  }
+
+  /** The camera script holds a password: gone once ffmpeg has opened the camera, or has ended. */
+  private removeScript(): void {
+    if (this.scriptPath) rmSync(this.scriptPath, { force: true });
+    this.scriptPath = undefined;
   }
 
   private stderr(chunk: Buffer): void {
     this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
+    if (this.scriptPath && /Input #0, concat/.test(this.stderrTail)) this.removeScript();
     if (!this.parser) {
       const m = /Output #0[\s\S]*?Stream #0:0[^\n]*?rawvideo[^\n]*?, (\d{2,5})x(\d{2,5})/.exec(
         this.stderrTail,
@@ -192,10 +254,17 @@ export class FfmpegSession {
   }
 }
 
+let scriptDir: string | undefined;
+/** A folder of this process's own (mode 0700) for camera scripts, made on first use. */
+function privateDir(): string {
+  return (scriptDir ??= mkdtempSync(join(tmpdir(), 'facegate-cameras-')));
+}
+
 // Every ffmpeg this process started and that is still running: killed when the process exits,
 // so no camera reader outlives the daemon (or a test run). A SIGKILLed daemon cannot run this;
 // its ffmpeg children then die of a broken pipe on their next frame.
 const LIVE = new Set<ChildProcess>();
 process.on('exit', () => {
   for (const child of LIVE) child.kill('SIGKILL');
+  if (scriptDir) rmSync(scriptDir, { recursive: true, force: true });
 });

@@ -25,6 +25,9 @@ export class FrameParser {
     private readonly onFrame: (frame: Frame) => void,
     private readonly now: () => number = Date.now,
   ) {
+    // A zero size would make every frame empty and push() loop for ever on the first byte.
+    if (!(Number.isInteger(width) && width > 0 && Number.isInteger(height) && height > 0))
+      throw new Error(`frame size ${width}x${height}: width and height must be whole numbers above 0`);
     this.frameBytes = width * height * 3;
     this.current = new Uint8Array(this.frameBytes);
   }

@@ -4,6 +4,8 @@
 // MQTT, gallery sync, HTTP) add their sections here.
 import { accessSync, constants, statSync } from 'node:fs';
 import convict from 'convict';
+import { CAMERA_LIST_DOC, cameraListProblems, type CameraEntry } from '../camera/camera-config.js';
+import { redactText, redactUrl } from '../camera/url.js';
 import { FacegateError } from '../errors.js';
 import { DEFAULT_SIMILAR_FACE_RATIO } from '../gallery/enroll.js';
 import { DEFAULT_DETECTOR_OPTIONS, DETECTOR_LEVELS, MAX_INPUT_SIDE } from '../inference/detector.js';
@@ -63,31 +65,36 @@ convict.addFormat({
   },
 });
 
-// Cameras: a list of {name, url, ...} in JSON; FACEGATE_CAMERAS takes the same list as JSON.
-export type CameraEntry = {
-  name: string;
-  url: string;
-  transport?: 'tcp' | 'udp';
-  fps?: number;
-  width?: number;
-  height?: number;
-};
+// Cameras: a list of {name, url, ...} in JSON; FACEGATE_CAMERAS takes the same list as JSON. Each
+// entry is checked against src/camera/camera-config.ts, one line per problem.
 convict.addFormat({
   name: 'camera-list',
   coerce: (v: string) => JSON.parse(v) as unknown,
   validate: (v: unknown) => {
-    if (!Array.isArray(v)) throw new Error('must be a list of cameras');
-    const names = new Set<string>();
-    v.forEach((c: Partial<CameraEntry>, i) => {
-      if (!c || typeof c.name !== 'string' || !c.name) throw new Error(`cameras[${i}] needs a name`);
-      if (typeof c.url !== 'string' || !c.url) throw new Error(`cameras[${i}] (${c.name}) needs a url`);
-      if (names.has(c.name)) throw new Error(`cameras[${i}]: the name "${c.name}" is used twice`);
-      names.add(c.name);
-      const extra = Object.keys(c).filter(
-        (k) => !['name', 'url', 'transport', 'fps', 'width', 'height'].includes(k),
+    const problems = cameraListProblems(v);
+    if (problems.length) throw new Error(problems.join('\n'));
+  },
+});
+
+// A broker URL as mqtt.js opens it; anything else would retry for ever, or never connect.
+const BROKER_SCHEMES = ['mqtt', 'mqtts', 'ws', 'wss'];
+convict.addFormat({
+  name: 'broker-url',
+  validate: (v: unknown) => {
+    if (typeof v !== 'string') throw new Error('must be a URL');
+    if (!v) return;
+    let url: URL;
+    try {
+      url = new URL(v);
+    } catch {
+      throw new Error(`${redactUrl(v)} is not a URL`);
+    }
+    const scheme = url.protocol.slice(0, -1);
+    if (!BROKER_SCHEMES.includes(scheme))
+      throw new Error(
+        `${redactUrl(v)}: unsupported scheme "${scheme}:" (use ${BROKER_SCHEMES.map((s) => `${s}://`).join(', ')})`,
       );
-      if (extra.length) throw new Error(`cameras[${i}] (${c.name}): unknown keys ${extra.join(', ')}`);
-    });
+    if (!url.hostname) throw new Error(`${redactUrl(v)}: no host`);
   },
 });
 
@@ -172,7 +179,7 @@ export const schema = {
     },
   },
   cameras: {
-    doc: 'Cameras: [{"name", "url" (rtsp://, rtsps://, file path), "transport", "fps", "width", "height"}].',
+    doc: CAMERA_LIST_DOC,
     format: 'camera-list',
     default: [] as CameraEntry[],
     env: 'FACEGATE_CAMERAS',
@@ -305,8 +312,8 @@ export const schema = {
   },
   mqtt: {
     url: {
-      doc: 'Broker URL, mqtt:// or mqtts://; empty means the embedded broker (mqtt.embedded).',
-      format: String,
+      doc: 'Broker URL: mqtt://, mqtts://, ws:// or wss:// with a host; empty means the embedded broker (mqtt.embedded).',
+      format: 'broker-url',
       default: '',
       env: 'FACEGATE_MQTT_URL',
     },
@@ -525,9 +532,14 @@ export function loadConfig(
     return result;
   } catch (err) {
     const where = file ? `${file}: ` : '';
+    // convict ends a message with ": value was <the value>": for the camera list each line
+    // already names its entry, and any URL in it may carry a password.
+    const message = redactText(
+      (err as Error).message.replace(/^(cameras: [\s\S]*?): value was \[.*$/m, '$1'),
+    );
     throw new FacegateError(
       'CONFIG_INVALID',
-      `${where}invalid configuration:\n  ${(err as Error).message.split('\n').join('\n  ')}`,
+      `${where}invalid configuration:\n  ${message.split('\n').join('\n  ')}`,
     );
   }
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { classifyFailure, ffmpegArgs } from '../../src/camera/ffmpeg-session.js';
+import { cameraScript, classifyFailure, ffmpegArgs } from '../../src/camera/ffmpeg-session.js';
 import { FrameParser, type Frame } from '../../src/camera/frame-parser.js';
 import { parseCameraInput, redactText, redactUrl } from '../../src/camera/url.js';
 
@@ -54,21 +54,64 @@ describe('FrameParser', () => {
   });
 });
 
+describe('frame parser sizes', () => {
+  it('refuses a frame size that is zero, negative or fractional instead of looping on empty frames', () => {
+    for (const [w, h] of [
+      [0, 720],
+      [1280, 0],
+      [-5, 720],
+      [12.5, 10],
+    ] as const)
+      expect(() => new FrameParser(w, h, () => undefined)).toThrow(
+        `frame size ${w}x${h}: width and height must be whole numbers above 0`,
+      );
+  });
+});
+
 describe('ffmpeg', () => {
-  it('reads RTSP with the configured transport and timeout, and writes raw RGB at the configured rate and size', () => {
-    const args = ffmpegArgs({
-      input: { kind: 'rtsp', url: 'rtsp://h/x', redacted: 'rtsp://h/x' },
-      transport: 'udp',
-      fps: 5,
-      size: { width: 640, height: 360 },
-      ioTimeoutMs: 3000,
-      watchdogMs: 5000,
-      inputOptions: ['-c:v', 'h264_cuvid'],
-    });
+  const rtsp = (url: string) => ({
+    input: { kind: 'rtsp' as const, url, redacted: redactUrl(url) },
+    transport: 'udp' as const,
+    fps: 5,
+    fit: { width: 640, height: 360 },
+    ioTimeoutMs: 3000,
+    watchdogMs: 5000,
+    inputOptions: ['-c:v', 'h264_cuvid'],
+  });
+
+  it('reads RTSP with the configured transport and timeout, and writes raw RGB at the configured rate, fitted', () => {
+    const args = ffmpegArgs(rtsp('rtsp://h/x'));
     expect(args.join(' ')).toContain(
       '-rtsp_transport udp -timeout 3000000 -probesize 32768 -analyzeduration 0 -c:v h264_cuvid -i rtsp://h/x',
     );
-    expect(args.join(' ')).toContain('-vf fps=5,scale=640:360 -an -f rawvideo -pix_fmt rgb24 pipe:1');
+    // Scaled down to fit 640x360 with the camera's aspect ratio, never enlarged.
+    expect(args.join(' ')).toContain(
+      "-vf fps=5,scale='min(640,iw)':'min(360,ih)':force_original_aspect_ratio=decrease -an -f rawvideo -pix_fmt rgb24 pipe:1",
+    );
+  });
+
+  it('keeps credentials out of the command line: the camera opens from a script file', () => {
+    const o = rtsp("rtsp://admin:pa'ss@h:8554/x");
+    expect(() => ffmpegArgs(o)).toThrow(
+      /rtsp:\/\/admin:\*\*\*@h:8554\/x: its credentials need a script file/,
+    );
+    const args = ffmpegArgs(o, '/run/x.ffconcat');
+    expect(args.join(' ')).not.toContain('pa');
+    expect(args.join(' ')).toContain(
+      '-f concat -safe 0 -protocol_whitelist file,rtsp,rtsps,rtp,srtp,udp,tcp,tls,crypto -probesize 32768 -analyzeduration 0 -c:v h264_cuvid -i /run/x.ffconcat',
+    );
+    expect(cameraScript(o)).toBe(
+      [
+        'ffconcat version 1.0',
+        "file 'rtsp://admin:pa'\\''ss@h:8554/x'",
+        'option rtsp_transport udp',
+        'option timeout 3000000',
+        'option probesize 32768',
+        'option analyzeduration 0',
+        '',
+      ].join('\n'),
+    );
+    expect(cameraScript(rtsp('rtsp://h/x'))).toBeUndefined();
   });
 
   it('names the usual failures', () => {

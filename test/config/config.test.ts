@@ -97,13 +97,86 @@ describe('configuration', () => {
     const text = err.join('\n');
     expect(text).toMatch(/colour' not declared/);
     expect(text).toMatch(/match\.threshold/);
-    expect(text).toMatch(/cameras\[0\] \(door\) needs a url/);
+    expect(text).toMatch(/cameras\[0\] \(door\): needs a url/);
     expect(text).toMatch(/mqtt\.passwordFile: cannot read .*no-such-secret: no such file/);
     expect(text).toMatch(/gallery\.bearerTokenFile: .* is not a file/);
     // --set reaches every key, and a key outside the schema is named.
     err.length = 0;
     expect(await main(['run', '--set', 'match.colour=1'], io)).toBe(78);
     expect(err.join('\n')).toMatch(/match\.colour' not declared/);
+  });
+
+  // Each camera or broker setting that ffmpeg, the frame parser or mqtt.js cannot use: refused by
+  // `config --check` and by `run` alike, exit 78, with the same line naming it.
+  it.each([
+    [
+      { fps: 'abc' },
+      /cameras\[0\] \(door\): fps must be frames per second to analyse: a number above 0 and at most 60, not "abc"/,
+    ],
+    [{ fps: 0 }, /fps must be .* not 0$/m],
+    [{ fps: 100000 }, /fps must be .* not 100000$/m],
+    [{ width: 0 }, /width must be a whole number of pixels from 32 to 4096 .* not 0$/m],
+    [{ width: -5 }, /width must be .* not -5$/m],
+    [{ height: 1e9 }, /height must be .* not 1000000000$/m],
+    [{ transport: 'quic' }, /transport must be "tcp" or "udp", not "quic"/],
+    [{ url: 'http://cam/stream' }, /url http:\/\/cam\/stream: unsupported scheme "http:"/],
+    [{ watchdogMs: 'soon' }, /watchdogMs must be whole milliseconds from 1000 to 600000 .* not "soon"/],
+    [{ ioTimeoutMs: 10 }, /ioTimeoutMs must be .* not 10$/m],
+    [{ inputOptions: ['-i', 'other.mp4'] }, /inputOptions must not add an input \(-i\)/],
+    [{ inputOptions: '-c:v h264' }, /inputOptions must be a list of at most 32 ffmpeg input options/],
+    [
+      { fps: 0.1 },
+      /watchdogMs \(5000, the default\) must be at least two frame intervals \(20000 ms at 0\.1 fps\)/,
+    ],
+    [{ name: 'front/door' }, /name must be letters, digits, _ or -/],
+    [{ watchdog: 5000 }, /unknown key "watchdog" \(known: name, url, transport, fps/],
+    [
+      { mqtt: { url: 'ftp://x' } },
+      /mqtt\.url: ftp:\/\/x: unsupported scheme "ftp:" \(use mqtt:\/\/, mqtts:\/\/, ws:\/\/, wss:\/\/\)/,
+    ],
+  ] as [Record<string, unknown>, RegExp][])(
+    'refuses %j in config --check and run alike',
+    async (setting, message) => {
+      const file = join(dir, 'refused.json');
+      const { mqtt, ...camera } = setting;
+      writeFileSync(
+        file,
+        JSON.stringify({
+          cameras: [{ name: 'door', url: 'rtsp://admin:CamS3cretPw@127.0.0.1:1/x', ...camera }],
+          ...(mqtt ? { mqtt } : {}),
+        }),
+      );
+      const said: string[] = [];
+      for (const command of [['config', '--check'], ['run']]) {
+        const err: string[] = [];
+        const io = { out: () => undefined, err: (l: string) => err.push(l) };
+        expect(await main([...command, '--config', file], io), command.join(' ')).toBe(78);
+        expect(err.join('\n')).toMatch(message);
+        expect(err.join('\n')).not.toContain('CamS3cretPw');
+        said.push(err.join('\n').replace(/^facegate( run)?: /, ''));
+      }
+      expect(said[1]).toBe(said[0]);
+    },
+  );
+
+  it('prints camera and broker URLs without their passwords', async () => {
+    const out: string[] = [];
+    const io = { out: (l: string) => out.push(l), err: () => undefined };
+    const file = join(dir, 'secret-urls.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        cameras: [{ name: 'door', url: 'rtsp://camuser:CamS3cretPw@127.0.0.1:1/x' }],
+        mqtt: { url: 'mqtts://fg:BrokerPw@127.0.0.1:8883' },
+      }),
+    );
+    expect(await main(['config', '--print', '--config', file], io)).toBe(0);
+    const printed = out.join('\n');
+    expect(printed).not.toMatch(/CamS3cretPw|BrokerPw/);
+    expect(JSON.parse(printed)).toMatchObject({
+      cameras: [{ url: 'rtsp://camuser:***@127.0.0.1:1/x' }],
+      mqtt: { url: 'mqtts://fg:***@127.0.0.1:8883' },
+    });
   });
 
   it('applies --set with JSON values, and prints the config and its schema', async () => {
