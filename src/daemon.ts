@@ -68,6 +68,10 @@ type Evidence = {
 
 export type DaemonStats = {
   frames: number;
+  /** Frames dropped as older than pipeline.maxFrameAgeMs when their analysis would start. */
+  framesStale: number;
+  /** Each analysed frame's age when its analysis started, ms, last 1000. */
+  frameAges: number[];
   faces: number;
   unusable: number;
   matches: number;
@@ -152,6 +156,8 @@ export class Daemon {
   mqttUrl: string | undefined;
   readonly stats: DaemonStats = {
     frames: 0,
+    framesStale: 0,
+    frameAges: [],
     faces: 0,
     unusable: 0,
     matches: 0,
@@ -472,8 +478,17 @@ export class Daemon {
         if (!this.running) return;
         // The turn may have taken a while: decide on the newest frame, not the one queued.
         const frame = camera.newerFrame() ?? waited;
+        const age = Date.now() - frame.capturedAt;
+        if (age > c.pipeline.maxFrameAgeMs) {
+          // Even the newest frame is old (a stalled camera, a long wait for the queue): what it
+          // shows may be gone from the door.
+          this.stats.framesStale++;
+          this.metrics.framesStale.inc({ camera: camera.config.name });
+          return;
+        }
+        pushRecent(this.stats.frameAges, age, 1000);
         try {
-          await this.analyzeFrame(camera.config.name, tracker, frame);
+          await this.analyzeFrame(camera.config.name, tracker, frame, age);
         } catch (err) {
           this.log('error', `camera ${camera.config.name}: frame failed`, { error: (err as Error).message });
         }
@@ -481,7 +496,13 @@ export class Daemon {
     }
   }
 
-  private async analyzeFrame(camera: string, tracker: FaceTracker<Evidence>, frame: Frame): Promise<void> {
+  /** `age`: how old the frame was when its analysis started (ms since its arrival). */
+  private async analyzeFrame(
+    camera: string,
+    tracker: FaceTracker<Evidence>,
+    frame: Frame,
+    age: number,
+  ): Promise<void> {
     const c = this.config;
     this.stats.frames++;
     const started = performance.now();
@@ -534,7 +555,8 @@ export class Daemon {
     }
     const stages = { ...timings, ...(faces.length ? { match: performance.now() - matchStarted } : {}) };
     for (const [stage, ms] of Object.entries(stages)) this.metrics.stageSeconds.observe({ stage }, ms / 1000);
-    for (const d of tracker.update(observations, frame.capturedAt)) this.decide(camera, d, frame.capturedAt);
+    for (const d of tracker.update(observations, frame.capturedAt))
+      this.decide(camera, d, frame.capturedAt, age);
     this.metrics.frames.inc({ camera });
     this.metrics.frameSeconds.observe((performance.now() - started) / 1000);
     this.analysedAt.set(camera, Date.now());
@@ -556,8 +578,11 @@ export class Daemon {
     };
   }
 
-  /** `capturedAt`: when the frame that completed the decision arrived, for the latency. */
-  private decide(camera: string, d: TrackDecision<Evidence>, capturedAt: number): void {
+  /**
+   * `capturedAt`: when the frame that completed the decision arrived, for the latency; `age`: how
+   * old it was when its analysis started.
+   */
+  private decide(camera: string, d: TrackDecision<Evidence>, capturedAt: number, age: number): void {
     const c = this.config;
     if (d.kind === 'unusable') {
       this.log('info', `camera ${camera}: face seen but not usable`, {
@@ -588,6 +613,8 @@ export class Daemon {
         roll: q.roll,
       },
       frames: d.frames,
+      captured_at: new Date(capturedAt).toISOString(),
+      frame_age_ms: Math.round(age),
       gallery_version: this.store!.version,
       model: this.engine!.encoderId,
     };

@@ -172,6 +172,11 @@ export const schema = {
       format: positive('pipeline.concurrentFrames'),
       default: 1,
     },
+    maxFrameAgeMs: {
+      doc: "A frame older than this when its analysis would start is dropped and counted (facegate_frames_stale_total), never decided on: events are about who is at the door now. A frame's age runs from its arrival from the camera; events carry it (frame_age_ms).",
+      format: positive('pipeline.maxFrameAgeMs'),
+      default: 2000,
+    },
     stallSeconds: {
       doc: 'The pipeline is stalled when a camera delivers frames but none was analysed for this long: /healthz fails and the systemd watchdog is no longer pinged.',
       format: positive('pipeline.stallSeconds'),
@@ -412,6 +417,11 @@ export const schema = {
       doc: 'Deadline for one download.',
       format: positive('gallery.timeoutSeconds'),
       default: 30,
+    },
+    maxFrameAgeMs: {
+      doc: "A frame older than this when its analysis would start is dropped and counted (facegate_frames_stale_total), never decided on: events are about who is at the door now. A frame's age runs from its arrival from the camera; events carry it (frame_age_ms).",
+      format: positive('pipeline.maxFrameAgeMs'),
+      default: 2000,
     },
     stallSeconds: {
       doc: 'A download with no data for this long is abandoned.',

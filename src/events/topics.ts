@@ -29,6 +29,14 @@ const Evidence = {
     roll: Type.Number(),
   }),
   frames: Type.Integer({ description: 'Frames of the track that voted for this decision' }),
+  captured_at: Type.String({
+    format: 'date-time',
+    description: 'When the frame that completed the decision reached facegate from the camera',
+  }),
+  frame_age_ms: Type.Integer({
+    description:
+      'How old that frame was when its analysis started (at most pipeline.maxFrameAgeMs); time minus captured_at is the whole latency',
+  }),
   gallery_version: Type.Integer(),
   model: Type.String({
     description:

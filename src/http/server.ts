@@ -39,6 +39,12 @@ export class Metrics {
     labelNames: ['camera'],
     registers: [this.registry],
   });
+  readonly framesStale = new Counter({
+    name: 'facegate_frames_stale_total',
+    help: 'Frames dropped because they were older than pipeline.maxFrameAgeMs when their analysis would start',
+    labelNames: ['camera'],
+    registers: [this.registry],
+  });
   readonly framesDropped = new Gauge({
     name: 'facegate_frames_dropped',
     help: 'Frames dropped because analysis was busy (replaced by a newer frame)',

@@ -130,6 +130,14 @@ describe('facegate end to end', () => {
     const unknowns = decisions().filter((e) => e.topic.endsWith('/unknown'));
     expect(matches.map((m) => (m.payload.person as { id: string }).id)).toEqual(['person-a']);
     expect(unknowns).toHaveLength(1);
+    // Each event says how old its frame was: fresh when analysed, and the whole latency after it.
+    for (const { payload } of [...matches, ...unknowns]) {
+      const age = payload.frame_age_ms as number;
+      expect(age).toBeGreaterThanOrEqual(0);
+      expect(age).toBeLessThanOrEqual(config.pipeline.maxFrameAgeMs);
+      const latency = Date.parse(payload.time as string) - Date.parse(payload.captured_at as string);
+      expect(latency).toBeGreaterThanOrEqual(age);
+    }
     expect(
       unknowns[0]!.payload.nearest === null ||
         (unknowns[0]!.payload.nearest as { distance: number }).distance >= DEFAULT_THRESHOLD,

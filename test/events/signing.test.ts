@@ -24,6 +24,8 @@ function match(overrides: Partial<MatchEvent> = {}): Omit<MatchEvent, 'signature
     box: [10, 20, 100, 120],
     quality: { score: 0.9, eye_distance: 42, sharpness: 60, yaw: 3, roll: -1 },
     frames: 4,
+    captured_at: new Date().toISOString(),
+    frame_age_ms: 40,
     gallery_version: 7,
     model: 'abc',
     person: { id: 'ann', name: 'Ann' },

@@ -1,0 +1,73 @@
+// Decisions are about what a camera shows now. A frame that waited for the shared inference slot
+// while its camera went quiet (here: frozen with SIGSTOP) is older than pipeline.maxFrameAgeMs
+// when its turn comes: it is dropped and counted, never analysed. Real RTSP servers and ffmpeg.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/schema.js';
+import { Daemon } from '../../src/daemon.js';
+import { LIVE_SMALL, RtspServer } from '../helpers/rtsp.js';
+import { sleep, until } from '../helpers/wait.js';
+
+let dir: string;
+let servers: RtspServer[];
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fg-live-'));
+  servers = [await RtspServer.start(LIVE_SMALL), await RtspServer.start(LIVE_SMALL)];
+});
+afterAll(async () => {
+  await Promise.all(servers.map((s) => s.stop()));
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('frame age', () => {
+  it('drops a frame older than pipeline.maxFrameAgeMs when its turn comes, and analyses only fresh ones', async () => {
+    const [a, b] = servers as [RtspServer, RtspServer];
+    const daemon = new Daemon(
+      loadConfig(undefined, {}, [
+        { key: 'stateDir', value: join(dir, 'state') },
+        {
+          key: 'cameras',
+          value: [
+            { name: 'a', url: a.url, fps: 5, watchdogMs: 30_000 },
+            { name: 'b', url: b.url, fps: 5 },
+          ],
+        },
+        { key: 'pipeline.concurrentFrames', value: 1 },
+        { key: 'pipeline.maxFrameAgeMs', value: 1000 },
+        { key: 'mqtt.embedded.enabled', value: false },
+        { key: 'http.enabled', value: false },
+      ]),
+      () => undefined,
+      { drainMs: 200 },
+    );
+    await daemon.start();
+    try {
+      await until('frames analysed', () => daemon.stats.frames >= 4, 60_000);
+      // Camera b's next analysis holds the only slot for 4 s. Camera a's frame waits for it, and
+      // 1.5 s in, camera a freezes: no newer frame replaces the waiting one.
+      type Analyze = (camera: string, ...rest: unknown[]) => Promise<void>;
+      const inner = daemon as unknown as { analyzeFrame: Analyze };
+      const analyzeFrame = inner.analyzeFrame.bind(daemon);
+      let slowed = false;
+      inner.analyzeFrame = async (camera, ...rest) => {
+        if (camera === 'b' && !slowed) {
+          slowed = true;
+          setTimeout(() => a.freeze(), 1500);
+          await sleep(4000);
+        }
+        return analyzeFrame(camera, ...rest);
+      };
+      await until('a stale frame dropped', () => daemon.stats.framesStale > 0, 60_000);
+      a.thaw();
+      const metrics = await daemon.metrics.registry.metrics();
+      expect(metrics).toMatch(/facegate_frames_stale_total\{camera="a"\} [1-9]/);
+      // Every frame that was analysed was at most maxFrameAgeMs old when its analysis started.
+      expect(Math.max(...daemon.stats.frameAges)).toBeLessThanOrEqual(1000);
+    } finally {
+      a.thaw();
+      await daemon.stop();
+    }
+  });
+});
