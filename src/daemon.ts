@@ -368,7 +368,13 @@ export class Daemon {
       })
       .map((cam) => cam.config.name);
     const last = Math.max(0, ...this.analysedAt.values());
-    return { ok: stalled.length === 0, stalled, since_last_frame_ms: last ? now - last : null };
+    const cameras = Object.fromEntries(
+      this.cameras.map(({ config, state: s }) => [
+        config.name,
+        { state: s.state, since: s.at, ...(s.reason ? { reason: s.reason } : {}) },
+      ]),
+    );
+    return { ok: stalled.length === 0, stalled, since_last_frame_ms: last ? now - last : null, cameras };
   }
 
   private healthProbe(): HealthProbe {

@@ -8,6 +8,7 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameParser, type Frame } from './frame-parser.js';
+import { StillPictureDetector } from './still-picture.js';
 import { redactText, type CameraInput } from './url.js';
 
 export type Transport = 'tcp' | 'udp';
@@ -127,6 +128,10 @@ export class FfmpegSession {
   private headerBytes: Buffer[] = [];
   private stderrTail = '';
   private scriptPath: string | undefined;
+  /** Keeps the last frame and a run's first (two frames of memory per camera). */
+  private readonly still = new StillPictureDetector();
+  /** Set while frames repeat the same picture: what the watchdog will say when it fires. */
+  private stallReason: string | undefined;
   private frames = 0;
   private watchdog: NodeJS.Timeout | undefined;
   private endReason: string | undefined;
@@ -234,14 +239,29 @@ export class FfmpegSession {
 
   private frame(f: Frame): void {
     this.frames++;
+    if (this.samePicture(f)) return;
     this.armWatchdog();
     this.handlers.frame(f);
+  }
+
+  /**
+   * A network camera repeating one picture is frozen (still-picture.ts). Its repeats are not
+   * handed on, so the watchdog ends the session after watchdogMs, saying why. A file (the demo)
+   * may show a still.
+   */
+  private samePicture(f: Frame): boolean {
+    if (this.options.input.kind !== 'rtsp') return false;
+    const still = this.still.isStill(f.data);
+    this.stallReason = still
+      ? `same picture for ${(this.options.watchdogMs / 1000).toFixed(1)} s`
+      : undefined;
+    return still;
   }
 
   private armWatchdog(): void {
     clearTimeout(this.watchdog);
     this.watchdog = setTimeout(() => {
-      const reason = `no frame for ${(this.options.watchdogMs / 1000).toFixed(1)} s`;
+      const reason = this.stallReason ?? `no frame for ${(this.options.watchdogMs / 1000).toFixed(1)} s`;
       this.handlers.stall?.(reason);
       void this.stop(reason, false);
     }, this.options.watchdogMs);

@@ -12,6 +12,11 @@ export type Progress = {
   stalled: string[];
   /** Milliseconds since any camera's last analysed frame (null: none yet). */
   since_last_frame_ms: number | null;
+  /**
+   * Each camera's state, with the reason when offline (a frozen picture, no frame, refused...):
+   * a camera that is down does not fail /healthz, which is about facegate itself.
+   */
+  cameras: Record<string, { state: 'connecting' | 'online' | 'offline'; since: string; reason?: string }>;
 };
 
 export type Readiness = {

@@ -5,7 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CameraSource, type CameraState } from '../../src/camera/camera-source.js';
 import type { Frame } from '../../src/camera/frame-parser.js';
-import { LIVE_25FPS, LIVE_SMALL, RtspServer } from '../helpers/rtsp.js';
+import { LIVE_25FPS, LIVE_FROZEN_PICTURE, LIVE_SMALL, RtspServer } from '../helpers/rtsp.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const servers: RtspServer[] = [];
@@ -103,6 +103,20 @@ describe('CameraSource with a real RTSP server', () => {
     s.thaw();
     const before = frames.length;
     await until('frames after SIGCONT', () => frames.length > before, 30_000);
+  });
+
+  it('reports a camera that repeats one picture offline within the watchdog time, and tries again', async () => {
+    const s = await RtspServer.start(LIVE_FROZEN_PICTURE);
+    servers.push(s);
+    const { c, states } = camera('stuck', s.url, { watchdogMs: 2000 });
+    c.start();
+    await until('online', () => c.state.state === 'online', 30_000);
+    const onlineAt = Date.now();
+    await until('offline', () => c.state.state === 'offline', 30_000);
+    // 2 s after the last new picture; timers may run late on a busy machine.
+    expect(Date.now() - onlineAt).toBeLessThan(6000);
+    expect(states.at(-1)!.reason).toBe('same picture for 2.0 s');
+    await until('a new session', () => c.stats.sessions >= 2, 30_000);
   });
 
   it('stays offline with a reason for a wrong port or path, with growing backoff and no tight loop', async () => {

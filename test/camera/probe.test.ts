@@ -33,10 +33,9 @@ describe('facegate probe', () => {
     const r = await probe(server.url, '--frames', '10');
     expect(r.code).toBe(0);
     expect(r.result).toMatchObject({ url: server.url, width: 1280, height: 720, frames: 10 });
-    // The server sends 25 fps; a busy machine may decode fewer, never more (every frame, not a
-    // resampled rate).
+    // The rate of the frames read; how many a second depends on the machine and on how ffmpeg
+    // bursts out the frames it buffered while probing the stream.
     expect(r.result.fps).toBeGreaterThan(0);
-    expect(r.result.fps).toBeLessThan(30);
     expect(r.result.first_frame_ms).toBeGreaterThan(0);
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { cameraScript, classifyFailure, ffmpegArgs } from '../../src/camera/ffmpeg-session.js';
 import { FrameParser, type Frame } from '../../src/camera/frame-parser.js';
+import { StillPictureDetector } from '../../src/camera/still-picture.js';
 import { parseCameraInput, redactText, redactUrl } from '../../src/camera/url.js';
 
 describe('camera URLs', () => {
@@ -120,5 +121,32 @@ describe('ffmpeg', () => {
     expect(classifyFailure('method DESCRIBE failed: 401 Unauthorized')).toBe('unauthorized');
     expect(classifyFailure('/tmp/x.mp4: Invalid data found when processing input')).toBe('not video');
     expect(classifyFailure('all fine')).toBeUndefined();
+  });
+});
+
+describe('still picture', () => {
+  const picture = (seed: number, noise = 0) =>
+    Uint8Array.from(
+      { length: 6000 },
+      (_, i) => (((i * 7 + seed) % 200) + (noise ? (i * seed) % noise : 0)) & 255,
+    );
+
+  it('sees a repeated picture, and the key frames of a frozen encoder within its run', () => {
+    const d = new StillPictureDetector();
+    expect(d.isStill(picture(1))).toBe(false);
+    expect(d.isStill(picture(1))).toBe(true);
+    expect(d.isStill(picture(1))).toBe(true);
+    // A key frame: the same picture with a little other rounding.
+    const keyFrame = picture(1).map((v, i) => (i % 3 ? v : v + 1));
+    expect(d.isStill(keyFrame)).toBe(true);
+    expect(d.isStill(keyFrame)).toBe(true);
+    // Something moves: live again.
+    expect(d.isStill(picture(50))).toBe(false);
+  });
+
+  it('never calls a live camera still: noise changes every frame, however little', () => {
+    const d = new StillPictureDetector();
+    for (let k = 1; k < 30; k++)
+      expect(d.isStill(picture(1, 2 + (k % 3)).map((v, i) => (i === k ? v ^ 1 : v)))).toBe(false);
   });
 });

@@ -81,7 +81,8 @@ describe('facegate end to end', () => {
       configFile,
       JSON.stringify({
         stateDir,
-        cameras: [{ name: 'door', url: server.url, fps: 5, width: 1280, height: 720 }],
+        // The clip is of still photos, which a camera would never send: the watchdog outlasts them.
+        cameras: [{ name: 'door', url: server.url, fps: 5, width: 1280, height: 720, watchdogMs: 20_000 }],
         // Any free port: another facegate (or test) may hold the default 9789.
         http: { port: 0 },
         mqtt: {

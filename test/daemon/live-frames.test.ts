@@ -4,10 +4,11 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/schema.js';
 import { Daemon } from '../../src/daemon.js';
-import { LIVE_SMALL, RtspServer } from '../helpers/rtsp.js';
+import { LIVE_25FPS, LIVE_SMALL, RtspServer } from '../helpers/rtsp.js';
 import { sleep, until } from '../helpers/wait.js';
 
 let dir: string;
@@ -67,6 +68,60 @@ describe('frame age', () => {
       expect(Math.max(...daemon.stats.frameAges)).toBeLessThanOrEqual(1000);
     } finally {
       a.thaw();
+      await daemon.stop();
+    }
+  });
+});
+
+describe('a frozen camera', () => {
+  it('is offline with its reason on MQTT, in the metric and in /healthz within the watchdog time, and back after SIGCONT', async () => {
+    const a = await RtspServer.start(LIVE_25FPS);
+    servers.push(a);
+    const daemon = new Daemon(
+      loadConfig(undefined, {}, [
+        { key: 'stateDir', value: join(dir, 'state-frozen') },
+        { key: 'cameras', value: [{ name: 'gate', url: a.url, fps: 5 }] },
+        { key: 'mqtt.deviceId', value: 'live' },
+        { key: 'mqtt.embedded.port', value: 0 },
+        { key: 'http.port', value: 0 },
+      ]),
+      () => undefined,
+      { drainMs: 200 },
+    );
+    await daemon.start();
+    const watcher = await mqtt.connectAsync(daemon.mqttUrl!);
+    const statuses: { state: string; reason?: string }[] = [];
+    watcher.on('message', (_t, p) =>
+      statuses.push(JSON.parse(p.toString()) as { state: string; reason?: string }),
+    );
+    await watcher.subscribeAsync('facegate/live/cameras/gate/status', { qos: 1 });
+    const http = `http://127.0.0.1:${daemon.httpPort}`;
+    const health = async () => {
+      const r = await fetch(`${http}/healthz`);
+      return {
+        status: r.status,
+        body: (await r.json()) as { cameras: Record<string, { state: string; reason?: string }> },
+      };
+    };
+    try {
+      for (let t0 = Date.now(); (await health()).body.cameras.gate?.state !== 'online'; await sleep(100))
+        if (Date.now() - t0 > 60_000) throw new Error('camera gate not online within 60 s');
+      a.freeze();
+      const frozenAt = Date.now();
+      await until('offline on MQTT', () => statuses.at(-1)?.state === 'offline', 30_000);
+      // The watchdog is 5 s; a busy machine's timers may run late.
+      expect(Date.now() - frozenAt).toBeLessThan(9000);
+      expect(statuses.at(-1)!.reason).toBe('no frame for 5.0 s');
+      expect(await daemon.metrics.registry.metrics()).toMatch(/facegate_camera_online\{camera="gate"\} 0/);
+      const h = await health();
+      expect(h.status).toBe(200); // a dead camera is not a broken facegate
+      expect(h.body.cameras.gate).toMatchObject({ state: 'offline', reason: 'no frame for 5.0 s' });
+      a.thaw();
+      await until('online again', () => statuses.at(-1)?.state === 'online', 60_000);
+      expect((await health()).body.cameras.gate!.state).toBe('online');
+    } finally {
+      a.thaw();
+      await watcher.endAsync();
       await daemon.stop();
     }
   });

@@ -19,6 +19,16 @@ export const LIVE_25FPS =
   'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 ! video/x-h264,profile=baseline ! ' +
   'rtph264pay name=pay0 pt=96 config-interval=1';
 
+/**
+ * A camera whose picture never changes (test bars): what a stalled decoder or a hung encoder
+ * sends. Every frame a key frame, so ffmpeg's 32 KB probe fills at once (a still's P-frames are
+ * a few bytes). The other streams' default pattern (SMPTE bars) has a corner of moving noise.
+ */
+export const LIVE_FROZEN_PICTURE =
+  'videotestsrc is-live=true pattern=smpte100 ! video/x-raw,width=640,height=480,framerate=25/1 ! ' +
+  'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=1 ! video/x-h264,profile=baseline ! ' +
+  'rtph264pay name=pay0 pt=96 config-interval=1';
+
 /** A small live camera (320x240, 10 fps): for tests about the daemon rather than the video. */
 export const LIVE_SMALL =
   'videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=10/1 ! ' +
