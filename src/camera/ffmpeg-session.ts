@@ -1,7 +1,8 @@
 // One ffmpeg child process reading a camera and writing raw RGB frames to a pipe. The session
 // ends on any ffmpeg exit (ffmpeg exits 0 when an RTSP server dies, so the exit code says
-// nothing), on the watchdog (no frame for `watchdogMs`: a frozen camera otherwise hangs ffmpeg
-// for ever), or on stop(): 'q' on stdin (RTSP TEARDOWN), then SIGTERM, then SIGKILL.
+// nothing), on the watchdog (no new picture for `watchdogMs`: a frozen camera otherwise hangs
+// ffmpeg for ever, or repeats one picture), or on stop(): 'q' on stdin (RTSP TEARDOWN), then
+// SIGTERM, then SIGKILL.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -47,9 +48,9 @@ const STOP_GRACE_MS = 1500;
 
 /**
  * ffmpeg's arguments. An RTSP URL with credentials is not among them (every local user can read
- * a process's command line in /proc): it goes in `script`, an ffconcat file that the caller
- * writes where only facegate can read it and passes as `scriptPath`, and ffmpeg opens the camera
- * from there, with its RTSP options as the script's options.
+ * a process's command line in /proc): it goes in an ffconcat script (cameraScript) that the
+ * caller writes where only facegate can read it and passes as `scriptPath`, and ffmpeg opens the
+ * camera from there, with its RTSP options as the script's options.
  */
 export function ffmpegArgs(o: SessionOptions, scriptPath?: string): string[] {
   const args = ['-hide_banner', '-loglevel', 'info', '-nostats'];
