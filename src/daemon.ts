@@ -31,6 +31,7 @@ import { connectGalleryToMqtt } from './gallery/mqtt.js';
 import { GalleryStore } from './gallery/store.js';
 import { gallerySource, GallerySyncer } from './gallery/syncer.js';
 import { FaceEngine, type Face, type StageTimings } from './inference/faces.js';
+import { fallbackOf } from './inference/self-check.js';
 import { HeadModel } from './inference/head.js';
 import { InferenceQueue } from './inference/queue.js';
 import { HealthServer, Metrics, type HealthProbe, type Progress } from './http/server.js';
@@ -198,12 +199,7 @@ export class Daemon {
     const check = this.engine.selfCheck;
     if (check) {
       if (check.passed) this.log('info', `encoder self-check passed: ${check.running} runs`, check);
-      else
-        this.log(
-          'error',
-          `encoder self-check failed: ${check.running} runs instead of ${check.requested}`,
-          check,
-        );
+      else this.log('error', `encoder self-check failed: ${fallbackOf(check)}`, check);
       this.metrics.encoderSelfCheck.set(
         {
           requested: check.requested,
@@ -386,10 +382,7 @@ export class Daemon {
         if (!this.store) reasons.push('gallery not loaded');
         if (this.publisher && !this.publisher.stats.connected) reasons.push('broker not connected');
         const check = this.engine?.selfCheck;
-        const warnings =
-          check && !check.passed
-            ? [`encoder: ${check.running} runs instead of ${check.requested}: ${check.reason}`]
-            : [];
+        const warnings = check && !check.passed ? [`encoder: ${fallbackOf(check)}: ${check.reason}`] : [];
         return { ok: reasons.length === 0, reasons, warnings, ...(check ? { encoder: check } : {}) };
       },
       refresh: () => {

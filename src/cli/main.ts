@@ -3,6 +3,7 @@
 // its stack.
 import { FacegateError } from '../errors.js';
 import { FaceEngine } from '../inference/faces.js';
+import { fallbackOf } from '../inference/self-check.js';
 import { loadConfig, modelOptions, type Config } from '../config/schema.js';
 import { processIo, type CommandContext, type Io } from './args.js';
 import { calibrateCommand } from './calibrate.js';
@@ -103,9 +104,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
     engine = await FaceEngine.open(modelOptions(loaded().models));
     const check = engine.selfCheck;
     if (check && !check.passed)
-      io.err(
-        `facegate: warning: encoder self-check: ${check.running} runs instead of ${check.requested}: ${check.reason}`,
-      );
+      io.err(`facegate: warning: encoder self-check: ${fallbackOf(check)}: ${check.reason}`);
     return engine;
   };
   try {

@@ -119,12 +119,16 @@ export class FaceEngine {
       encodeWith(candidate),
       encodeWith(reference),
       async () => {
-        const all = await Promise.all(
-          (await selfCheckPhotos(this.modelsDir, manifest)).map((p) => this.align(p, { select: 'all' })),
-        );
-        const data = new Float32Array(all.reduce((n, a) => n + a.chips.length, 0));
-        all.reduce((at, a) => (data.set(a.chips, at), at + a.chips.length), 0);
-        return { data, count: all.reduce((n, a) => n + a.count, 0) };
+        const photos = await selfCheckPhotos(this.modelsDir, manifest);
+        const aligned = await Promise.all(photos.map((p) => this.align(p, { select: 'all' })));
+        // Every photo's chips in one batch.
+        const data = new Float32Array(aligned.reduce((n, a) => n + a.chips.length, 0));
+        let at = 0;
+        for (const { chips } of aligned) {
+          data.set(chips, at);
+          at += chips.length;
+        }
+        return { data, count: aligned.reduce((n, a) => n + a.count, 0) };
       },
     );
     const [kept, dropped] = this.selfCheck.passed ? [candidate, reference] : [reference, candidate];

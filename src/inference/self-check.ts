@@ -58,8 +58,7 @@ export async function checkEncoder(
   faces: () => Promise<{ data: Float32Array; count: number }>,
   tolerance = SELF_CHECK_TOLERANCE,
 ): Promise<EncoderSelfCheck> {
-  let count = 0;
-  const verdict = (maxDistance: number | null, reason?: string): EncoderSelfCheck => ({
+  const verdict = (count: number, maxDistance: number | null, reason?: string): EncoderSelfCheck => ({
     requested,
     running: reason ? 'float on cpu' : requested,
     passed: !reason,
@@ -72,25 +71,28 @@ export async function checkEncoder(
   try {
     chips = await faces();
   } catch (err) {
-    return verdict(null, `no self-check faces: ${(err as Error).message}`);
+    return verdict(0, null, `no self-check faces: ${(err as Error).message}`);
   }
-  count = chips.count;
-  if (!count) return verdict(null, 'no face found in the self-check photos');
+  const { data, count } = chips;
+  if (!count) return verdict(0, null, 'no face found in the self-check photos');
   let got: Float32Array[];
   try {
-    got = await candidate(chips.data, count);
+    got = await candidate(data, count);
   } catch (err) {
-    return verdict(null, `${requested} failed on the self-check faces: ${(err as Error).message}`);
+    return verdict(count, null, `${requested} failed on the self-check faces: ${(err as Error).message}`);
   }
-  const want = await reference(chips.data, count);
-  const distances = want.map((w, i) => euclidean(got[i]!, w));
+  const distances = (await reference(data, count)).map((want, i) => euclidean(got[i]!, want));
+  // The worst face; a NaN (a non-finite embedding) is the worst of all.
   const worst = distances.reduce((a, d, i) => (Number.isNaN(d) || d > distances[a]! ? i : a), 0);
   const d = distances[worst]!;
-  if (!(d <= tolerance)) {
-    return verdict(
-      Number.isFinite(d) ? d : null,
-      `${requested} puts self-check face ${worst} ${Number.isFinite(d) ? d.toFixed(3) : 'infinitely far'} from the float encoder's embedding (tolerance ${tolerance}): on this machine it does not compute what it was built to`,
-    );
-  }
-  return verdict(Math.max(...distances));
+  if (d <= tolerance) return verdict(count, d);
+  return verdict(
+    count,
+    Number.isFinite(d) ? d : null,
+    `${requested} puts self-check face ${worst} ${Number.isFinite(d) ? d.toFixed(3) : 'infinitely far'} from the float encoder's embedding (tolerance ${tolerance}): on this machine it does not compute what it was built to`,
+  );
 }
+
+/** What runs instead of what was asked for: 'float on cpu runs instead of int8 on cpu'. */
+export const fallbackOf = (check: EncoderSelfCheck): string =>
+  `${check.running} runs instead of ${check.requested}`;
