@@ -86,16 +86,18 @@ export function cameraListProblems(list: unknown): string[] {
       return;
     }
     const c = entry as Record<string, unknown>;
+    // Each setting checked against the schema once; the rules across settings read the valid ones.
+    const valid: Partial<CameraEntry> = {};
     for (const key of ['name', 'url'] as const) if (!c[key]) problems.push(`${at}: needs a ${key}`);
-    for (const key of Object.keys(c)) {
-      if ((key === 'name' || key === 'url') && !c[key]) continue;
+    for (const [key, value] of Object.entries(c)) {
+      if ((key === 'name' || key === 'url') && !value) continue;
       if (!(key in RULES)) {
         problems.push(`${at}: unknown key "${key}" (known: ${Object.keys(RULES).join(', ')})`);
         continue;
       }
       const rule = key as keyof typeof RULES;
-      if (!Value.Check(CameraEntrySchema.properties[rule], c[key]))
-        problems.push(`${at}: ${key} must be ${RULES[rule]}, not ${JSON.stringify(c[key])}`);
+      if (Value.Check(CameraEntrySchema.properties[rule], value)) Object.assign(valid, { [rule]: value });
+      else problems.push(`${at}: ${key} must be ${RULES[rule]}, not ${JSON.stringify(value)}`);
     }
     if (Array.isArray(c.inputOptions) && c.inputOptions.includes('-i'))
       problems.push(`${at}: inputOptions must not add an input (-i): the camera's url is the input`);
@@ -103,24 +105,19 @@ export function cameraListProblems(list: unknown): string[] {
       if (names.has(c.name)) problems.push(`${at}: the name "${c.name}" is used twice`);
       names.add(c.name);
     }
-    if (typeof c.url === 'string' && c.url) {
+    if (valid.url !== undefined) {
       try {
-        parseCameraInput(c.url);
+        parseCameraInput(valid.url);
       } catch (err) {
         if (!(err instanceof FacegateError)) throw err;
         problems.push(`${at}: url ${err.message}`);
       }
     }
-    const fps = Value.Check(CameraEntrySchema.properties.fps, c.fps)
-      ? (c.fps as number | undefined)
-      : undefined;
-    const watchdog = Value.Check(CameraEntrySchema.properties.watchdogMs, c.watchdogMs)
-      ? (c.watchdogMs as number | undefined)
-      : undefined;
-    const interval = 1000 / (fps ?? CAMERA_ENTRY_DEFAULTS.fps);
-    if ((watchdog ?? CAMERA_ENTRY_DEFAULTS.watchdogMs) < 2 * interval)
+    const fps = valid.fps ?? CAMERA_ENTRY_DEFAULTS.fps;
+    const interval = 1000 / fps;
+    if ((valid.watchdogMs ?? CAMERA_ENTRY_DEFAULTS.watchdogMs) < 2 * interval)
       problems.push(
-        `${at}: watchdogMs (${watchdog ?? `${CAMERA_ENTRY_DEFAULTS.watchdogMs}, the default`}) must be at least two frame intervals (${Math.ceil(2 * interval)} ms at ${fps ?? CAMERA_ENTRY_DEFAULTS.fps} fps)`,
+        `${at}: watchdogMs (${valid.watchdogMs ?? `${CAMERA_ENTRY_DEFAULTS.watchdogMs}, the default`}) must be at least two frame intervals (${Math.ceil(2 * interval)} ms at ${fps} fps)`,
       );
   });
   return problems;

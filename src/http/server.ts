@@ -4,6 +4,7 @@
 // /metrics (Prometheus text, prom-client). The daemon supplies the state through `probe`.
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { CameraState } from '../camera/camera-source.js';
 import type { EncoderSelfCheck } from '../inference/self-check.js';
 
 export type Progress = {
@@ -16,7 +17,7 @@ export type Progress = {
    * Each camera's state, with the reason when offline (a frozen picture, no frame, refused...):
    * a camera that is down does not fail /healthz, which is about facegate itself.
    */
-  cameras: Record<string, { state: 'connecting' | 'online' | 'offline'; since: string; reason?: string }>;
+  cameras: Record<string, Pick<CameraState, 'state' | 'reason'> & { since: string }>;
 };
 
 export type Readiness = {
