@@ -11,6 +11,7 @@ import type {
   ModelEntry,
   ModelManifest,
   ModelRole,
+  PinnedFile,
   SelfCheckPhotos,
 } from '../src/inference/model-manifest.js';
 import type { GraphBuilder } from '../src/inference/onnx-writer.js';
@@ -132,6 +133,12 @@ export function sourceWeights(role: ModelRole): WeightMap {
   return readTfjsWeights(join(sourcePackage().dir, SPECS.find((s) => s.role === role)!.weights));
 }
 
+/** Writes `bytes` as `file` in `outDir`, and pins it as the manifest does: size and sha256. */
+function pin(outDir: string, file: string, bytes: Uint8Array): PinnedFile {
+  writeFileSync(join(outDir, file), bytes);
+  return { file, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length };
+}
+
 export function convertModels(outDir: string): ModelManifest {
   const { dir: pkgDir, version } = sourcePackage();
   mkdirSync(outDir, { recursive: true });
@@ -144,11 +151,8 @@ export function convertModels(outDir: string): ModelManifest {
         version: '1',
         doc: `${description}. Converted from ${SOURCE_PACKAGE}@${version} ${spec.weights}.`,
       });
-      writeFileSync(join(outDir, file), bytes);
       return {
-        file,
-        sha256: createHash('sha256').update(bytes).digest('hex'),
-        bytes: bytes.length,
+        ...pin(outDir, file, bytes),
         source: { package: SOURCE_PACKAGE, version, weights: spec.weights },
         inputs: spec.inputs,
         outputs: spec.outputs,
@@ -171,12 +175,10 @@ export function convertModels(outDir: string): ModelManifest {
   }
   const selfCheck: SelfCheckPhotos = {
     source: { package: SOURCE_PACKAGE, version },
-    photos: SELF_CHECK_PHOTOS.map((from) => {
-      const bytes = readFileSync(join(pkgDir, from));
-      const file = `self-check-${basename(from)}`;
-      writeFileSync(join(outDir, file), bytes);
-      return { file, sha256: createHash('sha256').update(bytes).digest('hex'), bytes: bytes.length, from };
-    }),
+    photos: SELF_CHECK_PHOTOS.map((from) => ({
+      ...pin(outDir, `self-check-${basename(from)}`, readFileSync(join(pkgDir, from))),
+      from,
+    })),
   };
   const manifest: ModelManifest = { format: 1, models, selfCheck };
   writeFileSync(join(outDir, 'manifest.json'), `${JSON.stringify(manifest, null, 2)}\n`);

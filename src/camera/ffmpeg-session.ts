@@ -131,8 +131,8 @@ export class FfmpegSession {
   private scriptPath: string | undefined;
   /** Keeps the last frame and a run's first (two frames of memory per camera). */
   private readonly still = new StillPictureDetector();
-  /** Set while frames repeat the same picture: what the watchdog will say when it fires. */
-  private stallReason: string | undefined;
+  /** The last frame repeated the picture before it: what the watchdog will say when it fires. */
+  private repeating = false;
   private frames = 0;
   private watchdog: NodeJS.Timeout | undefined;
   private endReason: string | undefined;
@@ -240,29 +240,20 @@ export class FfmpegSession {
 
   private frame(f: Frame): void {
     this.frames++;
-    if (this.samePicture(f)) return;
+    // A network camera repeating one picture is frozen (still-picture.ts): its repeats are not
+    // handed on, so the watchdog ends the session after watchdogMs, saying why. A file (the
+    // demo) may show a still.
+    this.repeating = this.options.input.kind === 'rtsp' && this.still.isStill(f.data);
+    if (this.repeating) return;
     this.armWatchdog();
     this.handlers.frame(f);
-  }
-
-  /**
-   * A network camera repeating one picture is frozen (still-picture.ts). Its repeats are not
-   * handed on, so the watchdog ends the session after watchdogMs, saying why. A file (the demo)
-   * may show a still.
-   */
-  private samePicture(f: Frame): boolean {
-    if (this.options.input.kind !== 'rtsp') return false;
-    const still = this.still.isStill(f.data);
-    this.stallReason = still
-      ? `same picture for ${(this.options.watchdogMs / 1000).toFixed(1)} s`
-      : undefined;
-    return still;
   }
 
   private armWatchdog(): void {
     clearTimeout(this.watchdog);
     this.watchdog = setTimeout(() => {
-      const reason = this.stallReason ?? `no frame for ${(this.options.watchdogMs / 1000).toFixed(1)} s`;
+      const seconds = (this.options.watchdogMs / 1000).toFixed(1);
+      const reason = this.repeating ? `same picture for ${seconds} s` : `no frame for ${seconds} s`;
       this.handlers.stall?.(reason);
       void this.stop(reason, false);
     }, this.options.watchdogMs);
