@@ -5,35 +5,46 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { PROJECT_ROOT } from './fixtures.js';
 
-export const LIVE_720P =
-  'videotestsrc is-live=true ! video/x-raw,width=1280,height=720,framerate=25/1 ! ' +
-  'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 bitrate=2000 ! ' +
-  'video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1';
+/** A GStreamer launch line for a live H.264 test camera, as the RTSP server plays it. */
+function liveCamera(o: {
+  width: number;
+  height: number;
+  fps: number;
+  keyInt: number;
+  pattern?: string;
+  bitrate?: number;
+}): string {
+  const source = `videotestsrc is-live=true${o.pattern ? ` pattern=${o.pattern}` : ''}`;
+  const encoder = `x264enc tune=zerolatency speed-preset=ultrafast key-int-max=${o.keyInt}${o.bitrate ? ` bitrate=${o.bitrate}` : ''}`;
+  return (
+    `${source} ! video/x-raw,width=${o.width},height=${o.height},framerate=${o.fps}/1 ! ${encoder} ! ` +
+    'video/x-h264,profile=baseline ! rtph264pay name=pay0 pt=96 config-interval=1'
+  );
+}
+
+export const LIVE_720P = liveCamera({ width: 1280, height: 720, fps: 25, keyInt: 25, bitrate: 2000 });
 
 /**
  * A live camera at a camera's usual 25 fps, cheap to encode (640x360): for tests of frame rates,
  * where a server that cannot keep up on a busy machine would measure the machine, not facegate.
  */
-export const LIVE_25FPS =
-  'videotestsrc is-live=true ! video/x-raw,width=640,height=360,framerate=25/1 ! ' +
-  'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=25 ! video/x-h264,profile=baseline ! ' +
-  'rtph264pay name=pay0 pt=96 config-interval=1';
+export const LIVE_25FPS = liveCamera({ width: 640, height: 360, fps: 25, keyInt: 25 });
 
 /**
  * A camera whose picture never changes (test bars): what a stalled decoder or a hung encoder
  * sends. Every frame a key frame, so ffmpeg's 32 KB probe fills at once (a still's P-frames are
  * a few bytes). The other streams' default pattern (SMPTE bars) has a corner of moving noise.
  */
-export const LIVE_FROZEN_PICTURE =
-  'videotestsrc is-live=true pattern=smpte100 ! video/x-raw,width=640,height=480,framerate=25/1 ! ' +
-  'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=1 ! video/x-h264,profile=baseline ! ' +
-  'rtph264pay name=pay0 pt=96 config-interval=1';
+export const LIVE_FROZEN_PICTURE = liveCamera({
+  width: 640,
+  height: 480,
+  fps: 25,
+  keyInt: 1,
+  pattern: 'smpte100',
+});
 
 /** A small live camera (320x240, 10 fps): for tests about the daemon rather than the video. */
-export const LIVE_SMALL =
-  'videotestsrc is-live=true ! video/x-raw,width=320,height=240,framerate=10/1 ! ' +
-  'x264enc tune=zerolatency speed-preset=ultrafast key-int-max=10 ! video/x-h264,profile=baseline ! ' +
-  'rtph264pay name=pay0 pt=96 config-interval=1';
+export const LIVE_SMALL = liveCamera({ width: 320, height: 240, fps: 10, keyInt: 10 });
 
 export const PYTHON = '/usr/bin/python3';
 

@@ -4,7 +4,7 @@
 // pair sums saturate and faces move far from their float embeddings; with the 7-bit weights
 // facegate builds, the emulated CPU computes what this machine computes natively.
 import { execFile } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -12,8 +12,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { FaceEngine } from '../../src/inference/faces.js';
 import { defaultModelsDir, readManifest } from '../../src/inference/model-manifest.js';
 import { SELF_CHECK_TOLERANCE, selfCheckPhotos } from '../../src/inference/self-check.js';
-import { INT8_RANGES_FILE, sourceWeights, type Int8Ranges } from '../../tools/converter.js';
-import { buildFaceRecognition } from '../../tools/nets.js';
+import { int8Encoder } from '../helpers/models.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 
 const QEMU = '/usr/bin/qemu-x86_64';
@@ -55,16 +54,8 @@ describe.skipIf(!runnable)('int8 encoder on an emulated AVX2 CPU (no VNNI)', () 
       Buffer.concat(aligned.map((a) => Buffer.from(a.chips.buffer, a.chips.byteOffset, a.chips.byteLength))),
     );
     const manifest = readManifest(models);
-    const ranges = (JSON.parse(readFileSync(INT8_RANGES_FILE, 'utf8')) as Int8Ranges).ranges.encoder!;
     const eightBit = join(dir, 'int8-8bit.onnx');
-    writeFileSync(
-      eightBit,
-      buildFaceRecognition(sourceWeights('encoder'), ranges, 127).toModel({
-        producer: 'emulated-cpu test',
-        version: '1',
-        doc: 'int8 encoder with 8-bit weights',
-      }),
-    );
+    writeFileSync(eightBit, int8Encoder('int8 encoder with 8-bit weights', { weightLevels: 127 }));
     const files = [
       chips,
       join(models, manifest.models.encoder.file),

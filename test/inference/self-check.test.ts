@@ -3,7 +3,7 @@
 // CPUs) is caught when it loads, and the float encoder runs instead: in the engine, in the CLI,
 // and in the daemon, which logs why and says so in /readyz and the metrics.
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -13,10 +13,8 @@ import { Daemon } from '../../src/daemon.js';
 import { FaceEngine } from '../../src/inference/faces.js';
 import type { ModelManifest } from '../../src/inference/model-manifest.js';
 import { checkEncoder, SELF_CHECK_TOLERANCE } from '../../src/inference/self-check.js';
-import { INT8_RANGES_FILE, sourceWeights, type Int8Ranges } from '../../tools/converter.js';
-import { buildFaceRecognition } from '../../tools/nets.js';
 import { samplePhoto } from '../helpers/fixtures.js';
-import { copyModels } from '../helpers/models.js';
+import { copyModels, int8Encoder } from '../helpers/models.js';
 
 let dir: string;
 let manifest: ModelManifest;
@@ -34,16 +32,8 @@ beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'fg-self-check-'));
   manifest = copyModels(dir);
   // Every activation's quantization scale an eighth of the calibrated one: activations clip.
-  const { ranges } = JSON.parse(readFileSync(INT8_RANGES_FILE, 'utf8')) as Int8Ranges;
-  const corrupted = Object.fromEntries(
-    Object.entries(ranges.encoder!).map(([name, [lo, hi]]) => [name, [lo / 8, hi / 8] as [number, number]]),
-  );
   replaceInt8(
-    buildFaceRecognition(sourceWeights('encoder'), corrupted).toModel({
-      producer: 'self-check test',
-      version: '1',
-      doc: 'int8 encoder with corrupted activation scales',
-    }),
+    int8Encoder('int8 encoder with corrupted activation scales', { range: ([lo, hi]) => [lo / 8, hi / 8] }),
   );
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
