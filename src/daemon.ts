@@ -8,6 +8,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CameraSource, type CameraState } from './camera/camera-source.js';
 import type { Frame } from './camera/frame-parser.js';
+import { MotionGate, thumbnailOf } from './camera/motion.js';
 import { modelOptions, type Config } from './config/schema.js';
 import { prepareDemo } from './demo.js';
 import { FacegateEvents } from './events/events.js';
@@ -71,6 +72,8 @@ export type DaemonStats = {
   frames: number;
   /** Frames dropped as older than pipeline.maxFrameAgeMs when their analysis would start. */
   framesStale: number;
+  /** Frames not analysed by motion gating: nothing changed since the last analysed frame. */
+  framesUnchanged: number;
   /** Each analysed frame's age when its analysis started, ms, last 1000. */
   frameAges: number[];
   faces: number;
@@ -158,6 +161,7 @@ export class Daemon {
   readonly stats: DaemonStats = {
     frames: 0,
     framesStale: 0,
+    framesUnchanged: 0,
     frameAges: [],
     faces: 0,
     unusable: 0,
@@ -461,6 +465,7 @@ export class Daemon {
 
   private async cameraLoop(camera: CameraSource): Promise<void> {
     const c = this.config;
+    const name = camera.config.name;
     const tracker = new FaceTracker<Evidence>({
       iou: 0.3,
       maxMissed: 5,
@@ -470,38 +475,56 @@ export class Daemon {
       unusableAfter: c.recognition.unusableAfter,
       cooldownMs: c.recognition.cooldownSeconds * 1000,
     });
+    const motion = c.pipeline.motion.enabled ? new MotionGate(c.pipeline.motion) : undefined;
+    /** Faces the last analysed frame showed. */
+    let lastFaces = 0;
     while (this.running) {
       const waited = await camera.nextFrame();
       if (!waited || !this.running) return;
+      const thumbnail = waited.thumbnail ?? thumbnailOf(waited);
+      if (motion && tracker.pendingTracks === 0 && !motion.changed(thumbnail, Date.now())) {
+        // The picture the last analysis saw, and no face in it waits for votes: what that analysis
+        // found still stands, without waiting for the inference slot. Where it found no face, the
+        // tracks miss this frame as they would have, so they end in time.
+        if (lastFaces === 0) tracker.update([], waited.capturedAt);
+        this.stats.framesUnchanged++;
+        this.metrics.framesUnchanged.inc({ camera: name });
+        this.analysedAt.set(name, Date.now());
+        continue;
+      }
       await this.queue!.run(async () => {
         if (!this.running) return;
         // The turn may have taken a while: decide on the newest frame, not the one queued.
-        const frame = camera.newerFrame() ?? waited;
+        const frame = (await camera.newerFrame()) ?? waited;
         const age = Date.now() - frame.capturedAt;
         if (age > c.pipeline.maxFrameAgeMs) {
           // Even the newest frame is old (a stalled camera, a long wait for the queue): what it
           // shows may be gone from the door.
           this.stats.framesStale++;
-          this.metrics.framesStale.inc({ camera: camera.config.name });
+          this.metrics.framesStale.inc({ camera: name });
           return;
         }
+        motion?.analysed(frame.thumbnail ?? thumbnailOf(frame), Date.now());
         pushRecent(this.stats.frameAges, age, 1000);
         try {
-          await this.analyzeFrame(camera.config.name, tracker, frame, age);
+          lastFaces = await this.analyzeFrame(name, tracker, frame, age);
         } catch (err) {
-          this.log('error', `camera ${camera.config.name}: frame failed`, { error: (err as Error).message });
+          this.log('error', `camera ${name}: frame failed`, { error: (err as Error).message });
         }
       });
     }
   }
 
-  /** `age`: how old the frame was when its analysis started (ms since its arrival). */
+  /**
+   * `age`: how old the frame was when its analysis started (ms since its arrival). Returns how
+   * many faces it showed.
+   */
   private async analyzeFrame(
     camera: string,
     tracker: FaceTracker<Evidence>,
     frame: Frame,
     age: number,
-  ): Promise<void> {
+  ): Promise<number> {
     const c = this.config;
     this.stats.frames++;
     const started = performance.now();
@@ -560,6 +583,7 @@ export class Daemon {
     this.metrics.frameSeconds.observe((performance.now() - started) / 1000);
     this.analysedAt.set(camera, Date.now());
     pushRecent(this.stats.frameLatencies, Date.now() - frame.capturedAt, 1000);
+    return faces.length;
   }
 
   private eventBase(camera: string, box: Face['box']) {

@@ -1,11 +1,13 @@
-// A camera as the rest of facegate sees it: a supervisor that keeps an ffmpeg session running
-// (respawning after any exit with capped exponential backoff and jitter), reports its state
-// (connecting, online, offline with a reason), and hands the consumer only the newest frame:
-// frames the consumer did not take in time are dropped and counted, never queued.
+// A camera as the rest of facegate sees it: a supervisor that keeps an ffmpeg session running on a
+// reader thread of its own (respawning after any exit with capped exponential backoff and
+// jitter), reports its state (connecting, online, offline with a reason), and hands the consumer
+// only the newest frame: frames the consumer did not take in time are dropped and counted, never
+// queued, and the reader keeps draining the camera whatever the consumer is doing.
 import { EventEmitter } from 'node:events';
 import { CAMERA_ENTRY_DEFAULTS, type CameraEntry } from './camera-config.js';
-import { FfmpegSession, type SessionOptions } from './ffmpeg-session.js';
+import type { SessionOptions } from './ffmpeg-session.js';
 import type { Frame } from './frame-parser.js';
+import { FrameReader, type FrameInfo } from './frame-reader.js';
 import { parseCameraInput, redactText } from './url.js';
 
 /** A camera's settings (camera-config.ts, all given) and how its supervisor retries. */
@@ -35,18 +37,22 @@ export type CameraState = {
 
 export type CameraStats = { framesReceived: number; framesDropped: number; sessions: number };
 
-type Events = { state: [CameraState]; frame: [Frame] };
+/** 'frame': a frame arrived (announced without its pixels; take it with nextFrame). */
+type Events = { state: [CameraState]; frame: [FrameInfo] };
 
 export class CameraSource extends EventEmitter<Events> {
   readonly config: CameraConfig;
   private readonly sessionOptions: SessionOptions;
-  private session: FfmpegSession | undefined;
+  private session: FrameReader | undefined;
   private running = false;
   private retry: NodeJS.Timeout | undefined;
   private attempt = 0;
   private onlineSince: number | undefined;
-  private newest: Frame | undefined;
-  private waiter: ((f: Frame | undefined) => void) | undefined;
+  /** A frame arrived since the consumer last took one: the reader holds it. */
+  private available = false;
+  /** Frames received before each session: its frames' numbers continue from there. */
+  private readonly sessionBases = new WeakMap<FrameReader, number>();
+  private waiter: (() => void) | undefined;
   private current: CameraState;
   private readonly counters: CameraStats = { framesReceived: 0, framesDropped: 0, sessions: 0 };
 
@@ -108,39 +114,50 @@ export class CameraSource extends EventEmitter<Events> {
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.retry);
-    this.waiter?.(undefined);
-    this.waiter = undefined;
-    this.newest = undefined;
+    this.available = false;
+    this.wake();
     await this.session?.stop();
     this.setState({ state: 'offline', reason: 'stopped' });
   }
 
-  /**
-   * The newest frame not yet taken, waiting for one if needed; undefined once the source is
-   * stopped. (A caller that raced this against a stop promise of its own leaked every frame: each
-   * race left a reaction on the unsettled stop promise that held its frame, 2.7 MB at 720p.)
-   */
-  nextFrame(): Promise<Frame | undefined> {
-    const f = this.newest;
-    if (f) {
-      this.newest = undefined;
-      return Promise.resolve(f);
+  /** The newest frame not yet taken, waiting for one if needed; undefined once the source is stopped. */
+  async nextFrame(): Promise<Frame | undefined> {
+    while (this.running) {
+      const f = await this.take();
+      if (f) return f;
+      // None since the last take: wait for the next arrival (or stop).
+      await new Promise<void>((resolve) => (this.waiter = resolve));
     }
-    if (!this.running) return Promise.resolve(undefined);
-    return new Promise((resolve) => (this.waiter = resolve));
+    return undefined;
   }
 
   /**
    * A frame that arrived after the one the caller holds, if any: the caller drops its frame for
    * this one, and the drop is counted like any other.
    */
-  newerFrame(): Frame | undefined {
-    const f = this.newest;
-    if (f) {
-      this.newest = undefined;
-      this.counters.framesDropped++;
-    }
+  async newerFrame(): Promise<Frame | undefined> {
+    const f = await this.take();
+    if (f) this.counters.framesDropped++;
     return f;
+  }
+
+  private async take(): Promise<Frame | undefined> {
+    const session = this.session;
+    if (!this.available || !session || !this.running) return undefined;
+    this.available = false;
+    const f = await session.take();
+    // A frame of a session that has ended since is still the newest picture there is.
+    return f && { ...f, sequence: this.sequenceBaseOf(session) + f.sequence };
+  }
+
+  private sequenceBaseOf(session: FrameReader): number {
+    return this.sessionBases.get(session) ?? 0;
+  }
+
+  private wake(): void {
+    const waiter = this.waiter;
+    this.waiter = undefined;
+    waiter?.();
   }
 
   private connect(): void {
@@ -148,11 +165,12 @@ export class CameraSource extends EventEmitter<Events> {
     this.attempt++;
     this.counters.sessions++;
     this.setState({ state: 'connecting' });
-    const session = new FfmpegSession(this.sessionOptions, {
-      frame: (f) => this.frame(f),
+    const session = new FrameReader(this.sessionOptions, {
+      arrived: (f, replaced) => this.arrived(session, f, replaced),
       stall: (reason) => this.setState({ state: 'offline', reason }),
     });
     this.session = session;
+    this.sessionBases.set(session, this.counters.framesReceived);
     session.start();
     void session.ended.then((end) => {
       if (this.session !== session) return;
@@ -174,23 +192,17 @@ export class CameraSource extends EventEmitter<Events> {
     return Math.round(base * (1 + jitter * (2 * this.random() - 1)));
   }
 
-  private frame(f: Frame): void {
-    if (!this.running) return; // the pipe's last chunks after stop()
+  private arrived(session: FrameReader, f: FrameInfo, replaced: boolean): void {
+    if (!this.running || session !== this.session) return; // the pipe's last chunks after stop()
     this.counters.framesReceived++;
+    if (replaced) this.counters.framesDropped++;
     if (this.current.state !== 'online') {
       this.onlineSince = Date.now();
       this.setState({ state: 'online' });
     }
-    const taken = { ...f, sequence: this.counters.framesReceived };
-    const waiter = this.waiter;
-    if (waiter) {
-      this.waiter = undefined;
-      waiter(taken);
-    } else {
-      if (this.newest) this.counters.framesDropped++;
-      this.newest = taken;
-    }
-    this.emit('frame', taken);
+    this.available = true;
+    this.emit('frame', { ...f, sequence: this.sequenceBaseOf(session) + f.sequence });
+    this.wake();
   }
 
   private setState(s: Omit<CameraState, 'camera' | 'at' | 'attempt'>): void {

@@ -34,6 +34,8 @@ export type SessionOptions = {
   /** Loop a file source for ever (demo cameras). */
   loop?: boolean;
   ffmpegPath?: string;
+  /** Where a camera script is written (default: privateDir()). */
+  scriptDir?: string;
 };
 
 export type SessionEnd = {
@@ -158,7 +160,7 @@ export class FfmpegSession {
   start(): void {
     const script = cameraScript(this.options);
     if (script) {
-      this.scriptPath = join(privateDir(), `${randomUUID()}.ffconcat`);
+      this.scriptPath = join(this.options.scriptDir ?? privateDir(), `${randomUUID()}.ffconcat`);
       writeFileSync(this.scriptPath, script, { mode: 0o600 });
     }
     const child = spawn(this.options.ffmpegPath ?? 'ffmpeg', ffmpegArgs(this.options, this.scriptPath), {
@@ -267,8 +269,11 @@ export class FfmpegSession {
 }
 
 let scriptDir: string | undefined;
-/** A folder of this process's own (mode 0700) for camera scripts, made on first use. */
-function privateDir(): string {
+/**
+ * A folder of this thread's own (mode 0700) for camera scripts, made on first use and removed at
+ * exit. Reader threads are given their parent's: a thread's exit handlers may not run.
+ */
+export function privateDir(): string {
   return (scriptDir ??= mkdtempSync(join(tmpdir(), 'facegate-cameras-')));
 }
 

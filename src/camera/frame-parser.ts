@@ -1,6 +1,7 @@
 // Cuts ffmpeg's raw video byte stream into whole frames. Pipe reads end anywhere, so bytes are
 // copied into the frame being filled; a complete frame is handed on and a new one started.
 // Memory stays at one frame in progress whatever the stream length.
+import type { Thumbnail } from './motion.js';
 
 export type Frame = {
   width: number;
@@ -11,6 +12,8 @@ export type Frame = {
   capturedAt: number;
   /** 1, 2, 3... within one camera source. */
   sequence: number;
+  /** The small grey copy motion gating compares (motion.ts), made by the reader thread. */
+  thumbnail?: Thumbnail;
 };
 
 export class FrameParser {

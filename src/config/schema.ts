@@ -182,6 +182,23 @@ export const schema = {
       format: positive('pipeline.stallSeconds'),
       default: 20,
     },
+    motion: {
+      enabled: {
+        doc: "Motion gating: a frame that shows nothing new since the camera's last analysed frame (no block of a 32-across grey grid changed by more than pipeline.motion.threshold), while no face in view waits for a decision, is not analysed; its tracks are kept (facegate_frames_unchanged_total). Any change is analysed at once.",
+        format: 'flag',
+        default: true,
+      },
+      threshold: {
+        doc: "Grey levels (0-255) a block's mean brightness must move for the picture to have changed.",
+        format: positive('pipeline.motion.threshold'),
+        default: 6,
+      },
+      maxSkipMs: {
+        doc: 'However still the picture, a frame is analysed at least this often.',
+        format: positive('pipeline.motion.maxSkipMs'),
+        default: 2000,
+      },
+    },
   },
   cameras: {
     doc: CAMERA_LIST_DOC,

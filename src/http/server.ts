@@ -51,6 +51,12 @@ export class Metrics {
     labelNames: ['camera'],
     registers: [this.registry],
   });
+  readonly framesUnchanged = new Counter({
+    name: 'facegate_frames_unchanged_total',
+    help: 'Frames not analysed by motion gating: nothing changed since the last analysed frame (pipeline.motion)',
+    labelNames: ['camera'],
+    registers: [this.registry],
+  });
   readonly framesDropped = new Gauge({
     name: 'facegate_frames_dropped',
     help: 'Frames dropped because analysis was busy (replaced by a newer frame)',

@@ -75,6 +75,14 @@ export class FaceTracker<E = unknown> {
     return this.tracks.length;
   }
 
+  /**
+   * Tracks still waiting for a decision, which need frames to vote (a face already reported
+   * unusable waits for a change in the picture instead).
+   */
+  get pendingTracks(): number {
+    return this.tracks.filter((t) => !t.decided && !t.reportedUnusable).length;
+  }
+
   /** Feeds one frame's faces; returns the decisions this frame completed. */
   update(observations: readonly Observation<E>[], now = Date.now()): TrackDecision<E>[] {
     const unmatched = new Set(this.tracks);

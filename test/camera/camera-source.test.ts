@@ -4,7 +4,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { CameraSource, type CameraState } from '../../src/camera/camera-source.js';
-import type { Frame } from '../../src/camera/frame-parser.js';
+import type { FrameInfo } from '../../src/camera/frame-reader.js';
 import { LIVE_25FPS, LIVE_FROZEN_PICTURE, LIVE_SMALL, RtspServer } from '../helpers/rtsp.js';
 import { sleep, until } from '../helpers/wait.js';
 
@@ -28,7 +28,7 @@ function camera(
 ) {
   const c = new CameraSource({ name, url, width: 320, height: 180, fps: 5, ...extra });
   const states: CameraState[] = [];
-  const frames: Frame[] = [];
+  const frames: FrameInfo[] = [];
   c.on('state', (s) => states.push(s));
   c.on('frame', (f) => frames.push(f));
   cameras.push(c);
@@ -62,7 +62,9 @@ describe('CameraSource with a real RTSP server', () => {
       const rate = ((frames.length - first) * 1000) / (Date.now() - t0);
       expect(rate).toBeGreaterThan(3);
       expect(rate).toBeLessThan(6);
-      for (const f of frames) expect([f.width, f.height, f.data.length]).toEqual([320, 180, 320 * 180 * 3]);
+      for (const f of frames) expect([f.width, f.height]).toEqual([320, 180]);
+      const taken = await c.nextFrame();
+      expect([taken!.width, taken!.height, taken!.data.length]).toEqual([320, 180, 320 * 180 * 3]);
       expect(c.state.state).toBe('online');
     },
   );
