@@ -1,8 +1,10 @@
-// `make bench` (daemon part): the whole daemon with one and with four cameras, 720p H.264 at
-// 25 fps in, 5 fps analysed, one face in view (an enrolled person for 4 s, then 2 s of nobody,
-// looping, so every pass gives a match). Each run is a process of its own, so CPU and peak RSS
-// are the daemon's: frames analysed per second, frames dropped, frame-to-event and
-// frame-to-analysis latency p50/p99, CPU of the daemon and of its ffmpeg decoders, peak RSS.
+// `make bench` (daemon part): the whole daemon with one and with four cameras, with motion gating
+// on and off, 720p H.264 at 25 fps in, 5 fps analysed, one face in view (an enrolled person for
+// 4 s, then 2 s of nobody, looping, so every pass gives a match) on a grey wall with a sensor's
+// grain, the face swaying as a head does. Each run is a process of its own, so CPU and peak RSS are the daemon's: frames analysed
+// and skipped as unchanged per second, frames dropped, frame age at analysis, frame-to-event
+// latency, the time from the face's appearance to its event, passes without a match (a face
+// gating missed), CPU of the daemon and of its ffmpeg decoders, peak RSS.
 // Cameras are looping files read at their own rate by the same ffmpeg sessions RTSP uses; an
 // RTSP server on the same two cores would take CPU from what is measured.
 import { execFileSync } from 'node:child_process';
@@ -21,13 +23,24 @@ import { processCpuSeconds, Table } from './harness.js';
 
 const WARMUP_S = 8;
 
+/** The clip's loop: the face is in view for the first FACE_S of every CYCLE_S. */
+const CYCLE_S = 6;
+const FACE_S = 4;
+
 type RunResult = {
   cameras: number;
+  motion: boolean;
   seconds: number;
   frames: number;
+  unchanged: number;
   dropped: number;
   events: number[];
-  frameLatencies: number[];
+  /** Per match event: ms from the face's appearance (its pass's start) to the event. */
+  sinceAppearance: number[];
+  /** Passes that began in the measured time and ended before it, and how many got no match. */
+  passes: number;
+  missed: number;
+  frameAges: number[];
   daemonCpuS: number;
   ffmpegCpuS: number;
   peakRssMiB: number;
@@ -62,15 +75,15 @@ async function makeClip(dir: string): Promise<void> {
   writeSceneClip(
     join(dir, 'clip.mp4'),
     [
-      { photo: join(dir, 'face.png'), seconds: 4, height: 360 },
-      { photo: null, seconds: 2 },
+      { photo: join(dir, 'face.png'), seconds: FACE_S, height: 360, sway: 20 },
+      { photo: null, seconds: CYCLE_S - FACE_S },
     ],
-    { pad: 'gray', bitrate: '2M' },
+    { pad: 'gray', bitrate: '2M', noise: 6 },
   );
 }
 
-async function child(cameras: number, seconds: number, dir: string): Promise<RunResult> {
-  const stateDir = join(dir, `state-${cameras}`);
+async function child(cameras: number, motion: boolean, seconds: number, dir: string): Promise<RunResult> {
+  const stateDir = join(dir, `state-${cameras}-${motion}`);
   mkdirSync(stateDir, { recursive: true });
   const clip = join(dir, 'clip.mp4');
   const engine = await FaceEngine.open();
@@ -97,31 +110,60 @@ async function child(cameras: number, seconds: number, dir: string): Promise<Run
       })),
     },
     { key: 'recognition.cooldownSeconds', value: 0 },
+    { key: 'pipeline.motion.enabled', value: motion },
     { key: 'mqtt.embedded.port', value: 0 },
     { key: 'mqtt.outboxFsync', value: false },
     { key: 'http.enabled', value: false },
   ]);
-  const daemon = new Daemon(config, () => undefined);
+  const matches: { camera: string; at: number }[] = [];
+  const daemon = new Daemon(config, (_level, message) => {
+    const m = /^match \S+ at (\S+)$/.exec(message);
+    if (m) matches.push({ camera: m[1]!, at: Date.now() });
+  });
   await daemon.start();
   await new Promise((r) => setTimeout(r, WARMUP_S * 1000));
+  // Each camera's file starts playing at its first frame: its passes start CYCLE_S apart from there.
+  const clipStart = new Map(
+    Object.entries(daemon.progress().cameras).map(([name, c]) => [name, Date.parse(c.since)]),
+  );
   const pids = ffmpegChildren();
   const ff0 = pids.reduce((a, p) => a + processCpuSeconds(p), 0);
   const cpu0 = process.cpuUsage();
   const frames0 = daemon.stats.frames;
+  const unchanged0 = daemon.stats.framesUnchanged;
   const dropped0 = daemon.framesDropped;
-  daemon.stats.frameLatencies.length = 0;
+  daemon.stats.frameAges.length = 0;
   daemon.stats.latencies.length = 0;
   const t0 = Date.now();
   await new Promise((r) => setTimeout(r, seconds * 1000));
-  const wall = (Date.now() - t0) / 1000;
+  const t1 = Date.now();
+  const wall = (t1 - t0) / 1000;
   const cpu = process.cpuUsage(cpu0);
+  // A pass's match comes while its face is in view, or just after (the last votes' analysis).
+  const sinceAppearance: number[] = [];
+  let passes = 0;
+  let missed = 0;
+  for (const [camera, start] of clipStart) {
+    const cycle = CYCLE_S * 1000;
+    for (let pass = start + Math.ceil((t0 - start) / cycle) * cycle; pass + cycle <= t1; pass += cycle) {
+      passes++;
+      const match = matches.find((m) => m.camera === camera && m.at >= pass && m.at < pass + cycle);
+      if (match) sinceAppearance.push(match.at - pass);
+      else missed++;
+    }
+  }
   const result: RunResult = {
     cameras,
+    motion,
     seconds: wall,
     frames: daemon.stats.frames - frames0,
+    unchanged: daemon.stats.framesUnchanged - unchanged0,
     dropped: daemon.framesDropped - dropped0,
     events: [...daemon.stats.latencies],
-    frameLatencies: [...daemon.stats.frameLatencies],
+    sinceAppearance,
+    passes,
+    missed,
+    frameAges: [...daemon.stats.frameAges],
     daemonCpuS: (cpu.user + cpu.system) / 1e6,
     ffmpegCpuS: pids.reduce((a, p) => a + processCpuSeconds(p), 0) - ff0,
     peakRssMiB: process.resourceUsage().maxRSS / 1024,
@@ -137,31 +179,48 @@ export async function benchDaemon(seconds = 30): Promise<string> {
     await makeClip(dir);
     const t = new Table([
       'cameras',
+      'motion gating',
       'frames analysed /s (asked)',
-      'frames dropped /s',
-      'events',
+      'unchanged /s',
+      'dropped /s',
+      'frame age at analysis p50 / p99 ms',
       'frame-to-event p50 / p99 ms',
-      'frame-to-analysis p50 / p99 ms',
+      'appearance-to-event p50 / p99 ms',
+      'passes without a match',
       'CPU: daemon + ffmpeg, % of one core',
       'peak RSS daemon / ffmpeg MiB',
     ]);
     for (const cameras of [1, 4]) {
-      const out = execFileSync(
-        process.execPath,
-        ['--import', 'tsx', import.meta.filename, 'child', String(cameras), String(seconds), dir],
-        { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
-      );
-      const r = JSON.parse(out.trim().split('\n').at(-1)!) as RunResult;
-      t.add(
-        String(cameras),
-        `${(r.frames / r.seconds).toFixed(2)} (${5 * cameras})`,
-        (r.dropped / r.seconds).toFixed(2),
-        String(r.events.length),
-        `${percentile(r.events, 50)} / ${percentile(r.events, 99)}`,
-        `${percentile(r.frameLatencies, 50)} / ${percentile(r.frameLatencies, 99)}`,
-        `${((100 * r.daemonCpuS) / r.seconds).toFixed(0)} + ${((100 * r.ffmpegCpuS) / r.seconds).toFixed(0)}`,
-        `${r.peakRssMiB.toFixed(0)} / ${r.ffmpegRssMiB.toFixed(0)}`,
-      );
+      for (const motion of [false, true]) {
+        const out = execFileSync(
+          process.execPath,
+          [
+            '--import',
+            'tsx',
+            import.meta.filename,
+            'child',
+            String(cameras),
+            String(motion),
+            String(seconds),
+            dir,
+          ],
+          { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024 },
+        );
+        const r = JSON.parse(out.trim().split('\n').at(-1)!) as RunResult;
+        t.add(
+          String(cameras),
+          motion ? 'on' : 'off',
+          `${(r.frames / r.seconds).toFixed(2)} (${5 * cameras})`,
+          (r.unchanged / r.seconds).toFixed(2),
+          (r.dropped / r.seconds).toFixed(2),
+          `${percentile(r.frameAges, 50)} / ${percentile(r.frameAges, 99)}`,
+          `${percentile(r.events, 50)} / ${percentile(r.events, 99)}`,
+          `${percentile(r.sinceAppearance, 50)} / ${percentile(r.sinceAppearance, 99)}`,
+          `${r.missed} of ${r.passes}`,
+          `${((100 * r.daemonCpuS) / r.seconds).toFixed(0)} + ${((100 * r.ffmpegCpuS) / r.seconds).toFixed(0)}`,
+          `${r.peakRssMiB.toFixed(0)} / ${r.ffmpegRssMiB.toFixed(0)}`,
+        );
+      }
     }
     return t.toString();
   } finally {
@@ -171,8 +230,8 @@ export async function benchDaemon(seconds = 30): Promise<string> {
 
 if (process.argv[1] === import.meta.filename) {
   if (process.argv[2] === 'child') {
-    const [cameras, seconds, dir] = process.argv.slice(3);
-    console.log(JSON.stringify(await child(Number(cameras), Number(seconds), dir!)));
+    const [cameras, motion, seconds, dir] = process.argv.slice(3);
+    console.log(JSON.stringify(await child(Number(cameras), motion === 'true', Number(seconds), dir!)));
     process.exit(0);
   } else {
     console.log(await benchDaemon(Number(process.argv[2] ?? 30)));

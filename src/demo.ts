@@ -32,28 +32,38 @@ function samplePhoto(name: string): string {
 }
 
 /** One scene of a clip: a photo fitted into the 1280x720 frame (or `height` px tall), or nobody. */
-export type Scene = { photo: string | null; seconds: number; height?: number };
+/** `sway`: the photo moves side to side by up to this many pixels (a person is never still). */
+export type Scene = { photo: string | null; seconds: number; height?: number; sway?: number };
 
 /**
  * A 720p H.264 clip of still scenes at 25 fps, one after another (an empty scene is a gray
  * frame): what the demo camera, the end-to-end test and the daemon bench play as a camera.
+ * `noise`: a camera sensor's grain, ffmpeg's noise filter at this strength (about +-noise grey
+ * levels, new every frame; none by default).
  */
 export function writeSceneClip(
   out: string,
   scenes: readonly Scene[],
-  opts: { pad?: string; bitrate?: string } = {},
+  opts: { pad?: string; bitrate?: string; noise?: number } = {},
 ): void {
+  const grain = opts.noise ? `,noise=alls=${opts.noise}:allf=t` : '';
   const inputs: string[] = [];
   const filters = scenes.map((scene, i) => {
     if (!scene.photo) {
       inputs.push('-f', 'lavfi', '-t', String(scene.seconds), '-i', 'color=c=gray:s=1280x720:r=25');
-      return `[${i}:v]format=yuv420p,setsar=1[s${i}]`;
+      return `[${i}:v]format=yuv420p,setsar=1${grain}[s${i}]`;
     }
     inputs.push('-loop', '1', '-t', String(scene.seconds), '-i', scene.photo);
     const scale = scene.height
       ? `scale=-2:${scene.height}`
       : 'scale=1280:720:force_original_aspect_ratio=decrease';
-    return `[${i}:v]${scale},pad=1280:720:(ow-iw)/2:(oh-ih)/2:color=${opts.pad ?? 'black'},setsar=1,fps=25,format=yuv420p[s${i}]`;
+    const size = `s=1280x720:r=25:d=${scene.seconds}`;
+    // Swaying: the photo moves side to side as a person's head does, once every 2 s.
+    const x = scene.sway ? `(W-w)/2+${scene.sway}*sin(PI*t)` : '(W-w)/2';
+    return (
+      `color=c=${opts.pad ?? 'black'}:${size}[bg${i}];[${i}:v]${scale},setsar=1[p${i}];` +
+      `[bg${i}][p${i}]overlay=x='${x}':y=(H-h)/2:eval=frame:shortest=1,format=yuv420p${grain}[s${i}]`
+    );
   });
   const concat = `${scenes.map((_, i) => `[s${i}]`).join('')}concat=n=${scenes.length}:v=1:a=0[v]`;
   execFileSync('ffmpeg', [

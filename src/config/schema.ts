@@ -435,11 +435,6 @@ export const schema = {
       format: positive('gallery.timeoutSeconds'),
       default: 30,
     },
-    maxFrameAgeMs: {
-      doc: "A frame older than this when its analysis would start is dropped and counted (facegate_frames_stale_total), never decided on: events are about who is at the door now. A frame's age runs from its arrival from the camera; events carry it (frame_age_ms).",
-      format: positive('pipeline.maxFrameAgeMs'),
-      default: 2000,
-    },
     stallSeconds: {
       doc: 'A download with no data for this long is abandoned.',
       format: positive('gallery.stallSeconds'),

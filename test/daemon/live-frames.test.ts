@@ -11,6 +11,7 @@ import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/schema.js';
 import { Daemon } from '../../src/daemon.js';
+import { writeSceneClip } from '../../src/demo.js';
 import { faceCrop } from '../helpers/faces.js';
 import { LIVE_25FPS, LIVE_SMALL, RtspServer } from '../helpers/rtsp.js';
 import { sleep, until } from '../helpers/wait.js';
@@ -147,6 +148,72 @@ describe('an analysis slower than the camera', () => {
       await watcher.endAsync();
       await daemon.stop();
     }
+  });
+});
+
+describe('motion gating', () => {
+  it('skips a still scene and decides on a face brought into view as soon as without gating', async () => {
+    // A grey wall with a sensor's grain for 8 s, then a face for 5 s, then the wall again.
+    writeFileSync(join(dir, 'face.png'), await faceCrop(1));
+    const clip = join(dir, 'door.mp4');
+    writeSceneClip(
+      clip,
+      [
+        { photo: null, seconds: 8 },
+        { photo: join(dir, 'face.png'), seconds: 5, height: 360 },
+        { photo: null, seconds: 4 },
+      ],
+      { pad: 'gray', noise: 6 },
+    );
+    const server = await RtspServer.start(
+      `filesrc location=${clip} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1`,
+    );
+    servers.push(server);
+    const run = async (motion: boolean) => {
+      const logs: { message: string; at: number }[] = [];
+      const daemon = new Daemon(
+        loadConfig(undefined, {}, [
+          { key: 'stateDir', value: join(dir, `state-motion-${motion}`) },
+          { key: 'cameras', value: [{ name: 'door', url: server.url, fps: 5, width: 1280, height: 720 }] },
+          { key: 'pipeline.motion.enabled', value: motion },
+          { key: 'mqtt.embedded.enabled', value: false },
+          { key: 'http.enabled', value: false },
+        ]),
+        (_level, message) => logs.push({ message, at: Date.now() }),
+        { drainMs: 1000 },
+      );
+      await daemon.start();
+      try {
+        let clipStart = NaN;
+        await until(
+          'camera online',
+          () =>
+            daemon.progress().cameras.door?.state === 'online' &&
+            !Number.isNaN((clipStart = Date.parse(daemon.progress().cameras.door!.since))),
+          60_000,
+        );
+        await until('the clip played', () => Date.now() - clipStart > 16_000, 60_000);
+        const decision = logs.find((l) => l.message.startsWith('unknown face at door'));
+        return {
+          stats: { ...daemon.stats },
+          decidedAfter: decision ? decision.at - (clipStart + 8000) : NaN,
+        };
+      } finally {
+        await daemon.stop();
+      }
+    };
+    const [off, on] = [await run(false), await run(true)];
+    console.log(
+      `motion gating: off ${off.stats.frames} analysed, decided ${off.decidedAfter} ms after the face came; on ${on.stats.frames} analysed, ${on.stats.framesUnchanged} skipped, decided ${on.decidedAfter} ms after`,
+    );
+    // Without gating every frame of the 16 s is analysed; with it, the still wall mostly is not.
+    expect(off.stats.framesUnchanged).toBe(0);
+    expect(on.stats.framesUnchanged).toBeGreaterThan(on.stats.frames);
+    // The face is decided on with gating too, and not later than a frame or two (0.2 s each)
+    // beyond the run without it (both runs share the machine's noise: a generous margin).
+    expect(off.decidedAfter).toBeGreaterThan(0);
+    expect(on.decidedAfter).toBeGreaterThan(0);
+    expect(on.decidedAfter).toBeLessThan(off.decidedAfter + 1500);
   });
 });
 
