@@ -9,6 +9,7 @@ import sharp from 'sharp';
 import { Matcher } from '../src/gallery/matcher.js';
 import { benchTraining } from './training.js';
 import { benchGallerySync } from './gallery-sync.js';
+import { benchEncoders } from './encoders.js';
 import { benchMqtt } from './mqtt.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces } from '../src/inference/detector.js';
 import { FaceEngine, type StageTimings } from '../src/inference/faces.js';
@@ -243,6 +244,9 @@ console.log(
   `\npeak RSS: ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MiB (this process: facegate models, face-api on WASM, a 100,000-person gallery)`,
 );
 await engine.release();
+
+console.log('\n## The two encoders (bench/encoders.ts)\n');
+console.log(await benchEncoders());
 if (process.argv.includes('--models-only')) process.exit(0);
 
 console.log('\n## Gallery sync\n');

@@ -31,7 +31,7 @@ import { PairHeadMatcher } from './gallery/pair-matcher.js';
 import { connectGalleryToMqtt } from './gallery/mqtt.js';
 import { GalleryStore } from './gallery/store.js';
 import { gallerySource, GallerySyncer } from './gallery/syncer.js';
-import { FaceEngine, type Face, type StageTimings } from './inference/faces.js';
+import { FaceEngine, matchThreshold, type Face, type StageTimings } from './inference/faces.js';
 import { fallbackOf } from './inference/self-check.js';
 import { HeadModel } from './inference/head.js';
 import { InferenceQueue } from './inference/queue.js';
@@ -440,9 +440,10 @@ export class Daemon {
   /** The decision threshold of the configured comparator. */
   private get threshold(): number {
     const m = this.config.match;
-    if (m.comparator === 'distance') return m.threshold;
+    const distance = matchThreshold(this.config);
+    if (m.comparator === 'distance') return distance;
     if (m.headThreshold > 0) return m.headThreshold;
-    return (this.pairHead?.manifest ?? this.engine?.projectionManifest)?.threshold ?? m.threshold;
+    return (this.pairHead?.manifest ?? this.engine?.projectionManifest)?.threshold ?? distance;
   }
 
   /** The search for the gallery as it is now; rebuilt when the gallery version changes. */

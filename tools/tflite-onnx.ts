@@ -1,7 +1,11 @@
 // A TFLite float graph (tools/tflite.ts) as an ONNX graph in NCHW, op for op, for the operators
 // the packaged MobileFaceNet uses: CONV_2D, DEPTHWISE_CONV_2D, ADD, SUB, MUL, ABS, RELU, RESHAPE.
 // TFLite has no PReLU in this file: the exporter wrote each as relu(x) + c * (x - |x|), five ops
-// over the whole activation; they are fused back into one PRelu with slope 2c.
+// over the whole activation. Each becomes a * x + (1 - a) * relu(x) with a = 2c, the per-channel
+// scales as BatchNormalization: ONNX Runtime runs all of it in its blocked NCHWc layout (the
+// scales as 1x1 depthwise convolutions), where an ONNX PRelu has no NCHWc kernel and made it
+// reorder the activation out and back around each of the 33 (3.4 against 5.2 ms a face, batch 1;
+// bench/RESULTS.md).
 import { GraphBuilder } from '../src/inference/onnx-writer.js';
 import { depthwiseToOihw } from './tfjs-weights.js';
 import type { TfliteModel, TfliteOperator, TfliteTensor } from './tflite.js';
@@ -93,10 +97,29 @@ export function tfliteToOnnx(m: TfliteModel, name: string, norm: InputNormalizat
     const prelu = prelus.get(op);
     if (prelu) {
       const slope = (prelu.slope.data as Float32Array).map((v) => 2 * v);
-      values.set(
-        prelu.output,
-        g.node('PRelu', [value(prelu.x), g.floats(`${prelu.slope.name}/prelu`, [slope.length, 1, 1], slope)]),
+      const x = value(prelu.x);
+      const perChannel = (input: string, scale: Float32Array, tag: string) => {
+        const c = scale.length;
+        const at = (what: string, data: Float32Array) =>
+          g.floats(`${prelu.slope.name}/${tag}/${what}`, [c], data);
+        return g.node(
+          'BatchNormalization',
+          [
+            input,
+            at('scale', scale),
+            at('bias', new Float32Array(c)),
+            at('mean', new Float32Array(c)),
+            at('var', new Float32Array(c).fill(1)),
+          ],
+          { epsilon: { float: 0 } },
+        );
+      };
+      const positive = perChannel(
+        g.node('Relu', [x]),
+        slope.map((a) => 1 - a),
+        'positive',
       );
+      values.set(prelu.output, g.node('Add', [perChannel(x, slope, 'linear'), positive]));
       continue;
     }
     if (fused.has(op)) continue;

@@ -5,6 +5,7 @@ import { scorePairs } from '../eval/evaluate.js';
 import { farAt, tarAt, thresholdAtFar } from '../eval/metrics.js';
 import { FacegateError } from '../errors.js';
 import { parseCommand, parseNumber, round, type CommandContext } from './args.js';
+import { matchThreshold } from '../inference/faces.js';
 import { embedForEval, EVAL_SETUP_OPTIONS, evalSetup } from './eval.js';
 
 export const CALIBRATE_USAGE = `Usage: facegate calibrate --pairs FILE --root DIR --far F [options]
@@ -43,7 +44,7 @@ export async function calibrateCommand(argv: string[], ctx: CommandContext): Pro
       setup,
       pairs.flatMap((p) => [p.file1, p.file2]),
       config,
-      config.match.threshold,
+      matchThreshold(config),
     ),
   );
   const threshold = round(thresholdAtFar(scored, far), 4);

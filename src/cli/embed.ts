@@ -7,7 +7,7 @@ export const EMBED_USAGE = `Usage: facegate embed [--all-faces] [--crop aligned|
 
 Prints one JSON line per image:
   {"file", "faces": [{"box": [x, y, w, h], "score", "landmarks": [[x, y], ...68], "quality": {...},
-                      "embedding": [128 numbers]}]}
+                      "embedding": [128 numbers (dlib) or 192 (mobilefacenet)]}]}
 Only the largest face unless --all-faces. An image that cannot be read prints {"file", "error"}
 and the others still run. Exit status 0 only when every image was read.
 

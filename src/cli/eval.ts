@@ -12,7 +12,12 @@ import {
 import { writeEvaluationPlot } from '../eval/plot.js';
 import { FacegateError } from '../errors.js';
 import { nearDecision } from '../gallery/matcher.js';
-import { DEFAULT_THRESHOLD, type FaceEngine, type FaceSelection } from '../inference/faces.js';
+import {
+  ENCODER_THRESHOLDS,
+  matchThreshold,
+  type FaceEngine,
+  type FaceSelection,
+} from '../inference/faces.js';
 import type { Config } from '../config/schema.js';
 import { parseCommand, parseInteger, parseNumber, round, type CommandContext } from './args.js';
 
@@ -39,7 +44,7 @@ Options:
   --select MODE       central (default: the face nearest the image centre, as datasets are cut)
                       or largest
   --crop MODE         aligned (default) or box (plain box crop, for comparison)
-  --threshold T       decision threshold to report at (default: match.threshold, ${DEFAULT_THRESHOLD})
+  --threshold T       decision threshold to report at (default: match.threshold, or the encoder's own: dlib ${ENCODER_THRESHOLDS.dlib}, mobilefacenet ${ENCODER_THRESHOLDS.mobilefacenet})
   --gate              drop faces that fail the quality gates (counted as without a usable face)
   --plot OUT.png      ROC curve and distance histograms (verification)
   --enroll-images K   open set: enroll K photos per identity (default 1, one-shot)
@@ -144,7 +149,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     return 0;
   }
   const setup = evalSetup(values);
-  const threshold = parseNumber('threshold', values.threshold, config.match.threshold);
+  const threshold = parseNumber('threshold', values.threshold, matchThreshold(config));
   const engine = await ctx.engine();
   const settings = {
     select: setup.select,

@@ -7,7 +7,7 @@ import { enrollPerson, enrollmentPolicy, EnrollmentRejected, reembedGallery } fr
 import { GalleryStore } from '../gallery/store.js';
 import { gallerySource, GallerySyncer } from '../gallery/syncer.js';
 import { exportGallery, importGallery, parseExport } from '../gallery/transfer.js';
-import { DEFAULT_THRESHOLD, type FaceEngine } from '../inference/faces.js';
+import { ENCODER_THRESHOLDS, matchThreshold, type FaceEngine } from '../inference/faces.js';
 import { parseCommand, parseNumber, type CommandContext, type Io } from './args.js';
 
 const STATE_HELP = `  --state-dir DIR     where the gallery lives (default: stateDir of the config, $FACEGATE_STATE_DIR, ./state)`;
@@ -35,7 +35,7 @@ Options:
   --id ID             stable identifier (letters, digits, . _ : @ -)
   --name NAME         display name, used in events
   --metadata JSON     a JSON object kept with the person
-  --threshold T       duplicate check threshold (default: match.threshold, ${DEFAULT_THRESHOLD})
+  --threshold T       duplicate check threshold (default: match.threshold, or the encoder's own: dlib ${ENCODER_THRESHOLDS.dlib}, mobilefacenet ${ENCODER_THRESHOLDS.mobilefacenet})
   --force             enroll even when the face matches someone else
 ${STATE_HELP}
   -h, --help          this text`;
@@ -81,7 +81,7 @@ export async function enrollCommand(argv: string[], ctx: CommandContext): Promis
     source: basename(file),
   }));
   const policy = enrollmentPolicy(config, {
-    threshold: parseNumber('threshold', values.threshold, config.match.threshold),
+    threshold: parseNumber('threshold', values.threshold, matchThreshold(config)),
     force: values.force ?? false,
   });
   const engine = await ctx.engine();

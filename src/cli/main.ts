@@ -4,7 +4,7 @@
 import { FacegateError } from '../errors.js';
 import { FaceEngine } from '../inference/faces.js';
 import { fallbackOf } from '../inference/self-check.js';
-import { loadConfig, modelOptions, type Config } from '../config/schema.js';
+import { loadConfig, modelOptions, type Config, type ConfigOverride } from '../config/schema.js';
 import { processIo, type CommandContext, type Io } from './args.js';
 import { calibrateCommand } from './calibrate.js';
 import { configCommand } from './config.js';
@@ -24,7 +24,7 @@ type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
  */
 const COMMANDS: Record<string, { run: Command; summary: string; optionsInConfig?: boolean }> = {
   run: { run: runCommand, summary: 'run the daemon: cameras in, events out', optionsInConfig: true },
-  embed: { run: embedCommand, summary: 'print the faces and 128-D embeddings found in images' },
+  embed: { run: embedCommand, summary: 'print the faces and embeddings found in images' },
   verify: { run: verifyCommand, summary: 'decide whether two photos show the same person' },
   eval: { run: evalCommand, summary: 'measure verification or open-set accuracy on labelled photos' },
   enroll: { run: enrollCommand, summary: 'add a person to the gallery from one photo' },
@@ -44,37 +44,54 @@ ${Object.entries(COMMANDS)
   .map(([name, c]) => `  ${name.padEnd(10)} ${c.summary}`)
   .join('\n')}
 
-Global option: --config FILE (a JSON config file; also $FACEGATE_CONFIG). FACEGATE_*
-environment variables override it; see docs/configuration.md.
+Global options: --config FILE (a JSON config file; also $FACEGATE_CONFIG). FACEGATE_*
+environment variables override it; see docs/configuration.md. --encoder dlib|mobilefacenet
+(models.encoder) picks the face encoder for any command that encodes faces.
 Run "facegate COMMAND --help" for a command's options.`;
 
-/** Takes --config FILE / --config=FILE out of argv, wherever it stands. */
-function extractConfigFile(argv: string[]): { file: string | undefined; rest: string[] } {
+/**
+ * Takes the global options out of argv, wherever they stand: --config FILE and --encoder NAME
+ * (either also as --option=VALUE). --encoder sets models.encoder for any command that encodes.
+ */
+function extractGlobalOptions(argv: string[]): {
+  file: string | undefined;
+  overrides: ConfigOverride[];
+  rest: string[];
+} {
   const rest: string[] = [];
   let file = process.env.FACEGATE_CONFIG || undefined;
+  const overrides: ConfigOverride[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
-    if (a === '--config') {
-      file = argv[++i];
-      if (file === undefined) throw new FacegateError('USAGE', '--config needs a FILE');
-    } else if (a.startsWith('--config=')) file = a.slice('--config='.length);
-    else rest.push(a);
+    const [flag, inline] =
+      a.startsWith('--') && a.includes('=')
+        ? [a.slice(0, a.indexOf('=')), a.slice(a.indexOf('=') + 1)]
+        : [a, undefined];
+    if (flag !== '--config' && flag !== '--encoder') {
+      rest.push(a);
+      continue;
+    }
+    const value = inline ?? argv[++i];
+    if (value === undefined)
+      throw new FacegateError('USAGE', `${flag} needs a ${flag === '--config' ? 'FILE' : 'NAME'}`);
+    if (flag === '--config') file = value;
+    else overrides.push({ key: 'models.encoder', value });
   }
-  return { file, rest };
+  return { file, overrides, rest };
 }
 
 const exitCode = (err: FacegateError) => (err.code === 'CONFIG_INVALID' ? 78 : 2); // 78: EX_CONFIG
 
 export async function main(argv: string[], io: Io = processIo): Promise<number> {
-  let extracted: { file: string | undefined; rest: string[] };
+  let extracted: ReturnType<typeof extractGlobalOptions>;
   try {
-    extracted = extractConfigFile(argv);
+    extracted = extractGlobalOptions(argv);
   } catch (err) {
     if (!(err instanceof FacegateError)) throw err;
     io.err(`facegate: ${err.message}`);
     return exitCode(err);
   }
-  const { file, rest: args } = extracted;
+  const { file, overrides: global, rest: args } = extracted;
   const [name, ...rest] = args;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(USAGE);
@@ -87,7 +104,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
   let config: Config | undefined;
   try {
-    config = loadConfig(file);
+    config = loadConfig(file, process.env, global);
   } catch (err) {
     if (!(err instanceof FacegateError)) throw err;
     // A command whose options go into the configuration (run: --set, --camera ...) reports
@@ -97,7 +114,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       return exitCode(err);
     }
   }
-  const loaded = () => config ?? loadConfig(file);
+  const loaded = () => config ?? loadConfig(file, process.env, global);
   let engine: FaceEngine | undefined;
   const openEngine = async (): Promise<FaceEngine> => {
     if (engine) return engine;
@@ -113,7 +130,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       get config() {
         return loaded();
       },
-      loadConfig: (overrides) => loadConfig(file, process.env, overrides),
+      loadConfig: (overrides) => loadConfig(file, process.env, [...global, ...(overrides ?? [])]),
       engine: openEngine,
     });
   } catch (err) {

@@ -1,6 +1,6 @@
 // facegate verify IMAGE1 IMAGE2 [--threshold T]: the one-shot decision d(img1, img2) < T.
 import { FacegateError } from '../errors.js';
-import { DEFAULT_THRESHOLD, euclidean } from '../inference/faces.js';
+import { ENCODER_THRESHOLDS, euclidean, matchThreshold } from '../inference/faces.js';
 import { decodeImage } from '../vision/image.js';
 import { parseCommand, parseNumber, round, type CommandContext } from './args.js';
 
@@ -8,12 +8,12 @@ export const VERIFY_USAGE = `Usage: facegate verify IMAGE1 IMAGE2 [--threshold T
 
 Compares the largest face in each image and prints
   {"distance", "threshold", "same"}
-where distance is the Euclidean distance between the two 128-D embeddings and same is
+where distance is the Euclidean distance between the two unit-length embeddings and same is
 distance < threshold. Exit status 0 when both faces were compared (same or not), 2 when an
 image cannot be read or has no face.
 
 Options:
-  --threshold T      decision threshold (default: match.threshold of the config, ${DEFAULT_THRESHOLD})
+  --threshold T      decision threshold (default: match.threshold, or the encoder's own: dlib ${ENCODER_THRESHOLDS.dlib}, mobilefacenet ${ENCODER_THRESHOLDS.mobilefacenet})
   -h, --help         this text`;
 
 export async function verifyCommand(argv: string[], ctx: CommandContext): Promise<number> {
@@ -29,7 +29,7 @@ export async function verifyCommand(argv: string[], ctx: CommandContext): Promis
       `verify takes exactly two images, got ${positionals.length}\n\n${VERIFY_USAGE}`,
     );
   }
-  const threshold = parseNumber('threshold', values.threshold, config.match.threshold);
+  const threshold = parseNumber('threshold', values.threshold, matchThreshold(config));
   if (threshold <= 0) throw new FacegateError('USAGE', `--threshold must be positive, got ${threshold}`);
   const engine = await ctx.engine();
   const embeddings: Float32Array[] = [];

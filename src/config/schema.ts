@@ -9,7 +9,8 @@ import { redactText, redactUrl } from '../camera/url.js';
 import { FacegateError } from '../errors.js';
 import { DEFAULT_SIMILAR_FACE_RATIO } from '../gallery/enroll.js';
 import { DEFAULT_DETECTOR_OPTIONS, DETECTOR_LEVELS, MAX_INPUT_SIDE } from '../inference/detector.js';
-import { DEFAULT_THRESHOLD } from '../inference/faces.js';
+import { ENCODER_THRESHOLDS } from '../inference/faces.js';
+import { ENCODERS, type EncoderName } from '../inference/model-manifest.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions } from '../inference/session.js';
 import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
 
@@ -159,6 +160,12 @@ export const schema = {
       env: 'FACEGATE_MODELS_ENGINE_CACHE_DIR',
     },
     fp16: { doc: 'TensorRT: allow fp16 kernels.', format: 'flag', default: true },
+    encoder: {
+      doc: "The face encoder: 'dlib' (dlib's ResNet, 128-D, faces aligned to dlib's 150-pixel template) or 'mobilefacenet' (ArcFace-trained MobileFaceNet, 192-D, faces aligned to ArcFace's 112-pixel five-point template; docs/models.md). Switching re-embeds the gallery from its stored photos.",
+      format: [...ENCODERS],
+      default: 'dlib' as EncoderName,
+      env: 'FACEGATE_MODELS_ENCODER',
+    },
     int8: {
       doc: "CPU provider: run the encoder quantized to int8 (about 2x faster per face with VNNI; accuracy in docs/recognition.md). Its embeddings differ slightly from the float ones, so switching re-embeds the gallery. At start it must give the float encoder's answers on packaged faces, or the float encoder runs instead (logged, in /readyz and /metrics; docs/models.md).",
       format: 'flag',
@@ -299,9 +306,12 @@ export const schema = {
   },
   match: {
     threshold: {
-      doc: 'Same person when the embedding distance is under this (facegate calibrate prints one for a false-accept rate).',
-      format: positive('match.threshold'),
-      default: DEFAULT_THRESHOLD,
+      doc: `Same person when the distance between unit-length embeddings is under this (facegate calibrate prints one for a false-accept rate); 0: the encoder's own (dlib ${ENCODER_THRESHOLDS.dlib}, mobilefacenet ${ENCODER_THRESHOLDS.mobilefacenet}, at the same false-accept rate).`,
+      format: (v: unknown) => {
+        if (typeof v !== 'number' || !(v >= 0))
+          throw new Error('match.threshold must be 0 or a positive number');
+      },
+      default: 0,
       env: 'FACEGATE_MATCH_THRESHOLD',
     },
     minMargin: {
@@ -506,13 +516,16 @@ function build(env: NodeJS.ProcessEnv) {
 export type Config = ReturnType<ReturnType<typeof build>['getProperties']>;
 
 /** How the configured models are opened: folder, providers and their settings. */
-export function modelOptions(models: Config['models']): SessionOptions & { modelsDir?: string } {
+export function modelOptions(
+  models: Config['models'],
+): SessionOptions & { modelsDir?: string; encoder: EncoderName } {
   return {
     ...(models.dir ? { modelsDir: models.dir } : {}),
     providers: models.providers,
     ...(models.engineCacheDir ? { engineCacheDir: models.engineCacheDir } : {}),
     fp16: models.fp16,
     int8: models.int8,
+    encoder: models.encoder,
   };
 }
 

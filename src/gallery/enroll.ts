@@ -3,7 +3,7 @@
 // a face below the quality gates, or a face that already belongs to someone else.
 import type { Config } from '../config/schema.js';
 import { FacegateError } from '../errors.js';
-import type { Face, FaceEngine } from '../inference/faces.js';
+import { matchThreshold, type Face, type FaceEngine } from '../inference/faces.js';
 import { decodeImage } from '../vision/image.js';
 import { checkGates, type QualityGates } from '../vision/quality.js';
 import { Matcher } from './matcher.js';
@@ -38,7 +38,7 @@ export function enrollmentPolicy(
   overrides: Partial<EnrollmentPolicy> = {},
 ): EnrollmentPolicy {
   return {
-    threshold: config.match.threshold,
+    threshold: matchThreshold(config),
     gates: config.quality,
     similarFaceRatio: config.enrollment.similarFaceRatio,
     ...overrides,

@@ -1,13 +1,20 @@
 // The face pipeline for one image: detect, find 68 landmarks per face, align each face to the
-// encoder's 150x150 chip, measure its quality, encode all faces in one batch. Returns faces in
+// encoder's chip (dlib's 150-pixel mean face, or ArcFace's 112-pixel five points for
+// MobileFaceNet), measure its quality, encode all faces in one batch. Returns faces in
 // image coordinates with their embeddings; deciding what to do with them is the caller's business.
-import { alignmentTransform, boxCropTransform, type Point } from '../vision/alignment.js';
+import { alignmentTransform, arcfaceTransform, boxCropTransform, type Point } from '../vision/alignment.js';
 import type { RgbImage } from '../vision/image.js';
 import { measureQuality, type FaceQuality } from '../vision/quality.js';
 import { ImagePyramid, type Rect } from '../vision/warp.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces, type Detection, type DetectorOptions } from './detector.js';
 import type { HeadManifest, HeadModel } from './head.js';
-import { defaultModelsDir, readManifest, type ModelManifest } from './model-manifest.js';
+import {
+  defaultModelsDir,
+  encoderEntry,
+  readManifest,
+  type EncoderName,
+  type ModelManifest,
+} from './model-manifest.js';
 import { checkEncoder, selfCheckPhotos, type ChipEncoder, type EncoderSelfCheck } from './self-check.js';
 import {
   openModel,
@@ -76,14 +83,14 @@ export class FaceEngine {
   ) {}
 
   static async open(
-    opts: SessionOptions & { modelsDir?: string; projection?: HeadModel } = {},
+    opts: SessionOptions & { modelsDir?: string; projection?: HeadModel; encoder?: EncoderName } = {},
   ): Promise<FaceEngine> {
     const dir = opts.modelsDir ?? defaultModelsDir();
     const manifest = readManifest(dir);
     const [detector, landmarker, encoder] = await Promise.all([
       openModel(dir, manifest.models.detector, opts),
       openModel(dir, manifest.models.landmarks, opts),
-      openModel(dir, manifest.models.encoder, opts),
+      openModel(dir, encoderEntry(manifest, opts.encoder), opts),
     ]);
     const engine = new FaceEngine(detector, landmarker, encoder, dir, opts.projection);
     try {
@@ -106,8 +113,10 @@ export class FaceEngine {
    * on the CPU runs instead (self-check.ts).
    */
   private async checkEncoder(manifest: ModelManifest): Promise<void> {
-    const float = manifest.models.encoder;
     const candidate = this.encoderSession;
+    const float = [manifest.models.encoder, manifest.models.mobilefacenet].find(
+      (e) => e === candidate.entry || e.int8 === candidate.entry,
+    )!;
     if (candidate.entry === float && candidate.provider === 'cpu') return;
     const reference = await openModel(this.modelsDir, float, { providers: ['cpu'] });
     const encodeWith =
@@ -248,9 +257,11 @@ export class FaceEngine {
     t.landmarks = lap();
     const faces = dets.map((d, i) => {
       const m =
-        (opts.crop ?? 'aligned') === 'aligned'
-          ? alignmentTransform(landmarks[i]!, size)
-          : boxCropTransform(d.box, size);
+        (opts.crop ?? 'aligned') !== 'aligned'
+          ? boxCropTransform(d.box, size)
+          : this.encoder.entry.preprocessing.pad === 'none: aligned to the ArcFace template'
+            ? arcfaceTransform(landmarks[i]!, size)
+            : alignmentTransform(landmarks[i]!, size);
       const chip = chips.subarray(i * per, (i + 1) * per);
       pyramid.warp(m, size, size, chip);
       const quality = measureQuality({
@@ -392,6 +403,23 @@ export function euclidean(a: Float32Array, b: Float32Array): number {
  * the LFW 10-fold protocol picks 0.419-0.420 on lfw-dev pairs (bench/RESULTS.md, 2026-11-29).
  */
 export const DEFAULT_THRESHOLD = 0.42;
+
+/**
+ * Each encoder's default threshold (match.threshold 0): dlib's as above; MobileFaceNet's where
+ * its false-accept rate on lfw-dev pairs is dlib's at 0.42 (bench/RESULTS.md, 2026-12-06).
+ */
+export const ENCODER_THRESHOLDS: Record<EncoderName, number> = {
+  dlib: DEFAULT_THRESHOLD,
+  mobilefacenet: 1.12,
+};
+
+/** The decision threshold: match.threshold, or with 0 there, the encoder's own. */
+export function matchThreshold(config: {
+  match: { threshold: number };
+  models: { encoder: EncoderName };
+}): number {
+  return config.match.threshold || ENCODER_THRESHOLDS[config.models.encoder];
+}
 
 /**
  * The encoder's embeddings scaled to length 1. Their length (1.3-1.55 on lfw-dev) says nothing

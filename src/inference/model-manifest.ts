@@ -11,6 +11,15 @@ import { FacegateError, readFileOrThrow } from '../errors.js';
 export const MODEL_ROLES = ['encoder', 'detector', 'landmarks', 'mobilefacenet'] as const;
 export type ModelRole = (typeof MODEL_ROLES)[number];
 
+/** The encoders to choose from (models.encoder): dlib's ResNet, or MobileFaceNet. */
+export const ENCODERS = ['dlib', 'mobilefacenet'] as const;
+export type EncoderName = (typeof ENCODERS)[number];
+
+/** The manifest entry of an encoder. */
+export function encoderEntry(manifest: ModelManifest, name: EncoderName = 'dlib'): ModelEntry {
+  return name === 'mobilefacenet' ? manifest.models.mobilefacenet : manifest.models.encoder;
+}
+
 export type TensorSpec = {
   name: string;
   shape: (number | string)[];

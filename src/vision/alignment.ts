@@ -65,6 +65,38 @@ export function alignmentTransform(
 }
 
 /**
+ * ArcFace's five-point template in a 112x112 chip (insightface): the centres of the left and right
+ * eyes (as seen in the image), the nose tip, the left and right mouth corners. MobileFaceNet and
+ * the other ArcFace-trained encoders saw their faces placed so.
+ */
+const ARCFACE_TEMPLATE_112: Point[] = [
+  [38.2946, 51.6963],
+  [73.5318, 51.5014],
+  [56.0252, 71.7366],
+  [41.5493, 92.3655],
+  [70.7299, 92.2041],
+];
+
+/** The five ArcFace points from 68 iBUG landmarks: eye centres (36-41, 42-47), 30, 48, 54. */
+function arcfacePoints(landmarks: readonly Point[]): Point[] {
+  const centre = (from: number): Point => {
+    const eye = landmarks.slice(from, from + 6);
+    return [eye.reduce((a, p) => a + p[0], 0) / 6, eye.reduce((a, p) => a + p[1], 0) / 6];
+  };
+  return [centre(36), centre(42), landmarks[30]!, landmarks[48]!, landmarks[54]!];
+}
+
+/** The affine map from chip pixels to image pixels that puts a face on ArcFace's template. */
+export function arcfaceTransform(landmarks: readonly Point[], size: number): Affine {
+  if (landmarks.length !== 68) throw new Error(`alignment needs 68 landmarks, got ${landmarks.length}`);
+  const scale = size / 112;
+  return fitSimilarity(
+    ARCFACE_TEMPLATE_112.map(([x, y]): Point => [x * scale, y * scale]),
+    arcfacePoints(landmarks),
+  );
+}
+
+/**
  * The map for a plain box crop, as face-api feeds its descriptor: the box padded to a square
  * around its centre and scaled to `size`. Used to compare against alignment.
  */

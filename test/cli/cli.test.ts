@@ -76,7 +76,7 @@ describe('facegate verify', () => {
 });
 
 describe('facegate embed', () => {
-  it('prints one line per image with box, score, 68 landmarks and a 128-D embedding', async () => {
+  it('prints one line per image with box, score, 68 landmarks and a 128-D (dlib) embedding', async () => {
     const r = await run('embed', samplePhoto('sample2.jpg'), samplePhoto('sample1.jpg'));
     expect(r.code).toBe(0);
     const lines = r.out.map((l) => JSON.parse(l) as EmbedLine);
@@ -89,6 +89,25 @@ describe('facegate embed', () => {
       expect(f.landmarks).toHaveLength(68);
       expect(f.embedding).toHaveLength(128);
     }
+  });
+
+  it('--encoder mobilefacenet gives unit 192-D embeddings, and an unknown encoder exits 78 naming the setting', async () => {
+    for (const argv of [
+      ['--encoder', 'mobilefacenet', 'embed'],
+      ['embed', '--encoder=mobilefacenet'],
+    ]) {
+      const r = await run(...argv, samplePhoto('sample2.jpg'));
+      expect(r.code).toBe(0);
+      const e = (JSON.parse(r.out[0]!) as EmbedLine).faces![0]!.embedding;
+      expect(e).toHaveLength(192);
+      expect(Math.hypot(...e)).toBeCloseTo(1, 4);
+    }
+    const bad = await run('embed', '--encoder', 'arcface', samplePhoto('sample2.jpg'));
+    expect(bad.code).toBe(78);
+    expect(bad.err).toMatch(
+      /models\.encoder: must be one of the possible values: \["dlib","mobilefacenet"\]/,
+    );
+    expect((await run('embed', '--encoder')).err).toMatch(/--encoder needs a NAME/);
   });
 
   it('--all-faces lists every face, largest first', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { loadConfig, type Config } from '../../src/config/schema.js';
+import { ENCODER_THRESHOLDS, matchThreshold } from '../../src/inference/faces.js';
 import { configDefaults, configReference } from '../../tools/config-docs.js';
 import { PROJECT_ROOT, samplePhoto } from '../helpers/fixtures.js';
 
@@ -13,7 +14,13 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 describe('configuration', () => {
   it('has typed defaults derived from the schema', () => {
     const c = loadConfig(undefined, {});
-    expect(c.match.threshold).toBe(0.42);
+    // 0: the encoder's own threshold.
+    expect(c.match.threshold).toBe(0);
+    expect(matchThreshold(c)).toBe(0.42);
+    expect(matchThreshold({ ...c, models: { ...c.models, encoder: 'mobilefacenet' } })).toBe(
+      ENCODER_THRESHOLDS.mobilefacenet,
+    );
+    expect(matchThreshold({ ...c, match: { ...c.match, threshold: 0.5 } })).toBe(0.5);
     expect(c.models.providers).toEqual(['cpu']);
     expectTypeOf(c.match.threshold).toEqualTypeOf<number>();
     expectTypeOf<Config['models']['providers']>().toEqualTypeOf<('tensorrt' | 'cuda' | 'cpu')[]>();
@@ -188,9 +195,10 @@ describe('configuration', () => {
     expect(await main(['config', '--print-schema'], io)).toBe(0);
     const settings = JSON.parse(out.at(-1)!) as { key: string; env?: string; allowed?: unknown[] }[];
     expect(settings.find((s) => s.key === 'match.threshold')).toMatchObject({
-      default: 0.42,
+      default: 0,
       env: 'FACEGATE_MATCH_THRESHOLD',
     });
+    expect(settings.find((s) => s.key === 'models.encoder')?.allowed).toEqual(['dlib', 'mobilefacenet']);
     expect(settings.find((s) => s.key === 'match.aggregation')?.allowed).toEqual(['mean', 'best']);
     expect(await main(['config', '--check'], io)).toBe(0);
   });

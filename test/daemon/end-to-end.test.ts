@@ -12,7 +12,8 @@ import { Daemon } from '../../src/daemon.js';
 import { writeSceneClip } from '../../src/demo.js';
 import { DEFAULT_SIMILAR_FACE_RATIO, enrollPerson } from '../../src/gallery/enroll.js';
 import { GalleryStore } from '../../src/gallery/store.js';
-import { DEFAULT_THRESHOLD, FaceEngine } from '../../src/inference/faces.js';
+import { ENCODER_THRESHOLDS, FaceEngine } from '../../src/inference/faces.js';
+import { ENCODERS } from '../../src/inference/model-manifest.js';
 import { DEFAULT_QUALITY_GATES } from '../../src/vision/quality.js';
 import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
 import { faceCrop } from '../helpers/faces.js';
@@ -56,10 +57,10 @@ afterAll(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-describe('facegate end to end', () => {
+describe.each(ENCODERS)('facegate end to end with the %s encoder', (encoder) => {
   it('publishes exactly one match for the enrolled person and one unknown for the stranger', async () => {
-    const stateDir = join(dir, 'state');
-    const engine = await FaceEngine.open();
+    const stateDir = join(dir, `state-${encoder}`);
+    const engine = await FaceEngine.open({ encoder });
     const store = new GalleryStore(join(stateDir, 'gallery.sqlite'));
     await enrollPerson(
       engine,
@@ -67,7 +68,7 @@ describe('facegate end to end', () => {
       { id: 'person-a', name: 'Person A' },
       [{ bytes: enrollPhoto, source: 'enroll.jpg' }],
       {
-        threshold: DEFAULT_THRESHOLD,
+        threshold: ENCODER_THRESHOLDS[encoder],
         gates: DEFAULT_QUALITY_GATES,
         similarFaceRatio: DEFAULT_SIMILAR_FACE_RATIO,
       },
@@ -81,13 +82,14 @@ describe('facegate end to end', () => {
       configFile,
       JSON.stringify({
         stateDir,
+        models: { encoder },
         // The clip is of still photos, which a camera would never send: the watchdog outlasts them.
         cameras: [{ name: 'door', url: server.url, fps: 5, width: 1280, height: 720, watchdogMs: 20_000 }],
         // Any free port: another facegate (or test) may hold the default 9789.
         http: { port: 0 },
         mqtt: {
           url: broker.url,
-          deviceId: 'e2e',
+          deviceId: `e2e-${encoder}`,
           username: USER,
           passwordFile: join(dir, 'mqtt-password'),
           outboxFsync: false,
@@ -102,7 +104,7 @@ describe('facegate end to end', () => {
       events.push({ topic, payload: JSON.parse(p.toString()) as Record<string, unknown> }),
     );
     await new Promise((r) => watcher.once('connect', r));
-    await watcher.subscribeAsync('facegate/e2e/cameras/+/+', { qos: 1 });
+    await watcher.subscribeAsync(`facegate/e2e-${encoder}/cameras/+/+`, { qos: 1 });
 
     const logs: string[] = [];
     const daemon = new Daemon(config, (level, message) => logs.push(`${level} ${message}`));
@@ -141,12 +143,12 @@ describe('facegate end to end', () => {
     }
     expect(
       unknowns[0]!.payload.nearest === null ||
-        (unknowns[0]!.payload.nearest as { distance: number }).distance >= DEFAULT_THRESHOLD,
+        (unknowns[0]!.payload.nearest as { distance: number }).distance >= ENCODER_THRESHOLDS[encoder],
     ).toBe(true);
-    expect(events.some((e) => e.topic === 'facegate/e2e/cameras/door/status')).toBe(true);
+    expect(events.some((e) => e.topic === `facegate/e2e-${encoder}/cameras/door/status`)).toBe(true);
     const latencies = daemon.stats.latencies;
     console.log(
-      `end to end: frames ${daemon.stats.frames}, faces ${daemon.stats.faces}, frame-to-event latency ms ${latencies.join(', ')}`,
+      `end to end (${encoder}): frames ${daemon.stats.frames}, faces ${daemon.stats.faces}, frame-to-event latency ms ${latencies.join(', ')}`,
     );
     expect(latencies).toHaveLength(2);
     expect(logs.join('\n')).not.toContain(PASSWORD);

@@ -122,9 +122,11 @@ describe('an analysis slower than the camera', () => {
         queued.push(sendQueue(server.port));
         await sleep(500);
       }
-      // About one analysis a 1.2 s, every one of them on a frame at most one analysis time plus
-      // one frame interval old when it started (without the reader thread: tens of seconds).
-      expect(analyses.length).toBeGreaterThan(30);
+      // About one analysis a 1.2 s (more on a busy machine), every one of them on a frame at most
+      // one analysis time plus one frame interval old when it started (without the reader thread:
+      // tens of seconds). `cycle`: the longest time from one analysis's start to the next's.
+      expect(analyses.length).toBeGreaterThan(20);
+      const cycle = Math.max(...analyses.slice(1).map((a, i) => a.start - analyses[i]!.start));
       const ages = [...daemon.stats.frameAges].sort((x, y) => x - y);
       const medianAge = ages[Math.floor(ages.length / 2)]!;
       expect(ages.at(-1)).toBeLessThanOrEqual(1000 + 200);
@@ -138,11 +140,14 @@ describe('an analysis slower than the camera', () => {
       const { receivedAt, payload } = decisions[0]!;
       const capturedAt = Date.parse(payload.captured_at);
       expect(capturedAt).toBeGreaterThan(faceAt - 1000);
-      expect(receivedAt - faceAt).toBeLessThan(10_000);
-      expect(Date.parse(payload.time) - capturedAt).toBeLessThan(2 * 1200);
+      // Three votes (recognition.unknownAfter), the analysis under way when the face came, one for
+      // the event to go out behind the next blocking analysis, and one to spare (a frame where
+      // the face was missed). Behind a queue the face came minutes late.
+      expect(receivedAt - faceAt).toBeLessThan(6 * cycle);
+      expect(Date.parse(payload.time) - capturedAt).toBeLessThanOrEqual(payload.frame_age_ms + cycle);
       expect(payload.frame_age_ms).toBeLessThanOrEqual(1200);
       console.log(
-        `slow analysis: ${analyses.length} analyses, frame age p50/max ${medianAge}/${ages.at(-1)} ms, send queue max ${Math.max(...queued)} B, face at 30 s decided ${receivedAt - faceAt} ms later (reported latency ${Date.parse(payload.time) - capturedAt} ms)`,
+        `slow analysis: ${analyses.length} analyses (longest cycle ${cycle} ms), frame age p50/max ${medianAge}/${ages.at(-1)} ms, send queue max ${Math.max(...queued)} B, face at 30 s decided ${receivedAt - faceAt} ms later (reported latency ${Date.parse(payload.time) - capturedAt} ms)`,
       );
     } finally {
       await watcher.endAsync();

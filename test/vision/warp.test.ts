@@ -1,5 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { alignmentTemplate, alignmentTransform, boxCropTransform } from '../../src/vision/alignment.js';
+import {
+  alignmentTemplate,
+  alignmentTransform,
+  arcfaceTransform,
+  boxCropTransform,
+} from '../../src/vision/alignment.js';
 import type { RgbImage } from '../../src/vision/image.js';
 import {
   affineScale,
@@ -93,6 +98,36 @@ describe('alignment', () => {
     for (const { index, chip } of alignmentTemplate(150))
       landmarks[index] = applyAffine(chipToImage, ...chip);
     alignmentTransform(landmarks, 150).forEach((v, i) => expect(v).toBeCloseTo(chipToImage[i]!, 6));
+  });
+
+  it("puts eye centres, nose tip and mouth corners on ArcFace's 112-pixel template, at any size", () => {
+    const chipToImage: Affine = [1.8, 0.3, 200, -0.3, 1.8, 60];
+    // A face whose five points, mapped back, are exactly the template (scaled to 224 px).
+    const template: [number, number][] = [
+      [38.2946, 51.6963],
+      [73.5318, 51.5014],
+      [56.0252, 71.7366],
+      [41.5493, 92.3655],
+      [70.7299, 92.2041],
+    ].map(([x, y]) => [x! * 2, y! * 2]);
+    const landmarks = Array.from({ length: 68 }, (): [number, number] => [1e6, -1e6]);
+    // Each eye's six points around its centre; nose tip 30; mouth corners 48 and 54.
+    for (const [eye, from] of [
+      [0, 36],
+      [1, 42],
+    ] as const)
+      for (let k = 0; k < 6; k++) {
+        const d = k < 3 ? 4 : -4;
+        landmarks[from + k] = applyAffine(
+          chipToImage,
+          template[eye]![0] + d,
+          template[eye]![1] + (k % 3) - 1,
+        );
+      }
+    landmarks[30] = applyAffine(chipToImage, ...template[2]!);
+    landmarks[48] = applyAffine(chipToImage, ...template[3]!);
+    landmarks[54] = applyAffine(chipToImage, ...template[4]!);
+    arcfaceTransform(landmarks, 224).forEach((v, i) => expect(v).toBeCloseTo(chipToImage[i]!, 6));
   });
 
   it('box crop pads the box to a square around its centre', () => {
