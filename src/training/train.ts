@@ -33,7 +33,10 @@ export type TrainOptions = {
   weightDecay: number;
   /** Hidden units; 0 = one linear layer (triplet only). */
   hidden: number;
-  /** Output width of the triplet head. */
+  /**
+   * Output width of the triplet head; 0: the embedding's own (128 for dlib, 192 for
+   * MobileFaceNet), so a one-layer head can start as the identity.
+   */
   outDim: number;
   seed: number;
 };
@@ -49,7 +52,7 @@ export const DEFAULT_TRAIN_OPTIONS: TrainOptions = {
   learningRate: 1e-4,
   weightDecay: 1,
   hidden: 0,
-  outDim: 128,
+  outDim: 0,
   seed: 1,
 };
 
@@ -238,9 +241,10 @@ export function trainHead(
   if (!dim) throw new Error('no training embeddings');
   if (o.loss === 'binary' && o.hidden <= 0) throw new Error('the binary head needs hidden units (--hidden)');
   const random = seededRandom(o.seed);
+  const outDim = o.outDim || dim;
   const net =
     o.loss === 'triplet'
-      ? createNetwork(o.hidden > 0 ? [dim, o.hidden, o.outDim] : [dim, o.outDim], {
+      ? createNetwork(o.hidden > 0 ? [dim, o.hidden, outDim] : [dim, outDim], {
           normalize: true,
           identity: true,
           random,

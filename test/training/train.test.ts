@@ -77,6 +77,20 @@ describe('training a head', () => {
     }
   });
 
+  it("gives a one-layer triplet head the embedding's own width by default, starting as the identity", () => {
+    // 16-D here; 128 for dlib, 192 for MobileFaceNet.
+    const r = trainHead(train, val, {
+      ...quick,
+      outDim: DEFAULT_TRAIN_OPTIONS.outDim,
+      epochs: 1,
+      learningRate: 0,
+    });
+    const layer = r.head.net.layers[0]!;
+    expect([layer.inDim, layer.outDim]).toEqual([16, 16]);
+    for (let o = 0; o < 16; o++)
+      for (let i = 0; i < 16; i++) expect(layer.w[o * 16 + i]).toBe(o === i ? 1 : 0);
+  });
+
   it('reports fewer violating triplets as training goes, and is reproducible with a seed', () => {
     const a = trainHead(train, val, { ...quick, epochs: 8 });
     const b = trainHead(train, val, { ...quick, epochs: 8 });
