@@ -38,6 +38,7 @@ import { InferenceQueue } from './inference/queue.js';
 import { HealthServer, Metrics, type HealthProbe, type Progress } from './http/server.js';
 import type { SystemdNotifier } from './service/notify.js';
 import { FaceTracker, type Observation, type TrackDecision } from './recognition/tracker.js';
+import { VERSION } from './version.js';
 import { checkGates } from './vision/quality.js';
 
 export type Log = (
@@ -245,7 +246,7 @@ export class Daemon {
             discoveryPrefix: c.mqtt.homeAssistant.discoveryPrefix,
             deviceId: this.deviceId,
             deviceName: `facegate ${this.deviceId}`,
-            version: '0.1.0',
+            version: VERSION,
           },
           cameras.map((x) => x.name),
         );

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 
 // Every error facegate reports on purpose carries a code from this list, so callers (the CLI,
 // the daemon, tests) can tell bad input from a broken installation without parsing messages.
@@ -29,6 +29,30 @@ export class FacegateError extends Error {
   ) {
     super(message, options);
     this.name = 'FacegateError';
+  }
+}
+
+/** A failed file operation's system code (ENOENT, ...) in words: "no such file or folder (ENOENT)". */
+export function fileErrorWords(code: string): string {
+  const words: Record<string, string> = {
+    ENOENT: 'no such file or folder',
+    EACCES: 'permission denied',
+    EPERM: 'not permitted',
+    EISDIR: 'is a folder',
+    ENOTDIR: 'a part of the path is not a folder',
+    ENOSPC: 'no space left on the device',
+    EROFS: 'read-only file system',
+  };
+  return words[code] ? `${words[code]} (${code})` : code;
+}
+
+/** Writes a file; a failure becomes a FacegateError (NOT_FOUND) naming the file and the reason. */
+export function writeFileOrThrow(file: string, data: string | Uint8Array): void {
+  try {
+    writeFileSync(file, data);
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code ?? String(err);
+    throw new FacegateError('NOT_FOUND', `${file}: cannot write it: ${fileErrorWords(code)}`, { cause: err });
   }
 }
 

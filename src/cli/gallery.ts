@@ -1,8 +1,7 @@
 // facegate enroll and facegate gallery list|remove|export|import: the one-shot gallery from the
 // command line. The gallery lives in <state dir>/gallery.sqlite.
-import { writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { FacegateError, readFileOrThrow } from '../errors.js';
+import { FacegateError, fileErrorWords, readFileOrThrow, writeFileOrThrow } from '../errors.js';
 import { enrollPerson, enrollmentPolicy, EnrollmentRejected, reembedGallery } from '../gallery/enroll.js';
 import { GalleryStore } from '../gallery/store.js';
 import { gallerySource, GallerySyncer } from '../gallery/syncer.js';
@@ -194,13 +193,17 @@ export async function galleryCommand(argv: string[], ctx: CommandContext): Promi
       const store = new GalleryStore(galleryPath(stateDir));
       const doc = exportGallery(store);
       store.close();
-      writeFileSync(file, JSON.stringify(doc));
+      writeFileOrThrow(file, JSON.stringify(doc));
       io.out(JSON.stringify({ exported: doc.people.length, file, galleryVersion: doc.galleryVersion }));
       return 0;
     }
     case 'import': {
       const file = needsArg('a FILE');
-      const text = readFileOrThrow(file, 'NOT_FOUND', (reason) => `${file}: ${reason}`).toString('utf8');
+      const text = readFileOrThrow(
+        file,
+        'NOT_FOUND',
+        (reason) => `${file}: cannot read it: ${fileErrorWords(reason)}`,
+      ).toString('utf8');
       const doc = parseExport(text, file);
       const engine = await ctx.engine();
       const store = await openGallery(stateDir, engine, io);

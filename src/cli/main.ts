@@ -15,6 +15,7 @@ import { probeCommand } from './probe.js';
 import { runCommand } from './run.js';
 import { trainCommand } from './train.js';
 import { verifyCommand } from './verify.js';
+import { VERSION } from '../version.js';
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 
@@ -46,7 +47,8 @@ ${Object.entries(COMMANDS)
 
 Global options: --config FILE (a JSON config file; also $FACEGATE_CONFIG). FACEGATE_*
 environment variables override it; see docs/configuration.md. --encoder dlib|mobilefacenet
-(models.encoder) picks the face encoder for any command that encodes faces.
+(models.encoder) picks the face encoder for any command that encodes faces. --version prints
+facegate's version.
 Run "facegate COMMAND --help" for a command's options.`;
 
 /**
@@ -93,6 +95,10 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
   }
   const { file, overrides: global, rest: args } = extracted;
   const [name, ...rest] = args;
+  if (name === '--version' || name === '-V') {
+    io.out(`facegate ${VERSION}`);
+    return 0;
+  }
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
     io.out(USAGE);
     return name === undefined ? 2 : 0;

@@ -6,7 +6,7 @@ import { accessSync, constants, statSync } from 'node:fs';
 import convict from 'convict';
 import { CAMERA_LIST_DOC, cameraListProblems, type CameraEntry } from '../camera/camera-config.js';
 import { redactText, redactUrl } from '../camera/url.js';
-import { FacegateError } from '../errors.js';
+import { FacegateError, fileErrorWords, readFileOrThrow } from '../errors.js';
 import { DEFAULT_SIMILAR_FACE_RATIO } from '../gallery/enroll.js';
 import { DEFAULT_DETECTOR_OPTIONS, DETECTOR_LEVELS, MAX_INPUT_SIDE } from '../inference/detector.js';
 import { ENCODER_THRESHOLDS } from '../inference/faces.js';
@@ -529,6 +529,64 @@ export function modelOptions(
   };
 }
 
+/** A config file's JSON; a syntax error says the line and column, not a character offset. */
+function readConfigFile(file: string): unknown {
+  const text = readFileOrThrow(
+    file,
+    'CONFIG_INVALID',
+    (reason) => `cannot read it: ${fileErrorWords(reason)}`,
+  ).toString('utf8');
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (err) {
+    const message = (err as Error).message;
+    const at = /at position (\d+)/.exec(message);
+    if (!at) throw new Error(`not valid JSON: ${message}`);
+    const before = text.slice(0, Number(at[1]));
+    const line = before.split('\n').length;
+    const column = before.length - before.lastIndexOf('\n');
+    throw new Error(
+      `not valid JSON at line ${line}, column ${column}: ${message.replace(/ in JSON at position \d+.*$/, '')}`,
+    );
+  }
+}
+
+/** Edit distance between two keys, for "did you mean". */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++)
+      next[j] = Math.min(row[j]! + 1, next[j - 1]! + 1, row[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    row = next;
+  }
+  return row[b.length]!;
+}
+
+/**
+ * convict's messages as a user can act on them: an unknown key gets the nearest known one ("did
+ * you mean"), and a bad value set by a FACEGATE_* variable names the variable.
+ */
+function explain(message: string, env: NodeJS.ProcessEnv): string {
+  const settings = schemaSettings();
+  return message
+    .split('\n')
+    .map((line) => {
+      const unknown = /^configuration param '([^']+)' not declared in the schema/.exec(line);
+      if (unknown) {
+        const key = unknown[1]!;
+        const [best] = settings
+          .map((s) => ({ key: s.key, d: editDistance(key, s.key) }))
+          .sort((x, y) => x.d - y.d);
+        const hint = best && best.d <= 3 ? ` (did you mean ${best.key}?)` : '';
+        return `${key}: not a setting${hint}`;
+      }
+      const setting = settings.find((s) => line.startsWith(`${s.key}: `));
+      return setting?.env && env[setting.env] !== undefined ? `${line} (set by ${setting.env})` : line;
+    })
+    .join('\n');
+}
+
 /**
  * A value from the command line (`--set key=value`, `run --camera ...`) that goes over the file and
  * the environment, validated with them. 'append' adds to a list instead of replacing it.
@@ -546,7 +604,7 @@ export function loadConfig(
 ): Config {
   try {
     const config = build(env);
-    if (file) config.loadFile(file);
+    if (file) config.load(readConfigFile(file));
     for (const o of overrides) {
       // Keys outside the schema are still set, so strict validation below names them.
       const c = config as unknown as {
@@ -569,8 +627,9 @@ export function loadConfig(
     const where = file ? `${file}: ` : '';
     // convict ends a message with ": value was <the value>": for the camera list each line
     // already names its entry, and any URL in it may carry a password.
-    const message = redactText(
-      (err as Error).message.replace(/^(cameras: [\s\S]*?): value was \[.*$/m, '$1'),
+    const message = explain(
+      redactText((err as Error).message.replace(/^(cameras: [\s\S]*?): value was \[.*$/m, '$1')),
+      env,
     );
     throw new FacegateError(
       'CONFIG_INVALID',

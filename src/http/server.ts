@@ -6,6 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CameraState } from '../camera/camera-source.js';
 import type { EncoderSelfCheck } from '../inference/self-check.js';
+import { VERSION } from '../version.js';
 
 export type Progress = {
   ok: boolean;
@@ -39,6 +40,13 @@ export type HealthProbe = {
 
 export class Metrics {
   readonly registry = new Registry();
+  /** Always 1: its label says which facegate this is. */
+  readonly buildInfo = new Gauge({
+    name: 'facegate_build_info',
+    help: 'facegate version (always 1)',
+    labelNames: ['version'],
+    registers: [this.registry],
+  });
   readonly frames = new Counter({
     name: 'facegate_frames_total',
     help: 'Frames analysed',
@@ -143,6 +151,10 @@ export class Metrics {
     help: "Largest distance of a self-check face's embedding from the float encoder's when the encoder loaded",
     registers: [this.registry],
   });
+
+  constructor() {
+    this.buildInfo.set({ version: VERSION }, 1);
+  }
 }
 
 export class HealthServer {

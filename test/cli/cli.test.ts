@@ -1,11 +1,12 @@
 // The facegate command as a user runs it: JSON output, exit codes, errors that name the input.
-import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { Metrics } from '../../src/http/server.js';
 import { PROJECT_ROOT, samplePhoto, sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
 
 const haveShared = sharedFacesAvailable('facegate verify on ../shared/faces/deepface');
@@ -141,7 +142,52 @@ describe('facegate embed', () => {
   });
 });
 
+describe('facegate gallery export and import', () => {
+  it('names the file and what is wrong, without a stack trace, and exits 2', async () => {
+    const config = join(dir, 'gallery-config.json');
+    writeFileSync(config, JSON.stringify({ stateDir: join(dir, 'gallery-state') }));
+    const exported = await run('--config', config, 'gallery', 'export', join(dir, 'no/such/dir/x.json'));
+    expect(exported.code).toBe(2);
+    expect(exported.err).toBe(
+      `facegate gallery: ${join(dir, 'no/such/dir/x.json')}: cannot write it: no such file or folder (ENOENT)`,
+    );
+    const imported = await run('--config', config, 'gallery', 'import', join(dir, 'missing.json'));
+    expect(imported.code).toBe(2);
+    expect(imported.err).toBe(
+      `facegate gallery: ${join(dir, 'missing.json')}: cannot read it: no such file or folder (ENOENT)`,
+    );
+  });
+});
+
+describe('facegate --version', () => {
+  it("prints package.json's version, which /metrics carries too", async () => {
+    const { version } = JSON.parse(readFileSync(join(PROJECT_ROOT, 'package.json'), 'utf8')) as {
+      version: string;
+    };
+    for (const flag of ['--version', '-V'])
+      expect(await run(flag)).toMatchObject({ code: 0, out: [`facegate ${version}`] });
+    expect(await new Metrics().registry.metrics()).toContain(`facegate_build_info{version="${version}"} 1`);
+  });
+});
+
 describe('the facegate executable', () => {
+  it('stops quietly when its reader closes the pipe (facegate gallery list | head -1)', async () => {
+    const child = spawn(
+      process.execPath,
+      ['--import', 'tsx', join(PROJECT_ROOT, 'src/cli/bin.ts'), 'config', '--print-schema'],
+      {
+        cwd: PROJECT_ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+      },
+    );
+    child.stdout.destroy(); // the reader is gone before facegate writes
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise((r) => child.on('close', r));
+    expect(stderr).not.toMatch(/EPIPE|internal error|at /);
+    expect(code).toBe(0);
+  });
+
   it('exits with the command status', async () => {
     const exec = promisify(execFile);
     const bin = [join(PROJECT_ROOT, 'node_modules/.bin/tsx'), join(PROJECT_ROOT, 'src/cli/bin.ts')] as const;

@@ -63,7 +63,8 @@ describe('configuration', () => {
     }
     expect(message).toMatch(/bad\.json: invalid configuration/);
     expect(message).toMatch(/match\.threshold/);
-    expect(message).toMatch(/match\.colour' not declared/);
+    expect(message).toMatch(/match\.colour: not a setting/);
+    expect(message).toMatch(/models\.providers: .* \(set by FACEGATE_MODELS_PROVIDERS\)/);
     expect(message).toMatch(/quality\.maxOutside/);
     expect(message).toMatch(/models\.providers: must be a non-empty list of tensorrt, cuda, cpu/);
     expect(message).toMatch(
@@ -102,7 +103,7 @@ describe('configuration', () => {
     );
     expect(code).toBe(78);
     const text = err.join('\n');
-    expect(text).toMatch(/colour' not declared/);
+    expect(text).toMatch(/colour: not a setting/);
     expect(text).toMatch(/match\.threshold/);
     expect(text).toMatch(/cameras\[0\] \(door\): needs a url/);
     expect(text).toMatch(/mqtt\.passwordFile: cannot read .*no-such-secret: no such file/);
@@ -110,7 +111,34 @@ describe('configuration', () => {
     // --set reaches every key, and a key outside the schema is named.
     err.length = 0;
     expect(await main(['run', '--set', 'match.colour=1'], io)).toBe(78);
-    expect(err.join('\n')).toMatch(/match\.colour' not declared/);
+    expect(err.join('\n')).toMatch(/match\.colour: not a setting/);
+  });
+
+  it('says which variable set a bad value, suggests the key meant, and gives line and column of a JSON error', () => {
+    const message = (f: () => unknown) => {
+      try {
+        f();
+      } catch (err) {
+        return (err as Error).message;
+      }
+      return '';
+    };
+    expect(message(() => loadConfig(undefined, { FACEGATE_MATCH_THRESHOLD: 'abc' }))).toMatch(
+      /match\.threshold: .* \(set by FACEGATE_MATCH_THRESHOLD\)$/,
+    );
+    const typo = join(dir, 'typo.json');
+    writeFileSync(typo, JSON.stringify({ recogniton: { window: 3 } }));
+    expect(message(() => loadConfig(typo, {}))).toMatch(
+      /recogniton\.window: not a setting \(did you mean recognition\.window\?\)/,
+    );
+    const broken = join(dir, 'broken.json');
+    writeFileSync(broken, '{\n  "match": {\n    "threshold": 0.5,\n  }\n}\n');
+    expect(message(() => loadConfig(broken, {}))).toMatch(
+      /broken\.json: invalid configuration:\n {2}not valid JSON at line 4, column 3: /,
+    );
+    expect(message(() => loadConfig(join(dir, 'absent.json'), {}))).toMatch(
+      /absent\.json: invalid configuration:\n {2}cannot read it: no such file or folder \(ENOENT\)/,
+    );
   });
 
   // Each camera or broker setting that ffmpeg, the frame parser or mqtt.js cannot use: refused by
