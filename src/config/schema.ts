@@ -578,7 +578,8 @@ function explain(message: string, env: NodeJS.ProcessEnv): string {
         const [best] = settings
           .map((s) => ({ key: s.key, d: editDistance(key, s.key) }))
           .sort((x, y) => x.d - y.d);
-        const hint = best && best.d <= 3 ? ` (did you mean ${best.key}?)` : '';
+        const hint =
+          best && best.d <= Math.max(2, Math.floor(key.length / 3)) ? ` (did you mean ${best.key}?)` : '';
         return `${key}: not a setting${hint}`;
       }
       const setting = settings.find((s) => line.startsWith(`${s.key}: `));

@@ -1,9 +1,9 @@
-import { readFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { loadConfig, type Config } from '../../src/config/schema.js';
+import { loadConfig, schemaSettings, type Config } from '../../src/config/schema.js';
 import { ENCODER_THRESHOLDS, matchThreshold } from '../../src/inference/faces.js';
 import { configDefaults, configReference } from '../../tools/config-docs.js';
 import { PROJECT_ROOT, samplePhoto } from '../helpers/fixtures.js';
@@ -139,6 +139,23 @@ describe('configuration', () => {
     expect(message(() => loadConfig(join(dir, 'absent.json'), {}))).toMatch(
       /absent\.json: invalid configuration:\n {2}cannot read it: no such file or folder \(ENOENT\)/,
     );
+  });
+
+  it('states the same defaults in the prose docs as the schema', () => {
+    // "by default (`match.aggregation: 'mean'`)": each such statement names a setting and its default.
+    const settings = schemaSettings();
+    const docs = readdirSync(join(PROJECT_ROOT, 'docs'))
+      .filter((f) => f.endsWith('.md'))
+      .map((f) => [f, readFileSync(join(PROJECT_ROOT, 'docs', f), 'utf8')] as const);
+    let statements = 0;
+    for (const [file, text] of docs)
+      for (const m of text.matchAll(/by default \(`([\w.]+): '([^']+)'`/g)) {
+        statements++;
+        const setting = settings.find((x) => x.key === m[1] || x.key.endsWith(`.${m[1]}`));
+        expect(setting, `${file}: ${m[0]}`).toBeDefined();
+        expect(String(setting!.default), `${file}: ${m[0]}`).toBe(m[2]);
+      }
+    expect(statements).toBeGreaterThan(0);
   });
 
   // Each camera or broker setting that ffmpeg, the frame parser or mqtt.js cannot use: refused by

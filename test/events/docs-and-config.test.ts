@@ -32,7 +32,9 @@ describe('MQTT configuration', () => {
     });
     expect(fromEnv.password).toBe('from-env');
     writeFileSync(file, JSON.stringify({ mqtt: { password: 'inline' } }));
-    expect(() => loadConfig(file, {})).toThrow(/mqtt\.password' not declared/);
+    expect(() => loadConfig(file, {})).toThrow(
+      /mqtt\.password: not a setting \(did you mean mqtt\.passwordFile\?\)/,
+    );
   });
 
   it('names a missing secret file when the config is validated, and when it goes missing later', () => {
