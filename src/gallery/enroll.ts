@@ -4,10 +4,13 @@
 import type { Config } from '../config/schema.js';
 import { FacegateError } from '../errors.js';
 import { matchThreshold, type Face, type FaceEngine } from '../inference/faces.js';
-import { decodeImage } from '../vision/image.js';
+import { decodeImage, type RgbImage } from '../vision/image.js';
 import { checkGates, type QualityGates } from '../vision/quality.js';
 import { Matcher } from './matcher.js';
 import type { GalleryStore, NewImage } from './store.js';
+
+/** The smallest face (px) looked for to tell "too small" from "no face" in a refused photo. */
+const SMALLEST_FACE = 16;
 
 export type RejectionReason = 'unreadable' | 'no_face' | 'multiple_faces' | 'low_quality' | 'duplicate';
 
@@ -54,8 +57,9 @@ export async function enrollmentFace(
   policy: EnrollmentPolicy,
 ): Promise<Face> {
   let faces: Face[];
+  let image: RgbImage;
   try {
-    const image = await decodeImage(photo.bytes, policy.maxPixels ? { maxPixels: policy.maxPixels } : {});
+    image = await decodeImage(photo.bytes, policy.maxPixels ? { maxPixels: policy.maxPixels } : {});
     faces = await engine.analyze(image, { select: 'all', secondLook: true });
   } catch (err) {
     throw new EnrollmentRejected(
@@ -64,7 +68,17 @@ export async function enrollmentFace(
     );
   }
   const [face, second] = faces;
-  if (!face) throw new EnrollmentRejected('no_face', `${photo.source}: no face found`);
+  if (!face) {
+    // Smaller than the detector looks for? Then the photo has a face, just too small to use:
+    // say so, with its size, rather than "no face".
+    const [small] = await engine.analyze(image, { detector: { minFaceSize: SMALLEST_FACE } });
+    if (small)
+      throw new EnrollmentRejected(
+        'low_quality',
+        `${photo.source}: face found, too small (eye distance ${Math.round(small.quality.eyeDistance)} px, minimum ${policy.gates.minEyeDistance})`,
+      );
+    throw new EnrollmentRejected('no_face', `${photo.source}: no face found`);
+  }
   const area = (f: Face) => f.box.width * f.box.height;
   if (second && area(second) >= policy.similarFaceRatio * area(face)) {
     throw new EnrollmentRejected(

@@ -130,12 +130,17 @@ const isPhoto = (file: string) => IMAGE_EXTENSIONS.has(extname(file).toLowerCase
 
 /**
  * The photos in `dir/<id>/` sub-folders, by id (the folder name), as paths relative to `dir`,
- * sorted; folders without photos are left out. The layout of a gallery folder and of training data.
+ * sorted; folders without photos are left out, linked folders are followed. The layout of a
+ * gallery folder and of training data.
  */
 export function photosBySubfolder(dir: string): Map<string, string[]> {
   const byId = new Map<string, string[]>();
   for (const entry of readdirSync(dir, { withFileTypes: true })) {
-    if (!entry.isDirectory()) continue;
+    // A linked folder counts too: data sets are often assembled from links.
+    const folder =
+      entry.isDirectory() ||
+      (entry.isSymbolicLink() && statSync(join(dir, entry.name), { throwIfNoEntry: false })?.isDirectory());
+    if (!folder) continue;
     const photos = readdirSync(join(dir, entry.name)).filter(isPhoto).sort();
     if (photos.length)
       byId.set(

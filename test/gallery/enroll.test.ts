@@ -64,6 +64,29 @@ describe('enrollment', () => {
     expect(store.version).toBe(0);
   });
 
+  it('says a face too small for the detector is too small, with its eye distance, not "no face"', async () => {
+    // A 32-pixel face in a 640x480 photo: under the detector's 48 px, and under the gates.
+    const tiny = await sharp({ create: { width: 640, height: 480, channels: 3, background: '#777' } })
+      .composite([
+        {
+          input: await sharp(await faceCrop(0))
+            .resize(32, 32)
+            .toBuffer(),
+          left: 300,
+          top: 200,
+        },
+      ])
+      .png()
+      .toBuffer();
+    await expect(
+      enrollPerson(engine, store, { id: 'x', name: 'X' }, [photo(tiny, 'far.png')], policy),
+    ).rejects.toMatchObject({
+      reason: 'low_quality',
+      message: expect.stringMatching(/^far\.png: face found, too small \(eye distance \d+ px, minimum 20\)$/),
+    });
+    expect(store.version).toBe(0);
+  });
+
   it('refuses a photo with several faces of similar size', async () => {
     await expect(
       enrollPerson(

@@ -1,11 +1,20 @@
 // Training end to end on synthetic embeddings (where the answer is known), reproducibility, the
 // exported ONNX head against the training code, and `facegate train` on real photos.
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { photosBySubfolder } from '../../src/gallery/sources.js';
 import { HeadModel } from '../../src/inference/head.js';
 import { writeHead } from '../../src/training/export.js';
 import { absDifferences, sigmoid } from '../../src/training/losses.js';
@@ -51,6 +60,22 @@ const quick = {
   learningRate: 5e-3,
   weightDecay: 0,
 };
+
+describe('training data folders', () => {
+  it('follows identity folders that are symbolic links', () => {
+    const data = join(dir, 'linked-data');
+    mkdirSync(join(data, 'alice'), { recursive: true });
+    mkdirSync(join(dir, 'elsewhere', 'bob'), { recursive: true });
+    for (const f of ['alice/1.jpg', 'alice/2.jpg']) writeFileSync(join(data, f), '');
+    writeFileSync(join(dir, 'elsewhere', 'bob', '1.png'), '');
+    symlinkSync(join(dir, 'elsewhere', 'bob'), join(data, 'bob'));
+    symlinkSync(join(dir, 'nowhere'), join(data, 'dangling'));
+    expect(Object.fromEntries(photosBySubfolder(data))).toEqual({
+      alice: ['alice/1.jpg', 'alice/2.jpg'],
+      bob: ['bob/1.png'],
+    });
+  });
+});
 
 describe('training a head', () => {
   const data = synthetic(160, 4, 1);
