@@ -24,11 +24,13 @@ async function openGallery(stateDir: string, engine: FaceEngine, io: Io): Promis
   return store;
 }
 
-export const ENROLL_USAGE = `Usage: facegate enroll --id ID --name NAME [--metadata JSON] [--force] IMAGE...
+export const ENROLL_USAGE = `Usage: facegate enroll --id ID --name NAME [--metadata JSON] [--force] [--replace] IMAGE...
 
 Adds a person to the gallery from one photo (or a few). A photo is refused, with the reason, when
 it has no face, two faces of similar size, a face below the quality gates, or a face closer than
-the threshold to someone already enrolled (then it names who; --force enrolls anyway).
+the threshold to someone already enrolled (then it names who; --force enrolls anyway). For an ID
+already enrolled the photos are added to that person's (the output says so), or with --replace
+take the place of them.
 
 Options:
   --id ID             stable identifier (letters, digits, . _ : @ -)
@@ -36,6 +38,7 @@ Options:
   --metadata JSON     a JSON object kept with the person
   --threshold T       duplicate check threshold (default: match.threshold, or the encoder's own: dlib ${ENCODER_THRESHOLDS.dlib}, mobilefacenet ${ENCODER_THRESHOLDS.mobilefacenet})
   --force             enroll even when the face matches someone else
+  --replace           an enrolled person's photos are replaced, not added to
 ${STATE_HELP}
   -h, --help          this text`;
 
@@ -49,6 +52,7 @@ export async function enrollCommand(argv: string[], ctx: CommandContext): Promis
       metadata: { type: 'string' },
       threshold: { type: 'string' },
       force: { type: 'boolean' },
+      replace: { type: 'boolean' },
       'state-dir': { type: 'string' },
     },
     ENROLL_USAGE,
@@ -86,21 +90,33 @@ export async function enrollCommand(argv: string[], ctx: CommandContext): Promis
   const engine = await ctx.engine();
   const store = await openGallery(values['state-dir'] ?? config.stateDir, engine, io);
   try {
+    const before = store.getPerson(values.id)?.images ?? 0;
+    const replace = values.replace ?? false;
     const r = await enrollPerson(
       engine,
       store,
       { id: values.id, name: values.name, metadata },
       photos,
       policy,
+      replace,
     );
+    const total = store.getPerson(r.personId)?.images ?? r.images;
+    const existing = before > 0 ? (replace ? 'replaced' : 'added') : undefined;
     io.out(
       JSON.stringify({
         enrolled: r.personId,
         name: values.name,
         images: r.images,
+        // The person's photos now, and what happened to the ones enrolled before.
+        photos: total,
+        ...(existing ? { existingPhotos: existing } : {}),
         galleryVersion: r.galleryVersion,
       }),
     );
+    if (existing === 'added')
+      io.err(
+        `facegate enroll: ${r.personId} was already enrolled: photo added (${total} photos now); --replace replaces them`,
+      );
     return 0;
   } catch (err) {
     if (err instanceof EnrollmentRejected) {

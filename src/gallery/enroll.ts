@@ -149,9 +149,15 @@ export async function enrollPerson(
   person: { id: string; name: string; metadata?: Record<string, unknown> },
   photos: readonly EnrollmentPhoto[],
   policy: EnrollmentPolicy,
+  /** An enrolled person's photos are replaced by these (else they are added to). */
+  replace = false,
 ): Promise<EnrollResult> {
   const images = await prepareEnrollment(engine, store, person.id, photos, policy);
-  store.write(() => store.putPerson(person, images, engine.encoderId));
+  store.write(() =>
+    replace
+      ? store.replacePerson(person, images, engine.encoderId)
+      : store.putPerson(person, images, engine.encoderId),
+  );
   return { personId: person.id, images: images.length, galleryVersion: store.version };
 }
 

@@ -136,7 +136,7 @@ async function syncStaged(
       added: [],
       changed: [],
       removed: [],
-      error: `${report.refused.length} people refused; the last good gallery is kept`,
+      error: `${report.refused.length} people refused; the last good gallery is kept (gallery.partial: keep-last-good; 'apply-valid' would apply everyone else)`,
     };
   }
   store.write(() => {

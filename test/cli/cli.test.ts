@@ -4,9 +4,11 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { Metrics } from '../../src/http/server.js';
+import { faceCrop } from '../helpers/faces.js';
 import { PROJECT_ROOT, samplePhoto, sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
 
 const haveShared = sharedFacesAvailable('facegate verify on ../shared/faces/deepface');
@@ -156,6 +158,38 @@ describe('facegate gallery export and import', () => {
     expect(imported.err).toBe(
       `facegate gallery: ${join(dir, 'missing.json')}: cannot read it: no such file or folder (ENOENT)`,
     );
+  });
+});
+
+describe('facegate enroll', () => {
+  it('says when a photo is added to a person already enrolled, and --replace replaces their photos', async () => {
+    const config = join(dir, 'enroll-config.json');
+    writeFileSync(config, JSON.stringify({ stateDir: join(dir, 'enroll-state') }));
+    const [first, second] = [join(dir, 'al-1.png'), join(dir, 'al-2.png')];
+    writeFileSync(first, await faceCrop(0));
+    writeFileSync(
+      second,
+      await sharp(await faceCrop(0))
+        .flop()
+        .png()
+        .toBuffer(),
+    );
+    const enroll = async (...extra: string[]) => {
+      const r = await run('--config', config, 'enroll', '--id', 'al', '--name', 'Al', ...extra);
+      expect(r.code).toBe(0);
+      return { ...r, result: JSON.parse(r.out.at(-1)!) as Record<string, unknown> };
+    };
+    const a = await enroll(first);
+    expect(a.result).toMatchObject({ enrolled: 'al', images: 1, photos: 1 });
+    expect(a.result.existingPhotos).toBeUndefined();
+    const b = await enroll(second);
+    expect(b.result).toMatchObject({ images: 1, photos: 2, existingPhotos: 'added' });
+    expect(b.err).toBe(
+      'facegate enroll: al was already enrolled: photo added (2 photos now); --replace replaces them',
+    );
+    const c = await enroll('--replace', first);
+    expect(c.result).toMatchObject({ images: 1, photos: 1, existingPhotos: 'replaced' });
+    expect(c.err).toBe('');
   });
 });
 

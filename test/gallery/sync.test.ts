@@ -257,6 +257,10 @@ describe('gallery sync over HTTPS', () => {
     const kept = await sync();
     expect(Date.now() - t0).toBeLessThan(60_000); // the stalled photo does not hang the sync
     expect(kept.status).toBe('rejected');
+    // The message points at the setting that would apply everyone else.
+    expect(kept.error).toBe(
+      "3 people refused; the last good gallery is kept (gallery.partial: keep-last-good; 'apply-valid' would apply everyone else)",
+    );
     const reasons = Object.fromEntries(kept.refused.map((r) => [r.id, r.reason]));
     expect(reasons.html).toMatch(/unreadable: .*not an image/);
     expect(reasons.empty).toMatch(/unreadable: .*not an image/);
