@@ -1,7 +1,7 @@
 // facegate calibrate: the threshold for a chosen false-accept rate on labelled pairs, printed
 // with the config line that applies it. A threshold is an operating point, not a constant.
 import { readPairs } from '../eval/datasets.js';
-import { scorePairs } from '../eval/evaluate.js';
+import { measurable, scorePairs } from '../eval/evaluate.js';
 import { farAt, tarAt, thresholdAtFar } from '../eval/metrics.js';
 import { FacegateError } from '../errors.js';
 import { parseCommand, parseNumber, round, type CommandContext } from './args.js';
@@ -12,10 +12,12 @@ export const CALIBRATE_USAGE = `Usage: facegate calibrate --pairs FILE --root DI
 
 Encodes the labelled pairs and prints the largest threshold whose false-accept rate on the
 different-person pairs is at most F, the true-accept rate there, and the config line to use it.
-With N different pairs, rates below 1/N cannot be told apart: use at least 10/F pairs.
+A rate rests on F x N of N different pairs: with fewer than 3/F of them chance decides the
+threshold, so it is printed without a config line (exit status 1) unless --force.
 
 Options:
   --far F             target false-accept rate, e.g. 1e-3 (required)
+  --force             print the config line even from fewer than 3/F different pairs
   --root DIR, --prefix P, --select MODE, --crop MODE, --gate, --json   as for facegate eval
   -h, --help          this text`;
 
@@ -23,7 +25,7 @@ export async function calibrateCommand(argv: string[], ctx: CommandContext): Pro
   const { io, config } = ctx;
   const { values } = parseCommand(
     argv,
-    { ...EVAL_SETUP_OPTIONS, pairs: { type: 'string' }, far: { type: 'string' } },
+    { ...EVAL_SETUP_OPTIONS, pairs: { type: 'string' }, far: { type: 'string' }, force: { type: 'boolean' } },
     CALIBRATE_USAGE,
   );
   if (values.help) {
@@ -49,6 +51,7 @@ export async function calibrateCommand(argv: string[], ctx: CommandContext): Pro
   );
   const threshold = round(thresholdAtFar(scored, far), 4);
   const different = scored.filter((p) => !p.same).length;
+  const usable = measurable(far, different) || (values.force ?? false);
   const result = {
     far,
     threshold,
@@ -56,8 +59,9 @@ export async function calibrateCommand(argv: string[], ctx: CommandContext): Pro
     tar: tarAt(scored, threshold),
     differentPairs: different,
     samePairs: scored.length - different,
-    configLine: `{"match": {"threshold": ${threshold}}}`,
-    environment: `FACEGATE_MATCH_THRESHOLD=${threshold}`,
+    measurable: measurable(far, different),
+    configLine: usable ? `{"match": {"threshold": ${threshold}}}` : null,
+    environment: usable ? `FACEGATE_MATCH_THRESHOLD=${threshold}` : null,
   };
   if (setup.json) {
     io.out(JSON.stringify(result));
@@ -65,12 +69,14 @@ export async function calibrateCommand(argv: string[], ctx: CommandContext): Pro
     io.out(
       `threshold ${threshold} for FAR <= ${far}: measured FAR ${result.measuredFar.toFixed(5)}, TAR ${(100 * result.tar).toFixed(2)}% (${different} different, ${result.samePairs} same pairs)`,
     );
-    if (far * different < 10)
-      io.out(
-        `note: only ${different} different pairs; FAR ${far} rests on ${Math.floor(far * different)} of them`,
-      );
-    io.out(`config:      ${result.configLine}`);
-    io.out(`environment: ${result.environment}`);
+    if (result.configLine) {
+      io.out(`config:      ${result.configLine}`);
+      io.out(`environment: ${result.environment}`);
+    }
   }
-  return 0;
+  if (!result.measurable)
+    io.err(
+      `facegate calibrate: FAR ${far} rests on ${Math.floor(far * different)} of ${different} different pairs (about ${Math.ceil(3 / far)} needed)${usable ? '' : ': no config line without --force'}`,
+    );
+  return usable ? 0 : 1;
 }

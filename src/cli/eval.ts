@@ -205,6 +205,10 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
 
 const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;
 
+/** What a rate measured from too few impostor comparisons rests on (evaluate.ts: measurable). */
+export const unmeasurable = (rate: number, comparisons: number, what: string): string =>
+  `; not measurable: ${comparisons} ${what} for ${rate}, about ${Math.ceil(3 / rate)} needed`;
+
 function verificationTable(r: VerificationReport): string {
   const wf = r.withoutFace;
   return [
@@ -216,7 +220,9 @@ function verificationTable(r: VerificationReport): string {
     `10-fold accuracy      ${pct(r.tenFold.mean)} +- ${pct(r.tenFold.std)}`,
     `equal error rate      ${pct(r.equalErrorRate)} at ${round(r.eerThreshold, 4)}`,
     ...r.tarAtFar.map(
-      (t) => `TAR at FAR ${t.far}`.padEnd(22) + `${pct(t.tar)} (threshold ${round(t.threshold, 4)})`,
+      (t) =>
+        `TAR at FAR ${t.far}`.padEnd(22) +
+        `${pct(t.tar)} (threshold ${round(t.threshold, 4)})${t.measurable ? '' : unmeasurable(t.far, r.differentPairs, 'different pairs')}`,
     ),
   ].join('\n');
 }
@@ -230,7 +236,9 @@ function opensetTable(r: OpensetReport): string {
     `at threshold ${round(r.threshold, 4)}`.padEnd(22) +
       `TPIR ${pct(r.tpirAtThreshold)}, FPIR ${pct(r.fpirAtThreshold)}`,
     ...r.tpirAtFpir.map(
-      (t) => `TPIR at FPIR ${t.fpir}`.padEnd(22) + `${pct(t.tpir)} (threshold ${round(t.threshold, 4)})`,
+      (t) =>
+        `TPIR at FPIR ${t.fpir}`.padEnd(22) +
+        `${pct(t.tpir)} (threshold ${round(t.threshold, 4)})${t.measurable ? '' : unmeasurable(t.fpir, r.nonMatedProbes, 'stranger probes')}`,
     ),
   ].join('\n');
 }

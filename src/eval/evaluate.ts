@@ -18,6 +18,13 @@ import {
 export const REPORTED_FARS = [1e-2, 1e-3] as const;
 
 /**
+ * Whether a false-accept (or false-positive identification) rate can be measured from this many
+ * impostor comparisons: about 3/rate are needed, fewer and the threshold rests on one or two of
+ * them, which chance decides.
+ */
+export const measurable = (rate: number, comparisons: number): boolean => rate * comparisons >= 3;
+
+/**
  * Photos encoded as the daemon sees them: each as enrolled (with its mirror image, as enrollment
  * always is) and as a live face (once, unless recognition.mirror is 'always': then `live` is
  * `enrolled`). `mirrorNear` picks the live faces that recognition.mirror 'near-threshold'
@@ -50,10 +57,11 @@ export function verificationReport(pairs: readonly LabelledPair[], enc: EvalEnco
   const scored = scorePairs(pairs, enc);
   const folds = kFold(scored, 10);
   const eer = equalErrorRate(scored);
+  const different = scored.filter((p) => !p.same).length;
   return {
     pairs: scored.length,
-    samePairs: scored.filter((p) => p.same).length,
-    differentPairs: scored.filter((p) => !p.same).length,
+    samePairs: scored.length - different,
+    differentPairs: different,
     images: enc.enrolled.size,
     withoutFace: countFailures(enc.enrolled),
     pairsWithoutFace: scored.filter((p) => !Number.isFinite(p.distance)).length,
@@ -67,7 +75,7 @@ export function verificationReport(pairs: readonly LabelledPair[], enc: EvalEnco
     eerThreshold: eer.threshold,
     tarAtFar: REPORTED_FARS.map((far) => {
       const t = thresholdAtFar(scored, far);
-      return { far, threshold: t, tar: tarAt(scored, t) };
+      return { far, threshold: t, tar: tarAt(scored, t), measurable: measurable(far, different) };
     }),
     scored,
     roc: rocCurve(scored),
@@ -163,7 +171,7 @@ export async function opensetReport(
     fpirAtThreshold: fpirAt(threshold),
     tpirAtFpir: REPORTED_FARS.map((fpir) => {
       const t = sortedNon[Math.floor(fpir * sortedNon.length + 1e-9)] ?? Infinity;
-      return { fpir, threshold: t, tpir: tpirAt(t) };
+      return { fpir, threshold: t, tpir: tpirAt(t), measurable: measurable(fpir, non.length) };
     }),
   };
 }

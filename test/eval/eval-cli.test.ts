@@ -1,6 +1,6 @@
 // facegate eval and calibrate end to end on small labelled sets: the deepface/faceapi pairs of
 // ../shared/faces when present, and a pairs file made here from the sample photos everywhere.
-import { mkdtempSync, rmSync, writeFileSync, existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -128,12 +128,37 @@ describe('facegate eval', () => {
     });
   });
 
-  it('calibrates a threshold for a false-accept rate and prints the config line', async () => {
-    const r = await run('calibrate', '--pairs', join(dir, 'pairs.tsv'), '--root', dir, '--far', '0.01');
-    expect(r.code).toBe(0);
-    expect(r.out).toMatch(/^threshold \d\.\d+ for FAR <= 0\.01/);
-    expect(r.out).toMatch(/config: +\{"match": \{"threshold": \d\.\d+\}\}/);
-    expect(r.out).toMatch(/note: only 3 different pairs/);
+  it('calibrates a threshold, and prints its config line only from enough different pairs or with --force', async () => {
+    const calibrate = (...extra: string[]) =>
+      run('calibrate', '--pairs', join(dir, 'pairs.tsv'), '--root', dir, ...extra);
+    // The three different pairs a hundred times over: 300, enough for FAR 0.01 (3 / 0.01).
+    const lines = readFileSync(join(dir, 'pairs.tsv'), 'utf8').trim().split('\n');
+    const different = lines.filter((l) => l.endsWith('\t0'));
+    writeFileSync(
+      join(dir, 'many.tsv'),
+      [...lines, ...Array.from({ length: 99 }, () => different).flat()].join('\n') + '\n',
+    );
+    const enough = await run('calibrate', '--pairs', join(dir, 'many.tsv'), '--root', dir, '--far', '0.01');
+    expect(enough.code).toBe(0);
+    expect(enough.out).toMatch(/^threshold \d\.\d+ for FAR <= 0\.01/);
+    expect(enough.out).toMatch(/config: +\{"match": \{"threshold": \d\.\d+\}\}/);
+    expect(enough.err).toBe('');
+    // Three different pairs measure no FAR below 1.
+    const few = await calibrate('--far', '0.01');
+    expect(few.code).toBe(1);
+    expect(few.out).toMatch(/^threshold \d\.\d+ for FAR <= 0\.01/);
+    expect(few.out).not.toMatch(/config:/);
+    expect(few.err).toBe(
+      'facegate calibrate: FAR 0.01 rests on 0 of 3 different pairs (about 300 needed): no config line without --force',
+    );
+    const forced = await calibrate('--far', '0.01', '--force');
+    expect(forced.code).toBe(0);
+    expect(forced.out).toMatch(/config: +\{"match"/);
+    // eval says the same of its rates.
+    const report = await evalPairs();
+    expect(report.out).toMatch(
+      /TAR at FAR 0\.001 .*; not measurable: 3 different pairs for 0\.001, about 3000 needed/,
+    );
   });
 
   it('names a malformed pairs file and line', async () => {
