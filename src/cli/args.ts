@@ -24,6 +24,32 @@ export const processIo: Io = {
   err: (line) => process.stderr.write(`${line}\n`),
 };
 
+/**
+ * Progress of a long command on stderr: on a terminal one line kept up to date; otherwise (a log,
+ * a pipe, a systemd unit) a line at the start, one every `everyMs`, and one at the end.
+ */
+export function progressReporter(
+  what: string,
+  io: Io,
+  opts: { tty?: boolean; everyMs?: number; now?: () => number } = {},
+): (done: number, total: number) => void {
+  const tty = opts.tty ?? (io === processIo && process.stderr.isTTY);
+  const everyMs = opts.everyMs ?? 5000;
+  const now = opts.now ?? Date.now;
+  let last = -Infinity;
+  return (done, total) => {
+    const line = `${what} ${done}/${total}`;
+    if (tty) {
+      if (done % 50 === 0 || done === total) process.stderr.write(`\r${line}${done === total ? '\n' : ''}`);
+      return;
+    }
+    if (done === 1 || done === total || now() - last >= everyMs) {
+      last = now();
+      io.err(`${line} (${Math.floor((100 * done) / total)}%)`);
+    }
+  };
+}
+
 export type Options = NonNullable<ParseArgsConfig['options']>;
 
 /** Parses argv for one command; --help is added to every command's options. */

@@ -47,6 +47,7 @@ export async function calibrateCommand(argv: string[], ctx: CommandContext): Pro
       pairs.flatMap((p) => [p.file1, p.file2]),
       config,
       matchThreshold(config),
+      io,
     ),
   );
   const threshold = round(thresholdAtFar(scored, far), 4);

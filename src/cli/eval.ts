@@ -19,7 +19,15 @@ import {
   type FaceSelection,
 } from '../inference/faces.js';
 import type { Config } from '../config/schema.js';
-import { parseCommand, parseInteger, parseNumber, round, type CommandContext } from './args.js';
+import {
+  parseCommand,
+  parseInteger,
+  parseNumber,
+  progressReporter,
+  round,
+  type CommandContext,
+  type Io,
+} from './args.js';
 
 export const EVAL_USAGE = `Usage: facegate eval --pairs FILE --root DIR [options]
        facegate eval --openset --manifest FILE --root DIR [options]
@@ -100,6 +108,7 @@ export async function embedForEval(
   paths: string[],
   config: Config,
   threshold: number,
+  io: Io,
 ): Promise<EvalEncodings> {
   if (!paths.length)
     throw new FacegateError('USAGE', `no images under ${setup.root} match prefix "${setup.prefix}"`);
@@ -110,7 +119,7 @@ export async function embedForEval(
     detector: config.detector,
     keepOnePass: mirror !== 'always',
     ...(setup.gate ? { gates: config.quality } : {}),
-    ...(process.stderr.isTTY ? { onProgress: progress } : {}),
+    onProgress: progressReporter('encoding', io),
   });
   if (mirror === 'always') return { enrolled, live: enrolled };
   const live = onePassOf(enrolled);
@@ -121,11 +130,6 @@ export async function embedForEval(
     mirrorNear: (nearest) => nearDecision(nearest, threshold, 0, mirrorBand),
   };
 }
-
-const progress = (done: number, total: number) => {
-  if (done % 50 === 0 || done === total) process.stderr.write(`\rencoding ${done}/${total}`);
-  if (done === total) process.stderr.write('\n');
-};
 
 export async function evalCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { io, config } = ctx;
@@ -169,6 +173,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
       images.map((i) => i.path),
       config,
       threshold,
+      io,
     );
     const enrollImages = parseInteger('enroll-images', values['enroll-images'], 1);
     const aggregation = values.aggregate ?? 'mean';
@@ -188,6 +193,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     pairs.flatMap((p) => [p.file1, p.file2]),
     config,
     threshold,
+    io,
   );
   const report = verificationReport(pairs, files, threshold);
   if (values.plot) {

@@ -7,7 +7,7 @@ import { GalleryStore } from '../gallery/store.js';
 import { gallerySource, GallerySyncer } from '../gallery/syncer.js';
 import { exportGallery, importGallery, parseExport } from '../gallery/transfer.js';
 import { ENCODER_THRESHOLDS, matchThreshold, type FaceEngine } from '../inference/faces.js';
-import { parseCommand, parseNumber, type CommandContext, type Io } from './args.js';
+import { parseCommand, parseNumber, progressReporter, type CommandContext, type Io } from './args.js';
 
 const STATE_HELP = `  --state-dir DIR     where the gallery lives (default: stateDir of the config, $FACEGATE_STATE_DIR, ./state)`;
 
@@ -187,7 +187,9 @@ export async function galleryCommand(argv: string[], ctx: CommandContext): Promi
       const engine = await ctx.engine();
       const store = await openGallery(stateDir, engine, io);
       try {
-        const report = await new GallerySyncer(engine, store, source, config).syncNow();
+        const syncer = new GallerySyncer(engine, store, source, config);
+        syncer.onProgress = progressReporter('people checked', io);
+        const report = await syncer.syncNow();
         io.out(JSON.stringify(report));
         return report.status === 'applied' || report.status === 'unchanged' ? 0 : 1;
       } finally {

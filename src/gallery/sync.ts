@@ -26,7 +26,12 @@ export type SyncReport = {
   error?: string;
 };
 
-type SyncOptions = { partial: PartialPolicy; enrollment: EnrollmentPolicy };
+type SyncOptions = {
+  partial: PartialPolicy;
+  enrollment: EnrollmentPolicy;
+  /** Called after each person of the manifest is checked (fetched, encoded). */
+  onProgress?: (done: number, total: number) => void;
+};
 
 export async function syncGallery(
   engine: FaceEngine,
@@ -83,7 +88,8 @@ async function syncStaged(
   const wanted = new Map(manifest.people.map((p) => [p.id, p]));
   const existing = new Map(store.listPeople().map((p) => [p.id, p]));
   const updates: { person: GalleryManifest['people'][number]; images?: NewImage[] }[] = [];
-  for (const person of manifest.people) {
+  for (const [index, person] of manifest.people.entries()) {
+    if (index) opts.onProgress?.(index, manifest.people.length);
     const have = existing.get(person.id);
     const hashes = [...new Set(person.images.map((i) => i.sha256))].sort();
     const sameImages =
@@ -127,6 +133,7 @@ async function syncStaged(
       report.refused.push({ id: person.id, reason });
     }
   }
+  if (manifest.people.length) opts.onProgress?.(manifest.people.length, manifest.people.length);
   report.removed = [...existing.keys()].filter((id) => !wanted.has(id));
 
   if (report.refused.length && opts.partial === 'keep-last-good') {

@@ -100,6 +100,9 @@ export class GallerySyncer extends EventEmitter<{ report: [SyncReport, GallerySt
     this.timer.unref();
   }
 
+  /** Told after each person a sync checks (facegate gallery sync --once shows it). */
+  onProgress: ((done: number, total: number) => void) | undefined;
+
   /** Syncs now (or right after the sync in progress) and resolves with its report. */
   async syncNow(): Promise<SyncReport> {
     if (this.running) {
@@ -113,6 +116,7 @@ export class GallerySyncer extends EventEmitter<{ report: [SyncReport, GallerySt
         report = await syncGallery(this.engine, this.store, this.source, {
           partial: this.config.gallery.partial as 'keep-last-good' | 'apply-valid',
           enrollment: enrollmentPolicy(this.config, { maxPixels: this.config.gallery.maxImagePixels }),
+          ...(this.onProgress ? { onProgress: this.onProgress } : {}),
         });
         const now = new Date().toISOString();
         this.status = {

@@ -1,6 +1,6 @@
 // The facegate command as a user runs it: JSON output, exit codes, errors that name the input.
 import { execFile, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -190,6 +190,22 @@ describe('facegate enroll', () => {
     const c = await enroll('--replace', first);
     expect(c.result).toMatchObject({ images: 1, photos: 1, existingPhotos: 'replaced' });
     expect(c.err).toBe('');
+  });
+});
+
+describe('facegate gallery sync --once', () => {
+  it('reports its progress in lines when stderr is no terminal, then the report', async () => {
+    const people = join(dir, 'people');
+    mkdirSync(people, { recursive: true });
+    for (const i of [0, 1, 2] as const) writeFileSync(join(people, `p${i}.png`), await faceCrop(i));
+    const config = join(dir, 'sync-config.json');
+    writeFileSync(config, JSON.stringify({ stateDir: join(dir, 'sync-state'), gallery: { source: people } }));
+    const r = await run('--config', config, 'gallery', 'sync', '--once');
+    expect(r.code).toBe(0);
+    const lines = r.err.split('\n').filter((l) => l.startsWith('people checked'));
+    expect(lines[0]).toBe('people checked 1/3 (33%)');
+    expect(lines.at(-1)).toBe('people checked 3/3 (100%)');
+    expect(JSON.parse(r.out.at(-1)!)).toMatchObject({ status: 'applied', added: ['p0', 'p1', 'p2'] });
   });
 });
 
