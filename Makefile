@@ -1,7 +1,9 @@
 # facegate: the commands a newcomer needs. `make run` and `make test` set up everything they use.
 SHELL := /bin/bash
 BIN := node_modules/.bin
-# Belt and braces with .npmrc: onnxruntime-node's installer must not download CUDA binaries.
+# onnxruntime-node's install script downloads CUDA binaries, which neither CI nor a closed gateway
+# can reach (the CPU provider ships in the package): package.json's allowScripts does not run it,
+# and this tells it to skip should an npm without allowScripts run it anyway.
 export ONNXRUNTIME_NODE_INSTALL := skip
 
 # Debian packages the project needs: ffmpeg reads the cameras; systemd-analyze checks the unit;
