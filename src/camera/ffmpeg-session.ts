@@ -36,6 +36,8 @@ export type SessionOptions = {
   ffmpegPath?: string;
   /** Where a camera script is written (default: privateDir()). */
   scriptDir?: string;
+  /** Collect each frame's presentation time in the stream (ffmpeg's showinfo), in ptsTimes. */
+  timestamps?: boolean;
 };
 
 export type SessionEnd = {
@@ -78,7 +80,7 @@ export function ffmpegArgs(o: SessionOptions, scriptPath?: string): string[] {
   const fit = o.fit
     ? [`scale='min(${o.fit.width},iw)':'min(${o.fit.height},ih)':force_original_aspect_ratio=decrease`]
     : [];
-  const filters = [`fps=${o.fps}`, ...fit];
+  const filters = [`fps=${o.fps}`, ...fit, ...(o.timestamps ? ['showinfo'] : [])];
   // fps above the camera's own rate would duplicate frames: leave the rate alone then.
   if (o.fps >= 1000) filters.shift();
   if (filters.length) args.push('-vf', filters.join(','));
@@ -130,6 +132,9 @@ export class FfmpegSession {
   private parser: FrameParser | undefined;
   private headerBytes: Buffer[] = [];
   private stderrTail = '';
+  private stderrLine = '';
+  /** With `timestamps`: each frame's presentation time in the stream, seconds, in order. */
+  readonly ptsTimes: number[] = [];
   private scriptPath: string | undefined;
   /** Keeps the last frame and a run's first (two frames of memory per camera). */
   private readonly still = new StillPictureDetector();
@@ -226,7 +231,16 @@ export class FfmpegSession {
   }
 
   private stderr(chunk: Buffer): void {
-    this.stderrTail = (this.stderrTail + chunk.toString('utf8')).slice(-4000);
+    const text = chunk.toString('utf8');
+    this.stderrTail = (this.stderrTail + text).slice(-4000);
+    if (this.options.timestamps) {
+      const lines = (this.stderrLine + text).split('\n');
+      this.stderrLine = lines.pop()!;
+      for (const line of lines) {
+        const pts = /Parsed_showinfo.* n: *\d+ .*pts_time:(-?[\d.]+)/.exec(line);
+        if (pts) this.ptsTimes.push(Number(pts[1]));
+      }
+    }
     if (this.scriptPath && /Input #0, concat/.test(this.stderrTail)) this.removeScript();
     if (!this.parser) {
       const m = /Output #0[\s\S]*?Stream #0:0[^\n]*?rawvideo[^\n]*?, (\d{2,5})x(\d{2,5})/.exec(

@@ -25,6 +25,7 @@ export async function probeCamera(
       ioTimeoutMs: opts.timeoutMs,
       watchdogMs: opts.timeoutMs + 1000,
       loop: false,
+      timestamps: true,
     },
     {
       frame: (f) => {
@@ -43,7 +44,10 @@ export async function probeCamera(
     const reason = times.length ? `${end.reason} after ${times.length} of ${opts.frames} frames` : end.reason;
     return { url: input.redacted, error: reason };
   }
-  const span = (times.at(-1)! - times[0]!) / 1000;
+  // The rate from the stream's own timestamps: arrival times are bunched at the start (the
+  // frames buffered before the first was decoded), which made 10 fps read as 20.
+  const pts = session.ptsTimes.slice(0, times.length);
+  const span = pts.length === times.length ? pts.at(-1)! - pts[0]! : (times.at(-1)! - times[0]!) / 1000;
   return {
     url: input.redacted,
     width: size.width,
