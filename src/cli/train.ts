@@ -5,6 +5,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { readManifestTsv } from '../eval/datasets.js';
+import { measurable } from '../eval/evaluate.js';
 import { rocCurve } from '../eval/metrics.js';
 import { writeRocComparison, writeTrainingCurves } from '../eval/plot.js';
 import { FacegateError } from '../errors.js';
@@ -67,7 +68,16 @@ function percent(v: number): string {
 }
 
 function figuresLine(label: string, f: VerificationFigures): string {
-  return `${label.padEnd(24)} TAR@1e-3 ${percent(f.tar1e3).padStart(7)}  TAR@1e-2 ${percent(f.tar1e2).padStart(7)}  10-fold ${percent(f.tenFold.mean)} +- ${percent(f.tenFold.std)}`;
+  // A rate from fewer than 3/rate impostor pairs is chance's (evaluate.ts: measurable).
+  const mark = (rate: number) => (measurable(rate, f.impostors) ? '' : '*');
+  return `${label.padEnd(24)} TAR@1e-3 ${percent(f.tar1e3).padStart(7)}${mark(1e-3)}  TAR@1e-2 ${percent(f.tar1e2).padStart(7)}${mark(1e-2)}  10-fold ${percent(f.tenFold.mean)} +- ${percent(f.tenFold.std)}`;
+}
+
+/** The footnote for figuresLine's '*', when one was given. */
+function unmeasurableNote(figures: VerificationFigures[]): string[] {
+  const fewest = Math.min(...figures.map((f) => f.impostors));
+  if (measurable(1e-3, fewest)) return [];
+  return [`* not measurable: ${fewest} different-person pairs, and a rate R needs about 3/R of them`];
 }
 
 export async function trainCommand(argv: string[], ctx: CommandContext): Promise<number> {
@@ -206,6 +216,7 @@ export async function trainCommand(argv: string[], ctx: CommandContext): Promise
   if (heldOut && !values.json) {
     io.out(figuresLine('held out, plain distance', heldOut.before));
     io.out(figuresLine(`held out, ${loss} head`, heldOut.after));
+    for (const note of unmeasurableNote([heldOut.before, heldOut.after])) io.out(note);
   }
   if (values.report)
     await writeReport(values.report, result, evalSet, evalPairs, options, heldOut, data.missing.length);
