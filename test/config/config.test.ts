@@ -155,7 +155,16 @@ describe('configuration', () => {
         expect(setting, `${file}: ${m[0]}`).toBeDefined();
         expect(String(setting!.default), `${file}: ${m[0]}`).toBe(m[2]);
       }
-    expect(statements).toBeGreaterThan(0);
+    // "`pipeline.maxFrameAgeMs` (2 s)", "`recognition.mirrorBand` (0.2)": a setting and its default.
+    for (const [file, text] of docs)
+      for (const m of text.matchAll(/`([a-z]+\.[\w.]+)`,? \((\d+(?:\.\d+)?)( s\b| ms\b)?/g)) {
+        const setting = settings.find((x) => x.key === m[1]);
+        if (!setting || typeof setting.default !== 'number') continue;
+        statements++;
+        const value = Number(m[2]) * (m[3] === ' s' && setting.key.endsWith('Ms') ? 1000 : 1);
+        expect(value, `${file}: ${m[0]}`).toBe(setting.default);
+      }
+    expect(statements).toBeGreaterThan(5);
   });
 
   // Each camera or broker setting that ffmpeg, the frame parser or mqtt.js cannot use: refused by
