@@ -1,8 +1,10 @@
 // facegate eval: how well detection, alignment and the encoder separate people, on labelled
 // pairs (verification) or a labelled manifest (open-set identification, as a door sees it).
-import { readManifestTsv, readPairs } from '../eval/datasets.js';
+import { readManifestTsv, readPairs, type LabelledPair } from '../eval/datasets.js';
 import { embedFiles, onePassOf } from '../eval/embed-files.js';
 import {
+  extraImpostorPairs,
+  extraImpostorReport,
   opensetReport,
   verificationReport,
   type EvalEncodings,
@@ -58,6 +60,8 @@ Options:
   --enroll-images K   open set: enroll K photos per identity (default 1, one-shot)
   --aggregate MODE    open set with K > 1: mean (mean embedding, default) or best (nearest photo)
   --gallery-size N    open set: enroll only the first N identities (by name); the rest are strangers
+  --impostors N       pairs: also TAR at FAR 1e-3 and 1e-4 with N more different-person pairs drawn
+                      from the pairs' photos, identities from --manifest FILE (path, identity)
   --json              one JSON object instead of a table
   -h, --help          this text`;
 
@@ -145,6 +149,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
       'enroll-images': { type: 'string' },
       aggregate: { type: 'string' },
       'gallery-size': { type: 'string' },
+      impostors: { type: 'string' },
     },
     EVAL_USAGE,
   );
@@ -187,6 +192,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
   if (!values.pairs)
     throw new FacegateError('USAGE', `--pairs FILE or --openset is required\n\n${EVAL_USAGE}`);
   const pairs = readPairs(values.pairs, setup.prefix);
+  const extra = values.impostors === undefined ? undefined : extraImpostors(values, pairs, setup.prefix);
   const files = await embedForEval(
     engine,
     setup,
@@ -196,6 +202,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     io,
   );
   const report = verificationReport(pairs, files, threshold);
+  const withExtra = extra && extraImpostorReport(pairs, extra, files);
   if (values.plot) {
     await writeEvaluationPlot(values.plot, {
       roc: report.roc,
@@ -205,8 +212,40 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     });
   }
   const { scored: _scored, roc: _roc, ...summary } = report;
-  io.out(setup.json ? JSON.stringify({ mode: 'pairs', ...settings, ...summary }) : verificationTable(report));
+  io.out(
+    setup.json
+      ? JSON.stringify({
+          mode: 'pairs',
+          ...settings,
+          ...summary,
+          ...(withExtra ? { extraImpostors: withExtra } : {}),
+        })
+      : [verificationTable(report), ...(withExtra ? [extraImpostorTable(withExtra)] : [])].join('\n'),
+  );
   return 0;
+}
+
+/** --impostors N: N more different-person pairs from the pairs' photos, by --manifest's identities. */
+function extraImpostors(
+  values: { impostors?: string; manifest?: string },
+  pairs: readonly LabelledPair[],
+  prefix: string,
+): LabelledPair[] {
+  const count = parseInteger('impostors', values.impostors, 0, 1);
+  if (!values.manifest)
+    throw new FacegateError('USAGE', '--impostors needs --manifest FILE for the identities');
+  const identities = new Map(readManifestTsv(values.manifest, prefix).map((i) => [i.path, i.identity]));
+  return extraImpostorPairs(pairs, identities, count);
+}
+
+function extraImpostorTable(r: ReturnType<typeof extraImpostorReport>): string {
+  return r.tarAtFar
+    .map(
+      (t) =>
+        `TAR at FAR ${t.far}`.padEnd(22) +
+        `${pct(t.tar)} (threshold ${round(t.threshold, 4)}; ${r.impostorPairs} different pairs)${t.measurable ? '' : unmeasurable(t.far, r.impostorPairs, 'different pairs')}`,
+    )
+    .join('\n');
 }
 
 const pct = (v: number): string => `${(100 * v).toFixed(2)}%`;

@@ -3,6 +3,7 @@
 import { Matcher, type PersonAggregation } from '../gallery/matcher.js';
 import { euclidean } from '../inference/faces.js';
 import type { LabelledImage, LabelledPair } from './datasets.js';
+import { seededRandom } from '../training/random.js';
 import { countFailures, type EmbeddedFile } from './embed-files.js';
 import {
   accuracyAt,
@@ -83,6 +84,54 @@ export function verificationReport(pairs: readonly LabelledPair[], enc: EvalEnco
 }
 
 export type VerificationReport = ReturnType<typeof verificationReport>;
+
+/** The false-accept rates reported with extra impostor pairs (--impostors). */
+export const EXTRA_IMPOSTOR_FARS = [1e-3, 1e-4] as const;
+
+/**
+ * `count` different-person pairs drawn (seeded) from the photos of `pairs` whose identity
+ * `identities` knows: at the low FARs a door needs, a pairs file's few hundred different pairs
+ * measure nothing. Each pair once, never a photo with itself.
+ */
+export function extraImpostorPairs(
+  pairs: readonly LabelledPair[],
+  identities: ReadonlyMap<string, string>,
+  count: number,
+  seed = 1,
+): LabelledPair[] {
+  const photos = [...new Set(pairs.flatMap((p) => [p.file1, p.file2]))]
+    .filter((f) => identities.has(f))
+    .sort();
+  const random = seededRandom(seed);
+  const seen = new Set(pairs.map((p) => `${p.file1}\t${p.file2}`));
+  const out: LabelledPair[] = [];
+  for (let tries = 0; out.length < count && tries < 20 * count; tries++) {
+    const a = photos[Math.floor(random() * photos.length)]!;
+    const b = photos[Math.floor(random() * photos.length)]!;
+    const key = `${a}\t${b}`;
+    if (identities.get(a) === identities.get(b) || seen.has(key)) continue;
+    seen.add(key);
+    out.push({ file1: a, file2: b, same: false });
+  }
+  return out;
+}
+
+/** TAR at low FARs over the genuine pairs and every impostor pair, the extra ones included. */
+export function extraImpostorReport(
+  pairs: readonly LabelledPair[],
+  extra: readonly LabelledPair[],
+  enc: EvalEncodings,
+) {
+  const scored = scorePairs([...pairs, ...extra], enc);
+  const different = scored.filter((p) => !p.same).length;
+  return {
+    impostorPairs: different,
+    tarAtFar: EXTRA_IMPOSTOR_FARS.map((far) => {
+      const t = thresholdAtFar(scored, far);
+      return { far, threshold: t, tar: tarAt(scored, t), measurable: measurable(far, different) };
+    }),
+  };
+}
 
 /**
  * One-shot identification as a door sees it. Identities with more than `enrollImages` images

@@ -164,6 +164,22 @@ describe('facegate eval', () => {
     );
   });
 
+  it('adds different-person pairs drawn from the manifest for TAR at FAR 1e-3 and 1e-4 (--impostors)', async () => {
+    const r = await evalPairs('--impostors', '20', '--manifest', join(dir, 'manifest.tsv'), '--json');
+    expect(r.code).toBe(0);
+    const extra = (JSON.parse(r.out) as { extraImpostors: { impostorPairs: number; tarAtFar: unknown[] } })
+      .extraImpostors;
+    // The pairs file's 3 different pairs and 20 more; the 6 photos of 3 people allow 21 more.
+    expect(extra.impostorPairs).toBe(23);
+    expect(extra.tarAtFar).toEqual([
+      expect.objectContaining({ far: 0.001, measurable: false }),
+      expect.objectContaining({ far: 0.0001, measurable: false }),
+    ]);
+    const missing = await evalPairs('--impostors', '20');
+    expect(missing.code).toBe(2);
+    expect(missing.err).toMatch(/--impostors needs --manifest FILE/);
+  });
+
   it('names a malformed pairs file and line', async () => {
     writeFileSync(join(dir, 'bad.tsv'), 'file1\tfile2\tsame\na.png\tb.png\tyes\n');
     const r = await run('eval', '--pairs', join(dir, 'bad.tsv'), '--root', dir);
