@@ -56,6 +56,7 @@ Options:
   --crop MODE         aligned (default) or box (plain box crop, for comparison)
   --threshold T       decision threshold to report at (default: match.threshold, or the encoder's own: dlib ${ENCODER_THRESHOLDS.dlib}, mobilefacenet ${ENCODER_THRESHOLDS.mobilefacenet})
   --gate              drop faces that fail the quality gates (counted as without a usable face)
+  --grayscale         encode grayscale versions of the photos (a monochrome or infrared camera)
   --plot OUT.png      ROC curve and distance histograms (verification)
   --enroll-images K   open set: enroll K photos per identity (default 1, one-shot)
   --aggregate MODE    open set with K > 1: mean (mean embedding, default) or best (nearest photo)
@@ -71,6 +72,8 @@ export type EvalSetup = {
   select: FaceSelection;
   crop: 'aligned' | 'box';
   gate: boolean;
+  /** Encode grayscale versions of the photos, as a monochrome or infrared camera sees faces. */
+  grayscale: boolean;
   json: boolean;
 };
 
@@ -89,6 +92,7 @@ export function evalSetup(values: Record<string, string | boolean | undefined>):
     select,
     crop,
     gate: values.gate === true,
+    grayscale: values.grayscale === true,
     json: values.json === true,
   };
 }
@@ -99,6 +103,7 @@ export const EVAL_SETUP_OPTIONS = {
   select: { type: 'string' },
   crop: { type: 'string' },
   gate: { type: 'boolean' },
+  grayscale: { type: 'boolean' },
   json: { type: 'boolean' },
 } as const;
 
@@ -122,6 +127,7 @@ export async function embedForEval(
     crop: setup.crop,
     detector: config.detector,
     keepOnePass: mirror !== 'always',
+    grayscale: setup.grayscale,
     ...(setup.gate ? { gates: config.quality } : {}),
     onProgress: progressReporter('encoding', io),
   });
@@ -164,6 +170,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     select: setup.select,
     crop: setup.crop,
     gate: setup.gate,
+    grayscale: setup.grayscale,
     prefix: setup.prefix,
     mirror: config.recognition.mirror,
     ...(config.recognition.mirror === 'near-threshold' ? { mirrorBand: config.recognition.mirrorBand } : {}),

@@ -180,6 +180,19 @@ describe('facegate eval', () => {
     expect(missing.err).toMatch(/--impostors needs --manifest FILE/);
   });
 
+  it('encodes grayscale versions of the photos with --grayscale, and says so', async () => {
+    const color = JSON.parse((await evalPairs('--json')).out) as {
+      grayscale: boolean;
+      equalErrorRate: number;
+    };
+    const gray = JSON.parse((await evalPairs('--json', '--grayscale')).out) as typeof color;
+    expect([color.grayscale, gray.grayscale]).toEqual([false, true]);
+    // Other pixels, other embeddings: the distances (and so the figures) move.
+    const colorRun = JSON.parse((await evalPairs('--json')).out) as typeof color;
+    expect(colorRun).toEqual(color);
+    expect(JSON.stringify(gray)).not.toBe(JSON.stringify({ ...color, grayscale: true }));
+  });
+
   it('names a malformed pairs file and line', async () => {
     writeFileSync(join(dir, 'bad.tsv'), 'file1\tfile2\tsame\na.png\tb.png\tyes\n');
     const r = await run('eval', '--pairs', join(dir, 'bad.tsv'), '--root', dir);
