@@ -1,12 +1,14 @@
 // How verification accuracy falls as faces get smaller or blurrier: the measurement behind the
 // default quality gates (src/vision/quality.ts). Degrades both photos of each lfw-dev pair,
-// then reports detection, median eye distance / sharpness, accuracy at the threshold and
-// 10-fold accuracy. Usage: tsx bench/quality-sweep.ts [PAIRS] (default 600 pairs).
+// then reports detection, median eye distance / sharpness, accuracy at the encoder's threshold
+// and 10-fold accuracy. Usage: tsx bench/quality-sweep.ts [PAIRS] (default 600 pairs);
+// FACEGATE_MODELS_ENCODER=mobilefacenet sweeps the second encoder.
 import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { readPairs } from '../src/eval/datasets.js';
 import { accuracyAt, kFold } from '../src/eval/metrics.js';
-import { DEFAULT_THRESHOLD, euclidean, FaceEngine, type Face } from '../src/inference/faces.js';
+import { ENCODER_THRESHOLDS, euclidean, FaceEngine, type Face } from '../src/inference/faces.js';
+import type { EncoderName } from '../src/inference/model-manifest.js';
 import { decodeImage } from '../src/vision/image.js';
 import { SHARED_FACES, sharedFacesAvailable } from '../test/helpers/fixtures.js';
 import { Table } from './harness.js';
@@ -19,7 +21,9 @@ const pairs = [
   ...all.filter((p) => !p.same).slice(0, count / 2),
 ];
 const files = [...new Set(pairs.flatMap((p) => [p.file1, p.file2]))];
-const engine = await FaceEngine.open();
+const encoder = (process.env.FACEGATE_MODELS_ENCODER ?? 'dlib') as EncoderName;
+const threshold = ENCODER_THRESHOLDS[encoder];
+const engine = await FaceEngine.open({ encoder });
 
 type Degrade = { label: string; apply: (s: Sharp, width: number) => Sharp };
 const median = (v: number[]) => [...v].sort((a, b) => a - b)[Math.floor(v.length / 2)] ?? NaN;
@@ -42,18 +46,18 @@ async function run(d: Degrade) {
     detected: found.length / files.length,
     eyes: median(found.map((f) => f.quality.eyeDistance)),
     sharpness: median(found.map((f) => f.quality.sharpness)),
-    accuracy: accuracyAt(scored, DEFAULT_THRESHOLD),
+    accuracy: accuracyAt(scored, threshold),
     tenFold: kFold(scored).mean,
   };
 }
 
-console.log(`quality sweep: ${pairs.length} lfw-dev pairs, ${files.length} photos\n`);
+console.log(`quality sweep (${encoder}): ${pairs.length} lfw-dev pairs, ${files.length} photos\n`);
 const table = new Table([
   'degradation',
   'faces found',
   'median eye distance px',
   'median sharpness',
-  'accuracy at 0.6',
+  `accuracy at ${threshold}`,
   '10-fold',
 ]);
 const sweeps: Degrade[] = [
