@@ -65,6 +65,9 @@ export type AnalyzeOptions = {
 
 export type StageTimings = { detect?: number; landmarks?: number; align?: number; encode?: number };
 
+/** The chip the quality gates were calibrated on: dlib's template at 150 pixels. */
+const QUALITY_CHIP = 150;
+
 export class FaceEngine {
   /**
    * How the encoder fared against the float graph on the CPU when it loaded (self-check.ts);
@@ -255,21 +258,35 @@ export class FaceEngine {
       dets.map((d) => d.box),
     );
     t.landmarks = lap();
+    const aligned = (opts.crop ?? 'aligned') === 'aligned';
+    const arcface = this.encoder.entry.preprocessing.pad === 'none: aligned to the ArcFace template';
     const faces = dets.map((d, i) => {
-      const m =
-        (opts.crop ?? 'aligned') !== 'aligned'
-          ? boxCropTransform(d.box, size)
-          : this.encoder.entry.preprocessing.pad === 'none: aligned to the ArcFace template'
-            ? arcfaceTransform(landmarks[i]!, size)
-            : alignmentTransform(landmarks[i]!, size);
+      const m = !aligned
+        ? boxCropTransform(d.box, size)
+        : arcface
+          ? arcfaceTransform(landmarks[i]!, size)
+          : alignmentTransform(landmarks[i]!, size);
       const chip = chips.subarray(i * per, (i + 1) * per);
       pyramid.warp(m, size, size, chip);
+      // The gates were calibrated on dlib's 150-pixel chip (sharpness depends on the crop and its
+      // scale: on ArcFace's tighter 112-pixel chip the same face measured 3x sharper), so the
+      // quality of a face is measured there whichever encoder runs.
+      let qualityChip = chip;
+      if (aligned && arcface) {
+        qualityChip = new Float32Array(QUALITY_CHIP * QUALITY_CHIP * 3);
+        pyramid.warp(
+          alignmentTransform(landmarks[i]!, QUALITY_CHIP),
+          QUALITY_CHIP,
+          QUALITY_CHIP,
+          qualityChip,
+        );
+      }
       const quality = measureQuality({
         landmarks: landmarks[i]!,
         score: d.score,
         outside: d.outside,
-        chip,
-        chipSize: size,
+        chip: qualityChip,
+        chipSize: qualityChip === chip ? size : QUALITY_CHIP,
       });
       return { box: d.box, score: d.score, landmarks: landmarks[i]!, quality };
     });

@@ -105,6 +105,17 @@ describe('facegate embed', () => {
       expect(e).toHaveLength(192);
       expect(Math.hypot(...e)).toBeCloseTo(1, 4);
     }
+    // A face's quality is measured on the same chip whichever encoder runs: the gates mean the same.
+    const quality = async (encoder: string) =>
+      (
+        JSON.parse(
+          (await run('embed', '--encoder', encoder, samplePhoto('sample2.jpg'))).out[0]!,
+        ) as EmbedLine
+      ).faces![0]!;
+    const [dlib, mobile] = [await quality('dlib'), await quality('mobilefacenet')];
+    expect(JSON.stringify((mobile as unknown as { quality: unknown }).quality)).toBe(
+      JSON.stringify((dlib as unknown as { quality: unknown }).quality),
+    );
     const bad = await run('embed', '--encoder', 'arcface', samplePhoto('sample2.jpg'));
     expect(bad.code).toBe(78);
     expect(bad.err).toMatch(
