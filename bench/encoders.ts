@@ -9,7 +9,7 @@ import { samplePhoto } from '../test/helpers/fixtures.js';
 import { medianMs, Table } from './harness.js';
 
 /** `count` aligned chips for `engine`'s encoder, from the faces of the sample photos. */
-async function chips(engine: FaceEngine, count: number): Promise<Float32Array> {
+export async function faceChips(engine: FaceEngine, count: number): Promise<Float32Array> {
   const per = engine.encoderSize * engine.encoderSize * 3;
   const found: Float32Array[] = [];
   for (const name of ['sample1.jpg', 'sample3.jpg', 'sample4.jpg']) {
@@ -37,7 +37,7 @@ export async function benchEncoders(): Promise<string> {
     'batch 8',
     '720p frame, whole pipeline ms (faces)',
   ]);
-  const input = await Promise.all(engines.map(([, e]) => chips(e, 8)));
+  const input = await Promise.all(engines.map(([, e]) => faceChips(e, 8)));
   const times = engines.map(() => ({ b1: [] as number[], b8: [] as number[], frame: [] as number[] }));
   // Rounds of each engine in turn; the median of the rounds' medians.
   for (let round = 0; round < 5; round++) {

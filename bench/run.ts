@@ -9,7 +9,7 @@ import sharp from 'sharp';
 import { Matcher } from '../src/gallery/matcher.js';
 import { benchTraining } from './training.js';
 import { benchGallerySync } from './gallery-sync.js';
-import { benchEncoders } from './encoders.js';
+import { benchEncoders, faceChips } from './encoders.js';
 import { benchMqtt } from './mqtt.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces } from '../src/inference/detector.js';
 import { FaceEngine, type StageTimings } from '../src/inference/faces.js';
@@ -32,19 +32,6 @@ async function measureMatmulGflops(n = 1024): Promise<number> {
   const ms = await medianMs(() => s.run({ a: input }), { warmup: 3, runs: 10 });
   await s.release();
   return (2 * n * n * n) / (ms / 1000) / 1e9;
-}
-
-/** Aligned 150x150 chips of the faces in the sample photos, repeated to `count`. */
-async function faceChips(engine: FaceEngine, count: number): Promise<Float32Array> {
-  const per = 150 * 150 * 3;
-  const chips: Float32Array[] = [];
-  for (const name of ['sample1.jpg', 'sample3.jpg', 'sample4.jpg']) {
-    const found = await engine.align(await decodeImage(samplePhoto(name)), { select: 'all' });
-    for (let i = 0; i < found.count; i++) chips.push(found.chips.subarray(i * per, (i + 1) * per));
-  }
-  const out = new Float32Array(count * per);
-  for (let i = 0; i < count; i++) out.set(chips[i % chips.length]!, i * per);
-  return out;
 }
 
 const engine = await FaceEngine.open();
