@@ -38,7 +38,7 @@ import { InferenceQueue } from './inference/queue.js';
 import { HealthServer, Metrics, type HealthProbe, type Progress } from './http/server.js';
 import type { SystemdNotifier } from './service/notify.js';
 import { FaceTracker, type Observation, type TrackDecision } from './recognition/tracker.js';
-import { VERSION } from './version.js';
+import { VERSION } from './project.js';
 import { checkGates } from './vision/quality.js';
 
 export type Log = (

@@ -5,18 +5,12 @@
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { PROJECT_ROOT } from '../src/project.js';
 
 export type PinnedPackage = { name: string; version: string; integrity: string };
 
-const CACHE = resolve(
-  dirname(fileURLToPath(import.meta.url)),
-  '..',
-  'node_modules',
-  '.cache',
-  'facegate-packages',
-);
+const CACHE = join(PROJECT_ROOT, 'node_modules', '.cache', 'facegate-packages');
 
 const integrityOf = (bytes: Uint8Array) => `sha512-${createHash('sha512').update(bytes).digest('base64')}`;
 

@@ -15,7 +15,7 @@ import { probeCommand } from './probe.js';
 import { runCommand } from './run.js';
 import { trainCommand } from './train.js';
 import { verifyCommand } from './verify.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../project.js';
 
 type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 

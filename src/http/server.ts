@@ -6,7 +6,7 @@ import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CameraState } from '../camera/camera-source.js';
 import type { EncoderSelfCheck } from '../inference/self-check.js';
-import { VERSION } from '../version.js';
+import { VERSION } from '../project.js';
 
 export type Progress = {
   ok: boolean;

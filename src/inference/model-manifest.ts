@@ -3,9 +3,9 @@
 // that does not match, so a corrupted or swapped model stops the program instead of matching
 // the wrong people.
 import { createHash } from 'node:crypto';
-import { basename, dirname, join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { FacegateError, readFileOrThrow } from '../errors.js';
+import { PROJECT_ROOT } from '../project.js';
 
 /** encoder: dlib's ResNet (the one in use); mobilefacenet: the ArcFace-trained second encoder. */
 export const MODEL_ROLES = ['encoder', 'detector', 'landmarks', 'mobilefacenet'] as const;
@@ -69,11 +69,9 @@ export type ModelManifest = {
   selfCheck?: SelfCheckPhotos;
 };
 
-/** The models folder of this checkout: <project root>/models, from src/ (tsx) or dist/src/. */
+/** The models folder of this checkout: <project root>/models. */
 export function defaultModelsDir(): string {
-  let root = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
-  if (basename(root) === 'dist') root = dirname(root);
-  return join(root, 'models');
+  return join(PROJECT_ROOT, 'models');
 }
 
 export function readManifest(modelsDir: string): ModelManifest {
