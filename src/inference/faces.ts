@@ -74,6 +74,7 @@ export class FaceEngine {
    * undefined when it is that graph.
    */
   selfCheck: EncoderSelfCheck | undefined;
+  private qualityScratch: Float32Array | undefined;
 
   private constructor(
     readonly detector: ModelSession,
@@ -271,27 +272,28 @@ export class FaceEngine {
       // The gates were calibrated on dlib's 150-pixel chip (sharpness depends on the crop and its
       // scale: on ArcFace's tighter 112-pixel chip the same face measured 3x sharper), so the
       // quality of a face is measured there whichever encoder runs.
-      let qualityChip = chip;
-      if (aligned && arcface) {
-        qualityChip = new Float32Array(QUALITY_CHIP * QUALITY_CHIP * 3);
-        pyramid.warp(
-          alignmentTransform(landmarks[i]!, QUALITY_CHIP),
-          QUALITY_CHIP,
-          QUALITY_CHIP,
-          qualityChip,
-        );
-      }
+      const measuredOn = aligned && arcface ? this.dlibChip(landmarks[i]!, pyramid) : chip;
       const quality = measureQuality({
         landmarks: landmarks[i]!,
         score: d.score,
         outside: d.outside,
-        chip: qualityChip,
-        chipSize: qualityChip === chip ? size : QUALITY_CHIP,
+        chip: measuredOn,
+        chipSize: measuredOn === chip ? size : QUALITY_CHIP,
       });
       return { box: d.box, score: d.score, landmarks: landmarks[i]!, quality };
     });
     t.align = lap();
     return { faces, chips, count: dets.length };
+  }
+
+  /**
+   * dlib's 150-pixel chip of a face, for its quality alone: one buffer, reused face after face
+   * (measureQuality reads it at once, and nothing awaits between the warp and the read).
+   */
+  private dlibChip(landmarks: readonly Point[], pyramid: ImagePyramid): Float32Array {
+    const chip = (this.qualityScratch ??= new Float32Array(QUALITY_CHIP * QUALITY_CHIP * 3));
+    pyramid.warp(alignmentTransform(landmarks, QUALITY_CHIP), QUALITY_CHIP, QUALITY_CHIP, chip);
+    return chip;
   }
 
   /**
