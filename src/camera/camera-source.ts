@@ -50,8 +50,6 @@ export class CameraSource extends EventEmitter<Events> {
   private onlineSince: number | undefined;
   /** A frame arrived since the consumer last took one: the reader holds it. */
   private available = false;
-  /** Frames received before each session: its frames' numbers continue from there. */
-  private readonly sessionBases = new WeakMap<FrameReader, number>();
   private waiter: (() => void) | undefined;
   private current: CameraState;
   private readonly counters: CameraStats = { framesReceived: 0, framesDropped: 0, sessions: 0 };
@@ -145,13 +143,8 @@ export class CameraSource extends EventEmitter<Events> {
     const session = this.session;
     if (!this.available || !session || !this.running) return undefined;
     this.available = false;
-    const f = await session.take();
     // A frame of a session that has ended since is still the newest picture there is.
-    return f && { ...f, sequence: this.sequenceBaseOf(session) + f.sequence };
-  }
-
-  private sequenceBaseOf(session: FrameReader): number {
-    return this.sessionBases.get(session) ?? 0;
+    return session.take();
   }
 
   private wake(): void {
@@ -165,12 +158,11 @@ export class CameraSource extends EventEmitter<Events> {
     this.attempt++;
     this.counters.sessions++;
     this.setState({ state: 'connecting' });
-    const session = new FrameReader(this.sessionOptions, {
+    const session = new FrameReader(this.sessionOptions, this.counters.framesReceived, {
       arrived: (f, replaced) => this.arrived(session, f, replaced),
       stall: (reason) => this.setState({ state: 'offline', reason }),
     });
     this.session = session;
-    this.sessionBases.set(session, this.counters.framesReceived);
     session.start();
     void session.ended.then((end) => {
       if (this.session !== session) return;
@@ -201,7 +193,7 @@ export class CameraSource extends EventEmitter<Events> {
       this.setState({ state: 'online' });
     }
     this.available = true;
-    this.emit('frame', { ...f, sequence: this.sequenceBaseOf(session) + f.sequence });
+    this.emit('frame', f);
     this.wake();
   }
 

@@ -10,6 +10,9 @@ import type { Frame } from './frame-parser.js';
 /** A frame as announced on arrival: everything but its pixels. */
 export type FrameInfo = Omit<Frame, 'data' | 'thumbnail'>;
 
+/** What a reader thread starts with: its session, and how many frames the camera had before. */
+export type ReaderData = { session: SessionOptions; framesBefore: number };
+
 export type ToReader = { kind: 'take'; id: number } | { kind: 'stop'; reason: string; polite: boolean };
 export type FromReader =
   | { kind: 'started'; pid: number | undefined }
@@ -31,6 +34,8 @@ export class FrameReader {
 
   constructor(
     private readonly options: SessionOptions,
+    /** Frames the camera delivered before this session: this one's are numbered on from there. */
+    private readonly framesBefore: number,
     private readonly handlers: {
       arrived: (frame: FrameInfo, replaced: boolean) => void;
       /** The watchdog fired: the camera is as good as offline while ffmpeg is being ended. */
@@ -45,7 +50,10 @@ export class FrameReader {
   }
 
   start(): void {
-    const worker = startWorker({ ...this.options, scriptDir: this.options.scriptDir ?? privateDir() });
+    const worker = startWorker({
+      session: { ...this.options, scriptDir: this.options.scriptDir ?? privateDir() },
+      framesBefore: this.framesBefore,
+    });
     this.worker = worker;
     worker.on('message', (m: FromReader) => this.message(m));
     // A thread that fails, or exits without saying why, ends the session like any ffmpeg exit.
@@ -109,13 +117,13 @@ export class FrameReader {
  * The reader thread. Under tsx or vitest this module is TypeScript, and a thread starts without
  * the parent's module hooks: it registers tsx's before loading the TypeScript worker.
  */
-function startWorker(options: SessionOptions): Worker {
+function startWorker(data: ReaderData): Worker {
   const typescript = import.meta.url.endsWith('.ts');
   const script = new URL(`./reader-worker.${typescript ? 'ts' : 'js'}`, import.meta.url);
-  if (!typescript) return new Worker(script, { workerData: options });
+  if (!typescript) return new Worker(script, { workerData: data });
   const tsx = import.meta.resolve('tsx/esm/api');
   const boot = `import(${JSON.stringify(tsx)}).then((api) => { api.register(); return import(${JSON.stringify(script.href)}); })`;
-  return new Worker(boot, { eval: true, workerData: options });
+  return new Worker(boot, { eval: true, workerData: data });
 }
 
 function killQuietly(pid: number): void {

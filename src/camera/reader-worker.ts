@@ -3,17 +3,19 @@
 // pipe, in ffmpeg, in the camera's TCP queue). It keeps only the newest frame; the main thread
 // hears of each arrival (a few bytes) and takes the newest when it is ready for one.
 import { parentPort, workerData } from 'node:worker_threads';
-import { FfmpegSession, type SessionOptions } from './ffmpeg-session.js';
+import { FfmpegSession } from './ffmpeg-session.js';
 import type { Frame } from './frame-parser.js';
-import type { FromReader, ToReader } from './frame-reader.js';
+import type { FromReader, ReaderData, ToReader } from './frame-reader.js';
 import { thumbnailOf } from './motion.js';
 
 const port = parentPort!;
 const post = (m: FromReader) => port.postMessage(m);
 
 let newest: Frame | undefined;
-let sequence = 0;
-const session = new FfmpegSession(workerData as SessionOptions, {
+const { session: options, framesBefore } = workerData as ReaderData;
+/** Numbered on from the camera's earlier sessions, so a frame's number is its camera's. */
+let sequence = framesBefore;
+const session = new FfmpegSession(options, {
   frame: (f) => {
     // The grey copy for motion gating is made here, off the main thread.
     const frame = { ...f, sequence: ++sequence, thumbnail: thumbnailOf(f) };
