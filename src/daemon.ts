@@ -31,13 +31,24 @@ import { PairHeadMatcher } from './gallery/pair-matcher.js';
 import { connectGalleryToMqtt } from './gallery/mqtt.js';
 import { GalleryStore } from './gallery/store.js';
 import { gallerySource, GallerySyncer } from './gallery/syncer.js';
-import { FaceEngine, matchThreshold, type Face, type StageTimings } from './inference/faces.js';
+import {
+  ENCODER_THRESHOLDS,
+  FaceEngine,
+  doorThreshold,
+  type Face,
+  type StageTimings,
+} from './inference/faces.js';
 import { fallbackOf } from './inference/self-check.js';
 import { HeadModel } from './inference/head.js';
 import { InferenceQueue } from './inference/queue.js';
 import { HealthServer, Metrics, type HealthProbe, type Progress } from './http/server.js';
 import type { SystemdNotifier } from './service/notify.js';
-import { FaceTracker, type Observation, type TrackDecision } from './recognition/tracker.js';
+import {
+  FaceTracker,
+  trackerOptionsFrom,
+  type Observation,
+  type TrackDecision,
+} from './recognition/tracker.js';
 import { VERSION } from './project.js';
 import { checkGates } from './vision/quality.js';
 
@@ -441,10 +452,21 @@ export class Daemon {
   /** The decision threshold of the configured comparator. */
   private get threshold(): number {
     const m = this.config.match;
-    const distance = matchThreshold(this.config);
+    const distance = doorThreshold(this.config);
     if (m.comparator === 'distance') return distance;
     if (m.headThreshold > 0) return m.headThreshold;
     return (this.pairHead?.manifest ?? this.engine?.projectionManifest)?.threshold ?? distance;
+  }
+
+  /**
+   * How far apart two faces of one track may be and still be one person (fusion.maxSpread): the
+   * encoder's pairs threshold, or the door's own threshold where that is looser or a head's.
+   */
+  private get sameFaceSpread(): number {
+    const c = this.config;
+    return c.match.comparator === 'distance'
+      ? Math.max(this.threshold, ENCODER_THRESHOLDS[c.models.encoder])
+      : this.threshold;
   }
 
   /** The search for the gallery as it is now; rebuilt when the gallery version changes. */
@@ -468,15 +490,7 @@ export class Daemon {
   private async cameraLoop(camera: CameraSource): Promise<void> {
     const c = this.config;
     const name = camera.config.name;
-    const tracker = new FaceTracker<Evidence>({
-      iou: 0.3,
-      maxMissed: 5,
-      window: c.recognition.window,
-      minVotes: c.recognition.minVotes,
-      unknownAfter: c.recognition.unknownAfter,
-      unusableAfter: c.recognition.unusableAfter,
-      cooldownMs: c.recognition.cooldownSeconds * 1000,
-    });
+    const tracker = new FaceTracker<Evidence>(trackerOptionsFrom(c.recognition, this.sameFaceSpread));
     const motion = c.pipeline.motion.enabled ? new MotionGate(c.pipeline.motion) : undefined;
     /** Faces the last analysed frame showed. */
     let lastFaces = 0;
@@ -489,6 +503,7 @@ export class Daemon {
         // found still stands, without waiting for the inference slot. Where it found no face, the
         // tracks miss this frame as they would have, so they end in time.
         if (lastFaces === 0) tracker.update([], waited.capturedAt);
+        else tracker.stillSeen(waited.capturedAt);
         this.stats.framesUnchanged++;
         this.metrics.framesUnchanged.inc({ camera: name });
         this.analysedAt.set(name, Date.now());
@@ -566,6 +581,8 @@ export class Daemon {
       observations.push({
         box: face.box,
         vote: decision.known ? decision.match.personId : null,
+        nearest: nearest?.personId ?? null,
+        fusion: { embedding: face.embedding, weight: face.quality.score },
         distance: nearest?.distance ?? Infinity,
         evidence: {
           face,
@@ -577,10 +594,20 @@ export class Daemon {
         },
       });
     }
+    const decisions = tracker.update(observations, frame.capturedAt);
+    // Tracks not decided by their votes: the mean of their faces, looked up as one probe.
+    for (const { track, probe } of tracker.fusionProbes()) {
+      const fused = decideFrom(await matcher.nearest(probe), this.threshold, c.match.minMargin);
+      const d = tracker.fusedResult(track, fused.known ? fused.match.personId : null, frame.capturedAt);
+      if (d?.kind === 'match' && d.evidence && fused.known) {
+        const { distance, margin } = fused.match;
+        d.evidence = { ...d.evidence, distance, margin: Number.isFinite(margin) ? margin : null };
+      }
+      if (d) decisions.push(d);
+    }
     const stages = { ...timings, ...(faces.length ? { match: performance.now() - matchStarted } : {}) };
     for (const [stage, ms] of Object.entries(stages)) this.metrics.stageSeconds.observe({ stage }, ms / 1000);
-    for (const d of tracker.update(observations, frame.capturedAt))
-      this.decide(camera, d, frame.capturedAt, age);
+    for (const d of decisions) this.decide(camera, d, frame.capturedAt, age);
     this.metrics.frames.inc({ camera });
     this.metrics.frameSeconds.observe((performance.now() - started) / 1000);
     this.analysedAt.set(camera, Date.now());
@@ -657,11 +684,13 @@ export class Daemon {
         similarity: Math.max(0, Math.min(1, 1 - ev.distance / this.threshold)),
         threshold: this.threshold,
         margin: ev.margin,
+        decided_by: d.by,
       };
       this.log('info', `match ${d.personId} at ${camera}`, {
         event_id: event.event_id,
         distance: ev.distance,
         votes: d.votes,
+        decided_by: d.by,
         latency_ms: latency,
       });
       this.events?.match(event);

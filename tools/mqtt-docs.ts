@@ -76,7 +76,7 @@ retained config removes a camera's entity.
 
 Example:
 
-${json({ ...example, person: { id: 'ann', name: 'Ann Example' }, distance: 0.27, similarity: 0.357, threshold: 0.42, margin: 0.15 })}
+${json({ ...example, person: { id: 'ann', name: 'Ann Example' }, distance: 0.21, similarity: 0.316, threshold: 0.307, margin: 0.15, decided_by: 'votes' })}
 
 Schema:
 

@@ -1,23 +1,34 @@
 // facegate calibrate: the threshold for a chosen false-accept rate on labelled pairs, printed
 // with the config line that applies it. A threshold is an operating point, not a constant.
-import { readPairs } from '../eval/datasets.js';
-import { measurable, scorePairs } from '../eval/evaluate.js';
+import { readManifestTsv, readPairs, relabelled } from '../eval/datasets.js';
+import { measurable, opensetCalibration, opensetScores, scorePairs } from '../eval/evaluate.js';
+import type { PersonAggregation } from '../gallery/matcher.js';
 import { farAt, tarAt, thresholdAtFar } from '../eval/metrics.js';
 import { FacegateError } from '../errors.js';
 import { parseCommand, parseNumber, round, type CommandContext } from './args.js';
-import { matchThreshold } from '../inference/faces.js';
+import { doorThreshold, matchThreshold } from '../inference/faces.js';
 import { embedForEval, EVAL_SETUP_OPTIONS, evalSetup } from './eval.js';
 
 export const CALIBRATE_USAGE = `Usage: facegate calibrate --pairs FILE --root DIR --far F [options]
+       facegate calibrate --openset --manifest FILE --root DIR --fpir F [options]
 
 Encodes the labelled pairs and prints the largest threshold whose false-accept rate on the
 different-person pairs is at most F, the true-accept rate there, and the config line to use it.
 A rate rests on F x N of N different pairs: with fewer than 3/F of them chance decides the
 threshold, so it is printed without a config line (exit status 1) unless --force.
 
+With --openset, a door's question instead: of the faces of people not enrolled, at most F may
+be taken for somebody enrolled (false-positive identification rate), on a gallery of this size.
+The manifest is enrolled and probed as facegate eval --openset does (one photo per identity with
+two or more; the others, and every resident's probe with that resident left out, are the
+strangers). FPIR grows with the gallery: calibrate on a gallery as large as the door's.
+
 Options:
-  --far F             target false-accept rate, e.g. 1e-3 (required)
-  --force             print the config line even from fewer than 3/F different pairs
+  --far F             target false-accept rate, e.g. 1e-3 (pairs)
+  --fpir F            target false-positive identification rate, e.g. 1e-3 (--openset)
+  --gallery-size N    --openset: enroll only the first N identities, as facegate eval
+  --relabel FILE      --openset: corrected identities (path, identity), as facegate eval
+  --force             print the config line even from fewer than 3/F different pairs or strangers
   --root DIR, --prefix P, --select MODE, --crop MODE, --gate, --json   as for facegate eval
   -h, --help          this text`;
 
@@ -25,17 +36,27 @@ export async function calibrateCommand(argv: string[], ctx: CommandContext): Pro
   const { io, config } = ctx;
   const { values } = parseCommand(
     argv,
-    { ...EVAL_SETUP_OPTIONS, pairs: { type: 'string' }, far: { type: 'string' }, force: { type: 'boolean' } },
+    {
+      ...EVAL_SETUP_OPTIONS,
+      pairs: { type: 'string' },
+      far: { type: 'string' },
+      force: { type: 'boolean' },
+      openset: { type: 'boolean' },
+      manifest: { type: 'string' },
+      fpir: { type: 'string' },
+      'gallery-size': { type: 'string' },
+      relabel: { type: 'string' },
+    },
     CALIBRATE_USAGE,
   );
   if (values.help) {
     io.out(CALIBRATE_USAGE);
     return 0;
   }
+  if (values.openset) return calibrateOpenset(values, ctx);
   if (!values.pairs) throw new FacegateError('USAGE', `--pairs FILE is required\n\n${CALIBRATE_USAGE}`);
   if (values.far === undefined) throw new FacegateError('USAGE', `--far F is required\n\n${CALIBRATE_USAGE}`);
-  const far = parseNumber('far', values.far, 0);
-  if (!(far > 0 && far < 1)) throw new FacegateError('USAGE', `--far must be between 0 and 1, got ${far}`);
+  const far = rate('far', values.far);
   const setup = evalSetup(values);
   const pairs = readPairs(values.pairs, setup.prefix);
   const engine = await ctx.engine();
@@ -78,6 +99,66 @@ export async function calibrateCommand(argv: string[], ctx: CommandContext): Pro
   if (!result.measurable)
     io.err(
       `facegate calibrate: FAR ${far} rests on ${Math.floor(far * different)} of ${different} different pairs (about ${Math.ceil(3 / far)} needed)${usable ? '' : ': no config line without --force'}`,
+    );
+  return usable ? 0 : 1;
+}
+
+function rate(name: string, value: string): number {
+  const r = parseNumber(name, value, 0);
+  if (!(r > 0 && r < 1)) throw new FacegateError('USAGE', `--${name} must be between 0 and 1, got ${r}`);
+  return r;
+}
+
+async function calibrateOpenset(
+  values: Record<string, string | boolean | undefined>,
+  { io, config, engine }: CommandContext,
+): Promise<number> {
+  if (typeof values.manifest !== 'string')
+    throw new FacegateError('USAGE', `--openset needs --manifest FILE\n\n${CALIBRATE_USAGE}`);
+  if (typeof values.fpir !== 'string')
+    throw new FacegateError('USAGE', `--fpir F is required with --openset\n\n${CALIBRATE_USAGE}`);
+  const fpir = rate('fpir', values.fpir);
+  const setup = evalSetup(values);
+  const gallerySize = parseNumber('gallery-size', values['gallery-size'] as string | undefined, Infinity);
+  const images = relabelled(
+    readManifestTsv(values.manifest, setup.prefix),
+    values.relabel as string | undefined,
+  );
+  const files = await embedForEval(
+    await engine(),
+    setup,
+    images.map((i) => i.path),
+    config,
+    doorThreshold(config),
+    io,
+  );
+  const scores = await opensetScores(images, files, {
+    gallerySize,
+    aggregation: config.match.aggregation as PersonAggregation,
+  });
+  // Rounded for the config line; the rates are measured at the rounded threshold (as calibrate --far).
+  const found = opensetCalibration(scores, fpir, (t) => round(t, 4));
+  const usable = found.measurable || values.force === true;
+  const { threshold } = found;
+  const result = {
+    ...found,
+    enrolled: new Set(scores.enrolled.map((e) => e.personId)).size,
+    configLine: usable ? `{"match": {"threshold": ${threshold}}}` : null,
+    environment: usable ? `FACEGATE_MATCH_THRESHOLD=${threshold}` : null,
+  };
+  if (setup.json) io.out(JSON.stringify(result));
+  else {
+    io.out(
+      `threshold ${threshold} for FPIR <= ${fpir} with ${result.enrolled} enrolled: measured FPIR ${result.measuredFpir.toFixed(5)}, TPIR ${(100 * result.tpir).toFixed(2)}% (${result.strangerProbes} stranger, ${result.matedProbes} resident probes)`,
+    );
+    if (result.configLine) {
+      io.out(`config:      ${result.configLine}`);
+      io.out(`environment: ${result.environment}`);
+    }
+  }
+  if (!result.measurable)
+    io.err(
+      `facegate calibrate: FPIR ${fpir} rests on ${Math.floor(fpir * result.strangerProbes)} of ${result.strangerProbes} stranger probes (about ${Math.ceil(3 / fpir)} needed)${usable ? '' : ': no config line without --force'}`,
     );
   return usable ? 0 : 1;
 }

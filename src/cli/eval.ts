@@ -1,12 +1,22 @@
 // facegate eval: how well detection, alignment and the encoder separate people, on labelled
 // pairs (verification) or a labelled manifest (open-set identification, as a door sees it).
-import { readManifestTsv, readPairs, type LabelledPair } from '../eval/datasets.js';
-import { embedFiles, onePassOf } from '../eval/embed-files.js';
+import {
+  readManifestTsv,
+  readPairs,
+  relabelled,
+  type LabelledImage,
+  type LabelledPair,
+} from '../eval/datasets.js';
+import { embedFiles, embedJittered, onePassOf } from '../eval/embed-files.js';
+import { passReport, type Pass, type PassReport } from '../eval/passes.js';
+import { trackerOptionsFrom } from '../recognition/tracker.js';
 import {
   extraImpostorPairs,
   extraImpostorReport,
   opensetReport,
+  opensetSplit,
   verificationReport,
+  type OpensetOptions,
   type EvalEncodings,
   type OpensetReport,
   type VerificationReport,
@@ -15,8 +25,11 @@ import { writeEvaluationPlot } from '../eval/plot.js';
 import { FacegateError } from '../errors.js';
 import { nearDecision } from '../gallery/matcher.js';
 import {
+  DOOR_THRESHOLDS,
+  doorThreshold,
   ENCODER_THRESHOLDS,
   matchThreshold,
+  type Face,
   type FaceEngine,
   type FaceSelection,
 } from '../inference/faces.js';
@@ -54,13 +67,23 @@ Options:
   --select MODE       central (default: the face nearest the image centre, as datasets are cut)
                       or largest
   --crop MODE         aligned (default) or box (plain box crop, for comparison)
-  --threshold T       decision threshold to report at (default: match.threshold, or the encoder's own: dlib ${ENCODER_THRESHOLDS.dlib}, mobilefacenet ${ENCODER_THRESHOLDS.mobilefacenet})
+  --threshold T       decision threshold to report at (default: match.threshold, or the encoder's own:
+                      pairs dlib ${ENCODER_THRESHOLDS.dlib}, mobilefacenet ${ENCODER_THRESHOLDS.mobilefacenet}; open set, the door's, dlib
+                      ${DOOR_THRESHOLDS.dlib}, mobilefacenet ${DOOR_THRESHOLDS.mobilefacenet})
   --gate              drop faces that fail the quality gates (counted as without a usable face)
   --grayscale         encode grayscale versions of the photos (a monochrome or infrared camera)
   --plot OUT.png      ROC curve and distance histograms (verification)
   --enroll-images K   open set: enroll K photos per identity (default 1, one-shot)
   --aggregate MODE    open set with K > 1: mean (mean embedding, default) or best (nearest photo)
   --gallery-size N    open set: enroll only the first N identities (by name); the rest are strangers
+  --relabel FILE      open set: corrected identities (path, identity), e.g. a dataset's known label
+                      errors; the open set's strangers must be strangers
+  --passes MODE       open set: also decide passes in front of the door as the daemon does (votes,
+                      and fusion when recognition.fusion is on), per pass: photos (a resident's
+                      other photos as the frames of one pass: the optimistic bound) or jitter (each
+                      probe photo as --jitter-frames frames shifted, scaled, turned, blurred, noisy
+                      and JPEG-compressed: the pessimistic bound)
+  --jitter-frames N   frames per jittered pass (default recognition.window)
   --impostors N       pairs: also TAR at FAR 1e-3 and 1e-4 with N more different-person pairs drawn
                       from the pairs' photos, identities from --manifest FILE (path, identity)
   --json              one JSON object instead of a table
@@ -156,6 +179,9 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
       aggregate: { type: 'string' },
       'gallery-size': { type: 'string' },
       impostors: { type: 'string' },
+      relabel: { type: 'string' },
+      passes: { type: 'string' },
+      'jitter-frames': { type: 'string' },
     },
     EVAL_USAGE,
   );
@@ -164,7 +190,12 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     return 0;
   }
   const setup = evalSetup(values);
-  const threshold = parseNumber('threshold', values.threshold, matchThreshold(config));
+  // A door's threshold for the open set, one comparison's for pairs (faces.ts).
+  const threshold = parseNumber(
+    'threshold',
+    values.threshold,
+    (values.openset ? doorThreshold : matchThreshold)(config),
+  );
   const engine = await ctx.engine();
   const settings = {
     select: setup.select,
@@ -178,7 +209,10 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
 
   if (values.openset) {
     if (!values.manifest) throw new FacegateError('USAGE', '--openset needs --manifest FILE');
-    const images = readManifestTsv(values.manifest, setup.prefix);
+    const images = relabelled(readManifestTsv(values.manifest, setup.prefix), values.relabel);
+    const passMode = values.passes;
+    if (passMode !== undefined && passMode !== 'photos' && passMode !== 'jitter')
+      throw new FacegateError('USAGE', `--passes must be photos or jitter, not "${passMode}"`);
     const files = await embedForEval(
       engine,
       setup,
@@ -192,8 +226,27 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     if (aggregation !== 'best' && aggregation !== 'mean')
       throw new FacegateError('USAGE', `--aggregate must be best or mean, not "${aggregation}"`);
     const gallerySize = parseNumber('gallery-size', values['gallery-size'], Infinity);
-    const report = await opensetReport(images, files, threshold, { enrollImages, aggregation, gallerySize });
-    io.out(setup.json ? JSON.stringify({ mode: 'openset', ...settings, ...report }) : opensetTable(report));
+    const split = { enrollImages, aggregation, gallerySize } as const;
+    const report = await opensetReport(images, files, threshold, split);
+    const passes =
+      passMode &&
+      passReport(
+        opensetSplit(images, files, split).enrolled,
+        passMode === 'photos'
+          ? photoPasses(images, files, split, config.recognition.minVotes)
+          : await jitterPasses(engine, setup, images, files, split, config, values['jitter-frames'], io),
+        {
+          tracker: trackerOptionsFrom(config.recognition, ENCODER_THRESHOLDS[config.models.encoder]),
+          minMargin: config.match.minMargin,
+        },
+        threshold,
+      );
+    const withPasses = passes ? { passes: { mode: passMode, ...passes } } : {};
+    io.out(
+      setup.json
+        ? JSON.stringify({ mode: 'openset', ...settings, ...report, ...withPasses })
+        : [opensetTable(report), ...(passes ? [passTable(passMode, passes)] : [])].join('\n'),
+    );
     return 0;
   }
   if (!values.pairs)
@@ -245,6 +298,77 @@ function extraImpostors(
   return extraImpostorPairs(pairs, identities, count);
 }
 
+const asFrame = (face: Face) => ({ embedding: face.embedding, weight: face.quality.score });
+
+/**
+ * --passes photos: each person's probe photos (live encodings) as the frames of one pass, for
+ * people with at least `minFrames` of them (fewer could never gather the votes).
+ */
+function photoPasses(
+  images: readonly LabelledImage[],
+  files: EvalEncodings,
+  split: OpensetOptions,
+  minFrames: number,
+): Pass[] {
+  const { mated, nonMated } = opensetSplit(images, files, split);
+  const byIdentity = new Map<string, Face[]>();
+  for (const { identity, path } of [...mated, ...nonMated]) {
+    const f = files.live.get(path);
+    if (f?.ok) byIdentity.set(identity, [...(byIdentity.get(identity) ?? []), f.face]);
+  }
+  return [...byIdentity]
+    .filter(([, faces]) => faces.length >= minFrames)
+    .map(([identity, faces]) => ({ identity, frames: faces.map(asFrame) }));
+}
+
+/** --passes jitter: every probe photo as one pass of jittered frames. */
+async function jitterPasses(
+  engine: FaceEngine,
+  setup: EvalSetup,
+  images: readonly LabelledImage[],
+  files: EvalEncodings,
+  split: OpensetOptions,
+  config: Config,
+  framesOption: string | undefined,
+  io: Io,
+): Promise<Pass[]> {
+  const count = parseInteger('jitter-frames', framesOption, config.recognition.window, 1);
+  const { mated, nonMated } = opensetSplit(images, files, split);
+  const probes = [...mated, ...nonMated];
+  const faces = await embedJittered(
+    engine,
+    setup.root,
+    probes.map((p) => p.path),
+    count,
+    {
+      select: setup.select,
+      crop: setup.crop,
+      detector: config.detector,
+      mirror: config.recognition.mirror === 'always',
+      grayscale: setup.grayscale,
+      onProgress: progressReporter('jittered passes', io),
+    },
+  );
+  return probes.map(({ identity, path }) => ({ identity, frames: (faces.get(path) ?? []).map(asFrame) }));
+}
+
+function passTable(mode: string, r: PassReport): string {
+  return [
+    `passes (${mode})`.padEnd(22) +
+      `${r.matedPasses} residents, ${r.strangerPasses} strangers (leave-one-out included); ${round(r.framesPerPass, 1)} frames per pass`,
+    ...r.variants.map(
+      (v) =>
+        `  ${v.variant}`.padEnd(22) +
+        [
+          ...v.tpirAtFpir.map(
+            (t) => `TPIR ${pct(t.tpir)} at FPIR ${t.fpir}${t.measurable ? '' : ' (not measurable)'}`,
+          ),
+          `at threshold ${round(r.threshold, 4)}: TPIR ${pct(v.tpirAtThreshold)}, FPIR ${pct(v.fpirAtThreshold)}`,
+        ].join('; '),
+    ),
+  ].join('\n');
+}
+
 function extraImpostorTable(r: ReturnType<typeof extraImpostorReport>): string {
   return r.tarAtFar
     .map(
@@ -291,6 +415,12 @@ function opensetTable(r: OpensetReport): string {
       (t) =>
         `TPIR at FPIR ${t.fpir}`.padEnd(22) +
         `${pct(t.tpir)} (threshold ${round(t.threshold, 4)})${t.measurable ? '' : unmeasurable(t.fpir, r.nonMatedProbes, 'stranger probes')}`,
+    ),
+    `leave-one-out         ${r.leaveOneOut.strangerProbes} strangers: each resident's probe too, that resident left out`,
+    ...r.leaveOneOut.tpirAtFpir.map(
+      (t) =>
+        `  TPIR at FPIR ${t.fpir}`.padEnd(22) +
+        `${pct(t.tpir)} (threshold ${round(t.threshold, 4)})${t.measurable ? '' : unmeasurable(t.fpir, r.leaveOneOut.strangerProbes, 'stranger probes')}`,
     ),
   ].join('\n');
 }

@@ -9,7 +9,7 @@ import { redactText, redactUrl } from '../camera/url.js';
 import { FacegateError, fileErrorWords, readFileOrThrow } from '../errors.js';
 import { DEFAULT_SIMILAR_FACE_RATIO } from '../gallery/enroll.js';
 import { DEFAULT_DETECTOR_OPTIONS, DETECTOR_LEVELS, MAX_INPUT_SIDE } from '../inference/detector.js';
-import { ENCODER_THRESHOLDS } from '../inference/faces.js';
+import { DOOR_GALLERY_SIZE, DOOR_THRESHOLDS, ENCODER_THRESHOLDS } from '../inference/faces.js';
 import { ENCODERS, type EncoderName } from '../inference/model-manifest.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions } from '../inference/session.js';
 import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
@@ -240,6 +240,23 @@ export const schema = {
       format: 'flag',
       default: true,
     },
+    fusion: {
+      enabled: {
+        doc: "Also decide on the mean of a track's usable faces (weighted by quality), matched as one probe beside the votes: a resident whose single frames all fall just short is still recognised (docs/recognition.md).",
+        format: 'flag',
+        default: true,
+      },
+      minFrames: {
+        doc: 'Usable faces a track needs before its fused probe may decide.',
+        format: positive('recognition.fusion.minFrames'),
+        default: 3,
+      },
+      maxFrames: {
+        doc: 'The fused probe is the mean of at most this many of the latest usable faces.',
+        format: positive('recognition.fusion.maxFrames'),
+        default: 10,
+      },
+    },
     mirror: {
       doc: "Encode live faces with their mirror image too (steadier embeddings for a second encoder pass): 'always', 'never', or 'near-threshold': once, then again with the mirror only for faces whose decision lies within recognition.mirrorBand of the threshold. Enrollment always mirrors; facegate eval and calibrate follow this setting.",
       format: 'mirror-mode',
@@ -306,7 +323,7 @@ export const schema = {
   },
   match: {
     threshold: {
-      doc: `Same person when the distance between unit-length embeddings is under this (facegate calibrate prints one for a false-accept rate); 0: the encoder's own (dlib ${ENCODER_THRESHOLDS.dlib}, mobilefacenet ${ENCODER_THRESHOLDS.mobilefacenet}, at the same false-accept rate).`,
+      doc: `Same person when the distance between unit-length embeddings is under this (facegate calibrate --openset prints one for a door's gallery); 0: the encoder's own, at the door dlib ${DOOR_THRESHOLDS.dlib} and mobilefacenet ${DOOR_THRESHOLDS.mobilefacenet} (1 stranger in 1,000 taken for somebody with ${DOOR_GALLERY_SIZE} enrolled), for one comparison (verify, enrollment's duplicate check) dlib ${ENCODER_THRESHOLDS.dlib} and mobilefacenet ${ENCODER_THRESHOLDS.mobilefacenet}.`,
       format: (v: unknown) => {
         if (typeof v !== 'number' || !(v >= 0))
           throw new Error('match.threshold must be 0 or a positive number');

@@ -54,3 +54,13 @@ export function readManifestTsv(file: string, prefix = ''): LabelledImage[] {
     .map((r) => ({ path: r.get('path'), identity: r.get('identity') }))
     .filter((r) => r.path.startsWith(prefix));
 }
+
+/**
+ * The manifest with the identities a relabel file (columns path, identity) corrects: a dataset's
+ * known label errors, since an open set's strangers must be strangers.
+ */
+export function relabelled(images: LabelledImage[], file: string | undefined): LabelledImage[] {
+  if (!file) return images;
+  const corrected = new Map(readManifestTsv(file).map((r) => [r.path, r.identity]));
+  return images.map((i) => ({ ...i, identity: corrected.get(i.path) ?? i.identity }));
+}

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import type { AnalyzeOptions, Face, FaceEngine } from '../inference/faces.js';
 import { decodeImage, toGrayscale } from '../vision/image.js';
 import { checkGates, type QualityGates } from '../vision/quality.js';
+import { jitteredFrames } from './jitter.js';
 
 export type EmbeddedFile =
   | { ok: true; face: Face; onePass?: Float32Array }
@@ -75,4 +76,40 @@ export function countFailures(
   const counts = { unreadable: 0, 'no face': 0, gated: 0 };
   for (const f of files.values()) if (!f.ok) counts[f.reason]++;
   return counts;
+}
+
+/**
+ * Each photo as `count` frames of one pass (eval/jitter.ts), the central (or largest) face of each
+ * frame encoded as a live face; frames where no face is found are left out, as a camera's frame
+ * without a detection would be. Seeded by the path, so an evaluation repeats exactly.
+ */
+export async function embedJittered(
+  engine: FaceEngine,
+  root: string,
+  paths: readonly string[],
+  count: number,
+  opts: AnalyzeOptions & { grayscale?: boolean; onProgress?: (done: number, total: number) => void } = {},
+): Promise<Map<string, Face[]>> {
+  const out = new Map<string, Face[]>();
+  for (const [i, path] of paths.entries()) {
+    const faces: Face[] = [];
+    try {
+      for (const frame of await jitteredFrames(await decodeImage(join(root, path)), count, seedOf(path))) {
+        const [face] = await engine.analyze(opts.grayscale ? toGrayscale(frame) : frame, opts);
+        if (face) faces.push(face);
+      }
+    } catch {
+      // unreadable: a pass without frames, counted as never decided
+    }
+    out.set(path, faces);
+    opts.onProgress?.(i + 1, paths.length);
+  }
+  return out;
+}
+
+/** A 32-bit FNV-1a hash of a path: the same photo gets the same jitter in any subset. */
+function seedOf(path: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < path.length; i++) h = Math.imul(h ^ path.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
 }

@@ -1,6 +1,6 @@
 // Verification (labelled pairs) and open-set identification (one photo enrolled per identity)
 // reports, from files already encoded by embedFiles.
-import { Matcher, type PersonAggregation } from '../gallery/matcher.js';
+import { Matcher, type GalleryEntry, type PersonAggregation } from '../gallery/matcher.js';
 import { euclidean } from '../inference/faces.js';
 import type { LabelledImage, LabelledPair } from './datasets.js';
 import { seededRandom } from '../training/random.js';
@@ -141,25 +141,30 @@ export function extraImpostorReport(
  * `gallerySize` enrolls only the first N such identities (by name), as a door's gallery of tens
  * of residents rather than thousands; the others then probe as strangers.
  */
-export async function opensetReport(
+export type OpensetOptions = { enrollImages?: number; aggregation?: PersonAggregation; gallerySize?: number };
+
+/**
+ * Who is enrolled from which photos, and which photos probe as residents (mated) and as
+ * strangers (non-mated), as opensetReport describes.
+ */
+export function opensetSplit(
   images: readonly LabelledImage[],
   enc: EvalEncodings,
-  threshold: number,
-  opts: { enrollImages?: number; aggregation?: PersonAggregation; gallerySize?: number } = {},
+  opts: OpensetOptions = {},
 ) {
   const k = opts.enrollImages ?? 1;
   const byIdentity = new Map<string, string[]>();
   for (const img of images) byIdentity.set(img.identity, [...(byIdentity.get(img.identity) ?? []), img.path]);
-  const enrolled: { personId: string; name: string; embedding: Float32Array }[] = [];
+  const enrolled: GalleryEntry[] = [];
   const mated: { identity: string; path: string }[] = [];
-  const nonMated: string[] = [];
+  const nonMated: { identity: string; path: string }[] = [];
   let enrollFailed = 0;
   let enrollable = 0;
   for (const [identity, paths] of [...byIdentity].sort((a, b) => (a[0] < b[0] ? -1 : 1))) {
     const sorted = [...paths].sort();
     // Beyond the gallery size, identities that could be enrolled are strangers too.
     if (sorted.length <= k || enrollable++ >= (opts.gallerySize ?? Infinity)) {
-      nonMated.push(...sorted);
+      nonMated.push(...sorted.map((path) => ({ identity, path })));
       continue;
     }
     const usable = sorted
@@ -172,8 +177,21 @@ export async function opensetReport(
     }
     for (const f of usable)
       enrolled.push({ personId: identity, name: identity, embedding: f.face.embedding });
-    for (const p of sorted.slice(k)) mated.push({ identity, path: p });
+    for (const path of sorted.slice(k)) mated.push({ identity, path });
   }
+  return { enrolled, mated, nonMated, enrollFailed };
+}
+
+/**
+ * Each mated probe's nearest person (correct or not) and distance, and the distance to its nearest
+ * other person (its own identity left out); each stranger's nearest distance.
+ */
+export async function opensetScores(
+  images: readonly LabelledImage[],
+  enc: EvalEncodings,
+  opts: OpensetOptions = {},
+) {
+  const { enrolled, mated, nonMated, enrollFailed } = opensetSplit(images, enc, opts);
   const matcher = await Matcher.create(enrolled, opts.aggregation ?? 'mean');
   // A probe without a usable face is never identified (distance Infinity).
   const searchIn = async (files: Map<string, EmbeddedFile>, paths: readonly string[]) => {
@@ -195,17 +213,33 @@ export async function opensetReport(
     let k = 0;
     return found.map((r, i) => (near[i] ? again[k++] : r));
   };
-  const mat = (await search(mated.map((m) => m.path))).map((r, i) => ({
-    correct: r?.personId === mated[i]!.identity,
-    distance: r?.distance ?? Infinity,
-  }));
-  const non = (await search(nonMated)).map((r) => r?.distance ?? Infinity);
+  const mat = (await search(mated.map((m) => m.path))).map((r, i) => {
+    const own = r?.personId === mated[i]!.identity;
+    // The same probe with its own identity left out of the gallery: its nearest other person.
+    const others = own ? r?.second?.distance : r?.distance;
+    return { correct: own, distance: r?.distance ?? Infinity, othersDistance: others ?? Infinity };
+  });
+  const non = (await search(nonMated.map((n) => n.path))).map((r) => r?.distance ?? Infinity);
   await matcher.release();
-  const sortedNon = [...non].sort((a, b) => a - b);
+  return { enrolled, enrollFailed, mat, non, liveMirrored };
+}
+
+export async function opensetReport(
+  images: readonly LabelledImage[],
+  enc: EvalEncodings,
+  threshold: number,
+  opts: OpensetOptions = {},
+) {
+  const { enrolled, enrollFailed, mat, non, liveMirrored } = await opensetScores(images, enc, opts);
   const tpirAt = (t: number) => mat.filter((m) => m.correct && m.distance < t).length / (mat.length || 1);
   const fpirAt = (t: number) => non.filter((d) => d < t).length / (non.length || 1);
+  const atFpir = (strangers: readonly number[]) =>
+    REPORTED_FARS.map((fpir) => {
+      const t = thresholdAtFpir(strangers, fpir);
+      return { fpir, threshold: t, tpir: tpirAt(t), measurable: measurable(fpir, strangers.length) };
+    });
   return {
-    enrollImages: k,
+    enrollImages: opts.enrollImages ?? 1,
     aggregation: opts.aggregation ?? 'mean',
     identitiesEnrolled: new Set(enrolled.map((e) => e.personId)).size,
     enrollmentWithoutFace: enrollFailed,
@@ -218,11 +252,55 @@ export async function opensetReport(
     threshold,
     tpirAtThreshold: tpirAt(threshold),
     fpirAtThreshold: fpirAt(threshold),
-    tpirAtFpir: REPORTED_FARS.map((fpir) => {
-      const t = sortedNon[Math.floor(fpir * sortedNon.length + 1e-9)] ?? Infinity;
-      return { fpir, threshold: t, tpir: tpirAt(t), measurable: measurable(fpir, non.length) };
-    }),
+    tpirAtFpir: atFpir(non),
+    /**
+     * The strangers joined by every mated probe searched with its own identity left out
+     * (leave-one-out): more stranger probes, so lower rates are measurable, and strangers that
+     * look like somebody enrolled, as at a door.
+     */
+    leaveOneOut: {
+      strangerProbes: non.length + mat.length,
+      tpirAtFpir: atFpir(leaveOneOutStrangers(mat, non)),
+    },
   };
 }
 
 export type OpensetReport = Awaited<ReturnType<typeof opensetReport>>;
+
+/** The strangers' distances joined by every mated probe's distance to its nearest other person. */
+export const leaveOneOutStrangers = (
+  mated: readonly { othersDistance: number }[],
+  strangers: readonly number[],
+): number[] => [...strangers, ...mated.map((m) => m.othersDistance)];
+
+/**
+ * The threshold for a false-positive identification rate (facegate calibrate --openset): the
+ * strangers are the non-mated probes and every mated probe with its identity left out.
+ */
+export function opensetCalibration(
+  scores: Pick<Awaited<ReturnType<typeof opensetScores>>, 'mat' | 'non'>,
+  fpir: number,
+  /** How the threshold is written down (a config line's digits); the rates are measured there. */
+  written: (threshold: number) => number = (t) => t,
+) {
+  const strangers = leaveOneOutStrangers(scores.mat, scores.non);
+  const threshold = written(thresholdAtFpir(strangers, fpir));
+  return {
+    fpir,
+    threshold,
+    measuredFpir: strangers.filter((d) => d < threshold).length / (strangers.length || 1),
+    tpir: scores.mat.filter((m) => m.correct && m.distance < threshold).length / (scores.mat.length || 1),
+    strangerProbes: strangers.length,
+    matedProbes: scores.mat.length,
+    measurable: measurable(fpir, strangers.length),
+  };
+}
+
+/**
+ * The largest threshold under which at most `fpir` of the strangers fall (a stranger is accepted
+ * when its distance is below the threshold).
+ */
+export function thresholdAtFpir(strangers: readonly number[], fpir: number): number {
+  const sorted = [...strangers].sort((a, b) => a - b);
+  return sorted[Math.floor(fpir * sorted.length + 1e-9)] ?? Infinity;
+}

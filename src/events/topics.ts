@@ -55,6 +55,12 @@ export const MatchEventSchema = Type.Object(
     margin: Type.Union([Type.Number(), Type.Null()], {
       description: 'Distance to the second-best person minus distance; null with one person',
     }),
+    decided_by: Type.Optional(
+      Type.Union([Type.Literal('votes'), Type.Literal('fusion')], {
+        description:
+          "'votes': enough frames of the track matched the person (distance and margin are the best frame's); 'fusion': the mean of the track's faces did (distance and margin are the mean's)",
+      }),
+    ),
   },
   { $id: 'facegate/match', description: 'A known person confirmed at a camera' },
 );

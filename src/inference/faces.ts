@@ -432,12 +432,31 @@ export const ENCODER_THRESHOLDS: Record<EncoderName, number> = {
   mobilefacenet: 1.12,
 };
 
-/** The decision threshold: match.threshold, or with 0 there, the encoder's own. */
-export function matchThreshold(config: {
-  match: { threshold: number };
-  models: { encoder: EncoderName };
-}): number {
+/**
+ * Each encoder's threshold at a door (the daemon's, and facegate eval --openset's, with
+ * match.threshold 0). A door compares every face with everyone enrolled, and most faces it sees
+ * belong to nobody enrolled: the pairs thresholds above let half of such strangers through as
+ * somebody with 100 people enrolled. These are the thresholds at which, with DOOR_GALLERY_SIZE
+ * people enrolled from one photo each, one stranger's face in 1,000 is taken for somebody (FPIR
+ * 1e-3): facegate calibrate --openset on lfw-dev (bench/RESULTS.md, 2026-12-06: open-set
+ * decisions). A gallery ten times as large needs a stricter one: calibrate for yours.
+ */
+export const DOOR_THRESHOLDS: Record<EncoderName, number> = {
+  dlib: 0.307,
+  mobilefacenet: 0.91,
+};
+export const DOOR_GALLERY_SIZE = 100;
+
+type ThresholdConfig = { match: { threshold: number }; models: { encoder: EncoderName } };
+
+/** One comparison's threshold (verify, enrollment's duplicate check): match.threshold, or the encoder's pairs one. */
+export function matchThreshold(config: ThresholdConfig): number {
   return config.match.threshold || ENCODER_THRESHOLDS[config.models.encoder];
+}
+
+/** A door's threshold (the daemon, open-set evaluation): match.threshold, or the encoder's door one. */
+export function doorThreshold(config: ThresholdConfig): number {
+  return config.match.threshold || DOOR_THRESHOLDS[config.models.encoder];
 }
 
 /**

@@ -1,13 +1,18 @@
 // From per-frame faces to decisions a door can act on. Faces are followed across frames by box
 // overlap (IoU); each track votes frame by frame, and decides once:
 //   - match: at least `minVotes` of its last `window` usable frames name the same person (each
-//     vote already under the threshold with the margin), unless that person matched at this
-//     camera within `cooldownMs`;
-//   - unknown: `unknownAfter` usable frames in a row matched nobody;
+//     vote already under the threshold with the margin), or, with fusion, the mean of its last
+//     usable faces (recognition/fusion.ts), looked up by the caller, names the person this
+//     frame's face is nearest to; unless that person matched at this camera within `cooldownMs`;
+//   - unknown: `unknownAfter` usable frames in a row matched nobody (and, with fusion, neither did
+//     their mean: the caller's fusedResult then decides);
 //   - unusable: `unusableAfter` frames in a row failed the quality gates (with the most common
 //     reason), since users ask why a person was not recognised.
 // A single lucky frame never opens a door, and one person standing in view gives one event.
+import type { Config } from '../config/schema.js';
 import { iou, type Rect } from '../vision/warp.js';
+import { euclidean } from '../inference/faces.js';
+import { fusedEmbedding, type FusionFrame } from './fusion.js';
 
 /** One face in one frame, as the pipeline saw it. */
 export type Observation<E = unknown> = {
@@ -18,6 +23,10 @@ export type Observation<E = unknown> = {
   vote?: string | null;
   /** Distance to the matched (or nearest) person: the best frame is the event's evidence. */
   distance?: number;
+  /** The nearest person whatever the distance: a fused match must name the face seen now. */
+  nearest?: string | null;
+  /** The face's embedding and its weight in the track's fused probe (with fusion on). */
+  fusion?: FusionFrame;
   /** Anything the caller wants back with the decision (match details, quality, a snapshot). */
   evidence?: E;
 };
@@ -26,12 +35,56 @@ export type TrackerOptions = {
   iou: number;
   /** Frames a track may go unseen before it ends. */
   maxMissed: number;
+  /**
+   * Time a track may go without a frame showing it before it ends, whatever the frame count: a
+   * camera that stalls, or repeats one picture (not handed on), sends no frames to miss, and the
+   * next face in the same place may be somebody else. Undefined: no limit.
+   */
+  maxGapMs?: number;
   window: number;
   minVotes: number;
   unknownAfter: number;
   unusableAfter: number;
   cooldownMs: number;
+  /**
+   * Fused decisions: from `minFrames` usable faces on, the mean of the last `maxFrames` is a
+   * probe (fusionProbes); undefined leaves the votes alone.
+   */
+  fusion?: {
+    minFrames: number;
+    maxFrames: number;
+    /**
+     * A face farther than this from the mean of the faces before it is somebody else (a track
+     * that jumped between people): the mean starts again from it. The encoder's same-person
+     * (pairs) threshold suits: one person turning their head stays within it.
+     */
+    maxSpread?: number;
+  };
 };
+
+/**
+ * A track seen in no frame for this long ends. Longer than motion gating's longest skip
+ * (pipeline.motion.maxSkipMs, 2 s, during which an unchanged picture keeps its tracks seen: stillSeen)
+ * and than a slow analysis; shorter than a person takes to leave and another to step in.
+ */
+export const TRACK_GAP_MS = 2500;
+
+/** The tracker the daemon runs for each camera, from the recognition settings (fusion.maxSpread: `spread`). */
+export function trackerOptionsFrom(r: Config['recognition'], spread: number): TrackerOptions {
+  return {
+    iou: 0.3,
+    maxMissed: 5,
+    maxGapMs: TRACK_GAP_MS,
+    window: r.window,
+    minVotes: r.minVotes,
+    unknownAfter: r.unknownAfter,
+    unusableAfter: r.unusableAfter,
+    cooldownMs: r.cooldownSeconds * 1000,
+    ...(r.fusion.enabled
+      ? { fusion: { minFrames: r.fusion.minFrames, maxFrames: r.fusion.maxFrames, maxSpread: spread } }
+      : {}),
+  };
+}
 
 export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
   iou: 0.3,
@@ -44,7 +97,16 @@ export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
 };
 
 export type TrackDecision<E = unknown> =
-  | { kind: 'match'; track: number; personId: string; votes: number; frames: number; evidence: E | undefined }
+  | {
+      kind: 'match';
+      track: number;
+      personId: string;
+      votes: number;
+      frames: number;
+      /** Which rule decided: enough agreeing frames, or the track's fused probe. */
+      by: 'votes' | 'fusion';
+      evidence: E | undefined;
+    }
   | { kind: 'unknown'; track: number; frames: number; evidence: E | undefined }
   | { kind: 'unusable'; track: number; frames: number; gate: string; reason: string; box: Rect };
 
@@ -52,14 +114,24 @@ type Track<E> = {
   id: number;
   box: Rect;
   missed: number;
+  /** When a frame last showed this track's face (or an unchanged picture of it). */
+  seenAt: number;
   frames: number;
   votes: (string | null)[];
-  usableRun: number;
+  /** Usable frames in a row that matched nobody. */
+  strangerRun: number;
   unusableRun: number;
   /** Failed gate -> count and its latest reason. */
   reasons: Map<string, { count: number; reason: string }>;
   best: { distance: number; evidence: E | undefined } | undefined;
   bestByPerson: Map<string, { distance: number; evidence: E | undefined }>;
+  /** The last usable faces, for the fused probe. */
+  fusion: FusionFrame[];
+  /** A usable face arrived in the latest update: the fused probe changed. */
+  fusionDue: boolean;
+  /** The frames matched nobody: unknown, unless the fused probe matches (fusedResult). */
+  unknownDue: boolean;
+  latest: { nearest: string | null; evidence: E | undefined } | undefined;
   decided: boolean;
   reportedUnusable: boolean;
 };
@@ -85,6 +157,8 @@ export class FaceTracker<E = unknown> {
 
   /** Feeds one frame's faces; returns the decisions this frame completed. */
   update(observations: readonly Observation<E>[], now = Date.now()): TrackDecision<E>[] {
+    const gap = this.o.maxGapMs;
+    if (gap !== undefined) this.tracks = this.tracks.filter((t) => now - t.seenAt <= gap);
     const unmatched = new Set(this.tracks);
     const pairs = observations
       .flatMap((obs, i) => this.tracks.map((t) => ({ i, t, overlap: iou(obs.box, t.box) })))
@@ -97,6 +171,7 @@ export class FaceTracker<E = unknown> {
       unmatched.delete(p.t);
     }
     const decisions: TrackDecision<E>[] = [];
+    for (const t of this.tracks) t.fusionDue = false;
     observations.forEach((obs, i) => {
       let track = assigned.get(i);
       if (!track) {
@@ -105,6 +180,7 @@ export class FaceTracker<E = unknown> {
       }
       track.box = obs.box;
       track.missed = 0;
+      track.seenAt = now;
       track.frames++;
       const decision = this.observe(track, obs, now);
       if (decision) decisions.push(decision);
@@ -114,18 +190,31 @@ export class FaceTracker<E = unknown> {
     return decisions;
   }
 
+  /**
+   * A frame with the picture of the last analysed one (motion gating skipped it): the faces that
+   * analysis saw are still there.
+   */
+  stillSeen(now = Date.now()): void {
+    for (const t of this.tracks) if (t.missed === 0) t.seenAt = now;
+  }
+
   private newTrack(box: Rect): Track<E> {
     return {
       id: this.nextId++,
       box,
       missed: 0,
+      seenAt: 0,
       frames: 0,
       votes: [],
-      usableRun: 0,
+      strangerRun: 0,
       unusableRun: 0,
       reasons: new Map(),
       best: undefined,
       bestByPerson: new Map(),
+      fusion: [],
+      fusionDue: false,
+      unknownDue: false,
+      latest: undefined,
       decided: false,
       reportedUnusable: false,
     };
@@ -134,7 +223,7 @@ export class FaceTracker<E = unknown> {
   private observe(t: Track<E>, obs: Observation<E>, now: number): TrackDecision<E> | undefined {
     if (obs.unusable !== undefined) {
       t.unusableRun++;
-      t.usableRun = 0;
+      t.strangerRun = 0;
       const { gate, reason } = obs.unusable;
       t.reasons.set(gate, { count: (t.reasons.get(gate)?.count ?? 0) + 1, reason });
       if (!t.decided && !t.reportedUnusable && t.unusableRun >= this.o.unusableAfter) {
@@ -145,7 +234,7 @@ export class FaceTracker<E = unknown> {
       return undefined;
     }
     t.unusableRun = 0;
-    t.usableRun++;
+    t.strangerRun = obs.vote ? 0 : t.strangerRun + 1;
     const vote = obs.vote ?? null;
     t.votes.push(vote);
     if (t.votes.length > this.o.window) t.votes.shift();
@@ -155,34 +244,85 @@ export class FaceTracker<E = unknown> {
       const prev = t.bestByPerson.get(vote);
       if (!prev || d < prev.distance) t.bestByPerson.set(vote, { distance: d, evidence: obs.evidence });
     }
+    t.latest = { nearest: obs.nearest ?? vote, evidence: obs.evidence };
     if (t.decided) return undefined;
+    if (this.o.fusion && obs.fusion) {
+      const spread = this.o.fusion.maxSpread;
+      if (
+        spread !== undefined &&
+        t.fusion.length &&
+        euclidean(obs.fusion.embedding, fusedEmbedding(t.fusion)) > spread
+      )
+        t.fusion = []; // somebody else: their faces must not be averaged with the ones before
+      t.fusion.push(obs.fusion);
+      if (t.fusion.length > this.o.fusion.maxFrames) t.fusion.shift();
+      t.fusionDue = t.fusion.length >= this.o.fusion.minFrames;
+    }
 
     const counts = new Map<string, number>();
     for (const v of t.votes) if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);
     const [leader, votes] = [...counts].sort((a, b) => b[1] - a[1])[0] ?? [undefined, 0];
-    if (leader !== undefined && votes >= this.o.minVotes) {
-      t.decided = true;
-      const last = this.lastMatch.get(leader);
-      if (last !== undefined && now - last < this.o.cooldownMs) return undefined;
-      this.lastMatch.set(leader, now);
-      return {
-        kind: 'match',
-        track: t.id,
-        personId: leader,
-        votes,
-        frames: t.frames,
-        evidence: t.bestByPerson.get(leader)?.evidence,
-      };
-    }
-    const recent = t.votes.slice(-this.o.unknownAfter);
-    if (
-      t.usableRun >= this.o.unknownAfter &&
-      recent.length >= this.o.unknownAfter &&
-      recent.every((v) => v === null)
-    ) {
-      t.decided = true;
-      return { kind: 'unknown', track: t.id, frames: t.frames, evidence: t.best?.evidence };
+    if (leader !== undefined && votes >= this.o.minVotes) return this.matched(t, leader, 'votes', now);
+    // Counted apart from the votes, which keep only `window` frames: unknownAfter may be more.
+    if (t.strangerRun >= this.o.unknownAfter) {
+      if (t.fusionDue) {
+        t.unknownDue = true; // the mean of these faces has the last word (fusedResult)
+        return undefined;
+      }
+      return this.unknown(t);
     }
     return undefined;
+  }
+
+  private unknown(t: Track<E>): TrackDecision<E> {
+    t.decided = true;
+    t.fusionDue = false;
+    return { kind: 'unknown', track: t.id, frames: t.frames, evidence: t.best?.evidence };
+  }
+
+  /**
+   * The fused probes to look up after an update: tracks still undecided that saw a usable face
+   * in it and have at least fusion.minFrames of them.
+   */
+  fusionProbes(): { track: number; probe: Float32Array }[] {
+    return this.tracks
+      .filter((t) => t.fusionDue && !t.decided)
+      .map((t) => ({ track: t.id, probe: fusedEmbedding(t.fusion) }));
+  }
+
+  /**
+   * What the gallery said of a track's fused probe: the person it matched (under the threshold,
+   * with the margin) or null. A match decides the track when this frame's face is nearest to the
+   * same person, so a pass whose track jumped to someone else is not decided by the mean. Without
+   * one, a track whose frames have matched nobody for long enough is unknown.
+   */
+  fusedResult(track: number, personId: string | null, now = Date.now()): TrackDecision<E> | undefined {
+    const t = this.tracks.find((x) => x.id === track);
+    if (!t || t.decided || !t.fusionDue) return undefined;
+    t.fusionDue = false;
+    if (personId !== null && t.latest?.nearest === personId) return this.matched(t, personId, 'fusion', now);
+    return t.unknownDue ? this.unknown(t) : undefined;
+  }
+
+  private matched(
+    t: Track<E>,
+    personId: string,
+    by: 'votes' | 'fusion',
+    now: number,
+  ): TrackDecision<E> | undefined {
+    t.decided = true;
+    t.fusionDue = false;
+    const last = this.lastMatch.get(personId);
+    if (last !== undefined && now - last < this.o.cooldownMs) return undefined;
+    this.lastMatch.set(personId, now);
+    return {
+      kind: 'match',
+      track: t.id,
+      personId,
+      votes: t.votes.filter((v) => v === personId).length,
+      frames: t.frames,
+      by,
+      evidence: t.bestByPerson.get(personId)?.evidence ?? t.latest?.evidence,
+    };
   }
 }

@@ -4,7 +4,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { loadConfig, schemaSettings, type Config } from '../../src/config/schema.js';
-import { ENCODER_THRESHOLDS, matchThreshold } from '../../src/inference/faces.js';
+import {
+  DOOR_THRESHOLDS,
+  doorThreshold,
+  ENCODER_THRESHOLDS,
+  matchThreshold,
+} from '../../src/inference/faces.js';
 import { configDefaults, configReference } from '../../tools/config-docs.js';
 import { PROJECT_ROOT, samplePhoto } from '../helpers/fixtures.js';
 
@@ -21,6 +26,10 @@ describe('configuration', () => {
       ENCODER_THRESHOLDS.mobilefacenet,
     );
     expect(matchThreshold({ ...c, match: { ...c.match, threshold: 0.5 } })).toBe(0.5);
+    // A door's default is stricter: it compares each face with everyone enrolled.
+    expect(doorThreshold(c)).toBe(DOOR_THRESHOLDS.dlib);
+    expect(DOOR_THRESHOLDS.dlib).toBeLessThan(ENCODER_THRESHOLDS.dlib);
+    expect(doorThreshold({ ...c, match: { ...c.match, threshold: 0.5 } })).toBe(0.5);
     expect(c.models.providers).toEqual(['cpu']);
     expectTypeOf(c.match.threshold).toEqualTypeOf<number>();
     expectTypeOf<Config['models']['providers']>().toEqualTypeOf<('tensorrt' | 'cuda' | 'cpu')[]>();

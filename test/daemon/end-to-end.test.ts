@@ -12,7 +12,7 @@ import { Daemon } from '../../src/daemon.js';
 import { writeSceneClip } from '../../src/demo.js';
 import { DEFAULT_SIMILAR_FACE_RATIO, enrollPerson } from '../../src/gallery/enroll.js';
 import { GalleryStore } from '../../src/gallery/store.js';
-import { ENCODER_THRESHOLDS, FaceEngine } from '../../src/inference/faces.js';
+import { DOOR_THRESHOLDS, ENCODER_THRESHOLDS, FaceEngine } from '../../src/inference/faces.js';
 import { ENCODERS } from '../../src/inference/model-manifest.js';
 import { DEFAULT_QUALITY_GATES } from '../../src/vision/quality.js';
 import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
@@ -143,7 +143,7 @@ describe.each(ENCODERS)('facegate end to end with the %s encoder', (encoder) => 
     }
     expect(
       unknowns[0]!.payload.nearest === null ||
-        (unknowns[0]!.payload.nearest as { distance: number }).distance >= ENCODER_THRESHOLDS[encoder],
+        (unknowns[0]!.payload.nearest as { distance: number }).distance >= DOOR_THRESHOLDS[encoder],
     ).toBe(true);
     expect(events.some((e) => e.topic === `facegate/e2e-${encoder}/cameras/door/status`)).toBe(true);
     const latencies = daemon.stats.latencies;

@@ -128,6 +128,53 @@ describe('facegate eval', () => {
     });
   });
 
+  it('corrects identities with --relabel, and decides passes of jittered frames as the daemon does', async () => {
+    const openset = (...extra: string[]) =>
+      run('eval', '--openset', '--manifest', join(dir, 'manifest.tsv'), '--root', dir, '--json', ...extra);
+    // p2-b said to be person 0: person 2 can no longer be enrolled and probed (one photo left).
+    writeFileSync(join(dir, 'relabel.tsv'), 'path\tidentity\np2-b.png\tperson0\n');
+    const relabelled = JSON.parse((await openset('--relabel', join(dir, 'relabel.tsv'))).out) as Record<
+      string,
+      unknown
+    >;
+    expect(relabelled).toMatchObject({ identitiesEnrolled: 2, matedProbes: 3, nonMatedProbes: 1 });
+    const r = await openset('--passes', 'jitter', '--jitter-frames', '3');
+    expect(r.code).toBe(0);
+    expect(r.err).toMatch(/^jittered passes 3\/3 \(100%\)$/m);
+    const passes = (
+      JSON.parse(r.out) as { passes: Record<string, unknown> & { variants: { variant: string }[] } }
+    ).passes;
+    // Three residents' passes; the same three with their own person left out are the strangers.
+    expect(passes).toMatchObject({ mode: 'jitter', matedPasses: 3, strangerPasses: 3, framesPerPass: 3 });
+    expect(passes.variants.map((v) => v.variant)).toEqual(['first frame', 'votes', 'votes + fusion']);
+    const bad = await openset('--passes', 'video');
+    expect(bad.code).toBe(2);
+    expect(bad.err).toContain('--passes must be photos or jitter, not "video"');
+  });
+
+  it('calibrates a threshold for a false-positive identification rate on a gallery (--openset)', async () => {
+    const calibrate = (...extra: string[]) =>
+      run('calibrate', '--openset', '--manifest', join(dir, 'manifest.tsv'), '--root', dir, ...extra);
+    const few = await calibrate('--fpir', '0.01');
+    expect(few.code).toBe(1);
+    expect(few.out).toMatch(
+      /^threshold \d\.\d+ for FPIR <= 0\.01 with 3 enrolled: measured FPIR 0\.00000, TPIR 100\.00% \(3 stranger, 3 resident probes\)$/,
+    );
+    expect(few.err).toContain(
+      'facegate calibrate: FPIR 0.01 rests on 0 of 3 stranger probes (about 300 needed): no config line without --force',
+    );
+    const forced = await calibrate('--fpir', '0.01', '--force', '--json');
+    expect(forced.code).toBe(0);
+    expect(JSON.parse(forced.out)).toMatchObject({ enrolled: 3, strangerProbes: 3, tpir: 1 });
+    expect((JSON.parse(forced.out) as { configLine: string }).configLine).toMatch(
+      /^\{"match": \{"threshold": \d\.\d+\}\}$/,
+    );
+    expect((await calibrate('--fpir', '2')).err).toContain('--fpir must be between 0 and 1, got 2');
+    expect((await calibrate('--fpir', '0.01', '--gallery-size', '1', '--force', '--json')).out).toMatch(
+      /"enrolled":1,/,
+    );
+  });
+
   it('calibrates a threshold, and prints its config line only from enough different pairs or with --force', async () => {
     const calibrate = (...extra: string[]) =>
       run('calibrate', '--pairs', join(dir, 'pairs.tsv'), '--root', dir, ...extra);

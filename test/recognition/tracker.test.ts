@@ -26,7 +26,7 @@ describe('FaceTracker', () => {
     expect(t.update([face(108, 'ann', 0.3)], 400)).toEqual([]);
     const d = t.update([face(112, 'ann', 0.45)], 600);
     expect(d).toEqual([
-      { kind: 'match', track: 1, personId: 'ann', votes: 3, frames: 4, evidence: 'x108d0.3' },
+      { kind: 'match', track: 1, personId: 'ann', votes: 3, frames: 4, by: 'votes', evidence: 'x108d0.3' },
     ]);
     // The same person standing there: no second event.
     for (let i = 0; i < 10; i++) expect(t.update([face(112 + i, 'ann')], 800 + i * 200)).toEqual([]);
@@ -71,6 +71,26 @@ describe('FaceTracker', () => {
     expect(later).toMatchObject([{ kind: 'match', personId: 'ann' }]);
   });
 
+  it('counts unknownAfter frames beyond the voting window', () => {
+    const t = new FaceTracker<string>({ ...opts, window: 3, unknownAfter: 7 });
+    const out = Array.from({ length: 7 }, (_, i) => t.update([face(100, null)], i * 100)).flat();
+    expect(out).toMatchObject([{ kind: 'unknown', frames: 7 }]);
+  });
+
+  it('ends a track no frame has shown for maxGapMs, so a face in the same place later starts anew', () => {
+    const t = new FaceTracker<string>({ ...opts, maxGapMs: 2000 });
+    t.update([face(100, 'ann')], 0);
+    t.update([face(100, 'ann')], 200);
+    // The camera stalls (or repeats one picture, which is not handed on): no frames to miss.
+    t.update([face(100, 'bob')], 3000);
+    t.update([face(100, 'bob')], 3200);
+    expect(t.update([face(100, 'bob')], 3400)).toMatchObject([{ kind: 'match', personId: 'bob', track: 2 }]);
+    // A picture that stays the same (motion gating) keeps its faces seen.
+    t.stillSeen(5000);
+    expect(t.update([face(100, 'bob')], 6500)).toEqual([]);
+    expect(t.activeTracks).toBe(1);
+  });
+
   it('reports a face that stays unusable, with the most common reason, once', () => {
     const t = new FaceTracker<string>(opts);
     const seen = [
@@ -90,5 +110,104 @@ describe('FaceTracker', () => {
         box: at(100),
       },
     ]);
+  });
+
+  describe('fusion', () => {
+    const fusing: TrackerOptions = { ...opts, fusion: { minFrames: 2, maxFrames: 3 } };
+    const seen = (x: number, nearest: string, v: number[], weight = 1): Observation<string> => ({
+      box: at(x),
+      vote: null, // no single frame is under the threshold
+      nearest,
+      distance: 0.6,
+      evidence: `x${x}`,
+      fusion: { embedding: Float32Array.from(v), weight },
+    });
+
+    it('offers the mean of the last usable faces once enough arrived, and decides on its match', () => {
+      const t = new FaceTracker<string>(fusing);
+      t.update([seen(100, 'ann', [1, 0])], 0);
+      expect(t.fusionProbes()).toEqual([]); // one face: not yet
+      t.update([seen(104, 'ann', [0, 1])], 100);
+      const [probe] = t.fusionProbes();
+      expect(probe!.track).toBe(1);
+      // The mean of two unit vectors, back at unit length.
+      expect([...probe!.probe].map((v) => +v.toFixed(4))).toEqual([0.7071, 0.7071]);
+      expect(t.fusedResult(1, 'ann', 100)).toEqual({
+        kind: 'match',
+        track: 1,
+        personId: 'ann',
+        votes: 0,
+        frames: 2,
+        by: 'fusion',
+        evidence: 'x104',
+      });
+      // Decided: no more probes, no second decision.
+      t.update([seen(108, 'ann', [1, 0])], 200);
+      expect(t.fusionProbes()).toEqual([]);
+      expect(t.fusedResult(1, 'ann', 200)).toBeUndefined();
+    });
+
+    it('keeps only the last maxFrames faces, weighted', () => {
+      const t = new FaceTracker<string>({ ...opts, fusion: { minFrames: 2, maxFrames: 2 } });
+      t.update([seen(100, 'ann', [1, 0], 5)], 0);
+      t.update([seen(100, 'ann', [0, 1], 3)], 100);
+      t.update([seen(100, 'ann', [1, 0], 1)], 200); // the first face has left the window
+      const [probe] = t.fusionProbes();
+      // (3 x [0, 1] + 1 x [1, 0]) / 4, back at unit length.
+      expect([...probe!.probe].map((v) => +v.toFixed(4))).toEqual([0.3162, 0.9487]);
+    });
+
+    it('refuses a fused match that names someone other than the face seen now', () => {
+      const t = new FaceTracker<string>(fusing);
+      t.update([seen(100, 'ann', [1, 0])], 0);
+      t.update([seen(104, 'bob', [0, 1])], 100); // the track may have jumped to another face
+      expect(t.fusionProbes()).toHaveLength(1);
+      expect(t.fusedResult(1, 'ann', 100)).toBeUndefined();
+      expect(t.fusedResult(1, null, 100)).toBeUndefined();
+      // Still undecided: the next frames may decide it.
+      t.update([seen(108, 'ann', [1, 0])], 200);
+      expect(t.fusedResult(1, 'ann', 200)).toMatchObject({ kind: 'match', by: 'fusion' });
+    });
+
+    it('leaves the unknown decision to the fused probe: unknown only when the mean matches nobody too', () => {
+      for (const fused of [null, 'ann'] as const) {
+        const t = new FaceTracker<string>(fusing);
+        // opts.unknownAfter (4) frames that match nobody: without fusion, an unknown.
+        const out = [0, 1, 2, 3].flatMap((i) => {
+          const d = t.update([seen(100, 'ann', [1, 0])], i * 100);
+          const [probe] = t.fusionProbes();
+          const f = probe && i < 3 ? t.fusedResult(probe.track, null, i * 100) : undefined;
+          return f ? [...d, f] : d;
+        });
+        expect(out).toEqual([]);
+        const [probe] = t.fusionProbes();
+        expect(t.fusedResult(probe!.track, fused, 300)).toMatchObject(
+          fused === null ? { kind: 'unknown', frames: 4 } : { kind: 'match', by: 'fusion', personId: 'ann' },
+        );
+      }
+    });
+
+    it('starts the mean again when a face is farther than maxSpread from it: somebody else', () => {
+      const t = new FaceTracker<string>({ ...opts, fusion: { minFrames: 2, maxFrames: 5, maxSpread: 0.5 } });
+      t.update([seen(100, 'ann', [1, 0])], 0);
+      t.update([seen(100, 'ann', [0.96, 0.28])], 100);
+      expect(t.fusionProbes()).toHaveLength(1);
+      t.update([seen(100, 'bob', [0, 1])], 200); // a stranger stepped into the track
+      expect(t.fusionProbes()).toEqual([]); // one face of them: not yet a mean
+      t.update([seen(100, 'bob', [0.28, 0.96])], 300);
+      const [probe] = t.fusionProbes();
+      expect(probe!.probe[1]).toBeGreaterThan(0.95); // bob's two faces only
+    });
+
+    it('is off without the option, and a track decided by votes offers no probe', () => {
+      const off = new FaceTracker<string>(opts);
+      [0, 1, 2].forEach((i) => off.update([seen(100, 'ann', [1, 0])], i));
+      expect(off.fusionProbes()).toEqual([]);
+      const t = new FaceTracker<string>(fusing);
+      const voted = () => ({ ...seen(100, 'ann', [1, 0]), vote: 'ann' });
+      const out = [0, 1, 2].flatMap((i) => t.update([voted()], i));
+      expect(out).toMatchObject([{ kind: 'match', by: 'votes' }]);
+      expect(t.fusionProbes()).toEqual([]);
+    });
   });
 });
