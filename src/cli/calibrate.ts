@@ -7,7 +7,8 @@ import { farAt, tarAt, thresholdAtFar } from '../eval/metrics.js';
 import { FacegateError } from '../errors.js';
 import { parseCommand, parseNumber, round, type CommandContext } from './args.js';
 import { doorThreshold, matchThreshold } from '../inference/faces.js';
-import { embedForEval, EVAL_SETUP_OPTIONS, evalSetup } from './eval.js';
+import { passReport, type PassReport } from '../eval/passes.js';
+import { embedForEval, EVAL_SETUP_OPTIONS, evalSetup, openSetPasses, passModeOf } from './eval.js';
 
 export const CALIBRATE_USAGE = `Usage: facegate calibrate --pairs FILE --root DIR --far F [options]
        facegate calibrate --openset --manifest FILE --root DIR --fpir F [options]
@@ -28,6 +29,9 @@ Options:
   --fpir F            target false-positive identification rate, e.g. 1e-3 (--openset)
   --gallery-size N    --openset: enroll only the first N identities, as facegate eval
   --relabel FILE      --openset: corrected identities (path, identity), as facegate eval
+  --passes MODE       --openset: FPIR per pass in front of the door, decided as the daemon does
+                      (votes, and the track's mean with recognition.fusion on), on passes made as
+                      facegate eval --passes makes them: photos or jitter (--jitter-frames N)
   --force             print the config line even from fewer than 3/F different pairs or strangers
   --root DIR, --prefix P, --select MODE, --crop MODE, --gate, --json   as for facegate eval
   -h, --help          this text`;
@@ -46,6 +50,8 @@ export async function calibrateCommand(argv: string[], ctx: CommandContext): Pro
       fpir: { type: 'string' },
       'gallery-size': { type: 'string' },
       relabel: { type: 'string' },
+      passes: { type: 'string' },
+      'jitter-frames': { type: 'string' },
     },
     CALIBRATE_USAGE,
   );
@@ -124,22 +130,38 @@ async function calibrateOpenset(
     readManifestTsv(values.manifest, setup.prefix),
     values.relabel as string | undefined,
   );
+  const passMode = passModeOf(values.passes as string | undefined);
+  const faces = await engine();
   const files = await embedForEval(
-    await engine(),
+    faces,
     setup,
     images.map((i) => i.path),
     config,
     doorThreshold(config),
     io,
   );
-  const scores = await opensetScores(images, files, {
-    gallerySize,
-    aggregation: config.match.aggregation as PersonAggregation,
-  });
-  // Rounded for the config line; the rates are measured at the rounded threshold (as calibrate --far).
-  const found = opensetCalibration(scores, fpir, (t) => round(t, 4));
-  const usable = found.measurable || values.force === true;
+  const split = { gallerySize, aggregation: config.match.aggregation as PersonAggregation };
+  const scores = await opensetScores(images, files, split);
+  // Written to 4 decimals for the config line, rounded down so that it lets in no stranger the
+  // threshold found keeps out; the rates are measured at the written value.
+  const written = (t: number) => Math.floor(t * 1e4) / 1e4;
+  const found = passMode
+    ? perPass(
+        await openSetPasses(
+          passMode,
+          { engine: faces, setup, images, files, split, config, io },
+          values['jitter-frames'] as string | undefined,
+        ),
+        fpir,
+        written,
+        config.recognition.fusion.enabled,
+      )
+    : { per: 'face', ...opensetCalibration(scores, fpir, written) };
   const { threshold } = found;
+  // No stranger at all: nothing bounds the threshold, and no config line can say Infinity (nor
+  // 0, which means the encoder's own).
+  const usable = Number.isFinite(threshold) && threshold > 0 && (found.measurable || values.force === true);
+  const strangerProbes = 'strangerPasses' in found ? found.strangerPasses : found.strangerProbes;
   const result = {
     ...found,
     enrolled: new Set(scores.enrolled.map((e) => e.personId)).size,
@@ -148,8 +170,12 @@ async function calibrateOpenset(
   };
   if (setup.json) io.out(JSON.stringify(result));
   else {
+    const counts =
+      'strangerPasses' in result
+        ? `${result.strangerPasses} stranger, ${result.matedPasses} resident passes, decided by ${result.variant}`
+        : `${result.strangerProbes} stranger, ${result.matedProbes} resident probes`;
     io.out(
-      `threshold ${threshold} for FPIR <= ${fpir} with ${result.enrolled} enrolled: measured FPIR ${result.measuredFpir.toFixed(5)}, TPIR ${(100 * result.tpir).toFixed(2)}% (${result.strangerProbes} stranger, ${result.matedProbes} resident probes)`,
+      `threshold ${threshold} for FPIR <= ${fpir} per ${result.per} with ${result.enrolled} enrolled: measured FPIR ${result.measuredFpir.toFixed(5)}, TPIR ${(100 * result.tpir).toFixed(2)}% (${counts})`,
     );
     if (result.configLine) {
       io.out(`config:      ${result.configLine}`);
@@ -158,7 +184,33 @@ async function calibrateOpenset(
   }
   if (!result.measurable)
     io.err(
-      `facegate calibrate: FPIR ${fpir} rests on ${Math.floor(fpir * result.strangerProbes)} of ${result.strangerProbes} stranger probes (about ${Math.ceil(3 / fpir)} needed)${usable ? '' : ': no config line without --force'}`,
+      `facegate calibrate: FPIR ${fpir} rests on ${Math.floor(fpir * strangerProbes)} of ${strangerProbes} stranger ${passMode ? 'passes' : 'probes'} (about ${Math.ceil(3 / fpir)} needed)${usable ? '' : ': no config line without --force'}`,
     );
   return usable ? 0 : 1;
+}
+
+/** The threshold for an FPIR per pass, with the rates per pass at its written value. */
+function perPass(
+  { gallery, passes, rule }: Awaited<ReturnType<typeof openSetPasses>>,
+  fpir: number,
+  written: (t: number) => number,
+  fusion: boolean,
+) {
+  const variant = fusion ? 'votes + fusion' : 'votes';
+  const pick = (r: PassReport) => r.variants.find((v) => v.variant === variant)!;
+  const found = pick(passReport(gallery, passes, rule, 0, [fpir])).tpirAtFpir[0]!;
+  const threshold = written(found.threshold);
+  const report = passReport(gallery, passes, rule, threshold, []);
+  const at = pick(report);
+  return {
+    per: 'pass',
+    variant,
+    fpir,
+    threshold,
+    measuredFpir: at.fpirAtThreshold,
+    tpir: at.tpirAtThreshold,
+    strangerPasses: report.strangerPasses,
+    matedPasses: report.matedPasses,
+    measurable: found.measurable,
+  };
 }

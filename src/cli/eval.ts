@@ -8,7 +8,8 @@ import {
   type LabelledPair,
 } from '../eval/datasets.js';
 import { embedFiles, embedJittered, onePassOf } from '../eval/embed-files.js';
-import { passReport, type Pass, type PassReport } from '../eval/passes.js';
+import { passReport, type Pass, type PassReport, type PassRule } from '../eval/passes.js';
+import type { GalleryEntry } from '../gallery/matcher.js';
 import { trackerOptionsFrom } from '../recognition/tracker.js';
 import {
   extraImpostorPairs,
@@ -210,9 +211,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
   if (values.openset) {
     if (!values.manifest) throw new FacegateError('USAGE', '--openset needs --manifest FILE');
     const images = relabelled(readManifestTsv(values.manifest, setup.prefix), values.relabel);
-    const passMode = values.passes;
-    if (passMode !== undefined && passMode !== 'photos' && passMode !== 'jitter')
-      throw new FacegateError('USAGE', `--passes must be photos or jitter, not "${passMode}"`);
+    const passMode = passModeOf(values.passes);
     const files = await embedForEval(
       engine,
       setup,
@@ -228,19 +227,14 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     const gallerySize = parseNumber('gallery-size', values['gallery-size'], Infinity);
     const split = { enrollImages, aggregation, gallerySize } as const;
     const report = await opensetReport(images, files, threshold, split);
-    const passes =
+    const built =
       passMode &&
-      passReport(
-        opensetSplit(images, files, split).enrolled,
-        passMode === 'photos'
-          ? photoPasses(images, files, split, config.recognition.minVotes)
-          : await jitterPasses(engine, setup, images, files, split, config, values['jitter-frames'], io),
-        {
-          tracker: trackerOptionsFrom(config.recognition, ENCODER_THRESHOLDS[config.models.encoder]),
-          minMargin: config.match.minMargin,
-        },
-        threshold,
-      );
+      (await openSetPasses(
+        passMode,
+        { engine, setup, images, files, split, config, io },
+        values['jitter-frames'],
+      ));
+    const passes = built && passReport(built.gallery, built.passes, built.rule, threshold);
     const withPasses = passes ? { passes: { mode: passMode, ...passes } } : {};
     io.out(
       setup.json
@@ -296,6 +290,42 @@ function extraImpostors(
     throw new FacegateError('USAGE', '--impostors needs --manifest FILE for the identities');
   const identities = new Map(readManifestTsv(values.manifest, prefix).map((i) => [i.path, i.identity]));
   return extraImpostorPairs(pairs, identities, count);
+}
+
+export type PassMode = 'photos' | 'jitter';
+
+export function passModeOf(value: string | undefined): PassMode | undefined {
+  if (value !== undefined && value !== 'photos' && value !== 'jitter')
+    throw new FacegateError('USAGE', `--passes must be photos or jitter, not "${value}"`);
+  return value;
+}
+
+/** What an open-set evaluation has encoded, for its passes. */
+export type OpensetContext = {
+  engine: FaceEngine;
+  setup: EvalSetup;
+  images: readonly LabelledImage[];
+  files: EvalEncodings;
+  split: OpensetOptions;
+  config: Config;
+  io: Io;
+};
+
+/** The passes of --passes MODE, the gallery they face, and the daemon's rule for them (eval/passes.ts). */
+export async function openSetPasses(
+  mode: PassMode,
+  c: OpensetContext,
+  jitterFrames?: string,
+): Promise<{ gallery: GalleryEntry[]; passes: Pass[]; rule: PassRule }> {
+  const passes =
+    mode === 'photos'
+      ? photoPasses(c.images, c.files, c.split, c.config.recognition.minVotes)
+      : await jitterPasses(c.engine, c.setup, c.images, c.files, c.split, c.config, jitterFrames, c.io);
+  const rule = {
+    tracker: trackerOptionsFrom(c.config.recognition, ENCODER_THRESHOLDS[c.config.models.encoder]),
+    minMargin: c.config.match.minMargin,
+  };
+  return { gallery: opensetSplit(c.images, c.files, c.split).enrolled, passes, rule };
 }
 
 const asFrame = (face: Face) => ({ embedding: face.embedding, weight: face.quality.score });

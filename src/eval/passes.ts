@@ -38,6 +38,7 @@ export function passReport(
   passes: readonly Pass[],
   rule: PassRule,
   threshold: number,
+  fpirs: readonly number[] = REPORTED_FARS,
 ) {
   const enrolled = new Set(gallery.map((g) => g.personId));
   const instances: Instance[] = [];
@@ -99,8 +100,9 @@ export function passReport(
         variant,
         tpirAtThreshold: at.tpir,
         fpirAtThreshold: at.fpir,
-        tpirAtFpir: REPORTED_FARS.map((fpir) => {
-          // The largest candidate threshold whose FPIR stays within fpir (FPIR grows with it).
+        tpirAtFpir: fpirs.map((fpir) => {
+          // The largest candidate threshold whose FPIR stays within fpir (FPIR grows with it, and
+          // changes only at candidates: a threshold accepts the distances under it).
           let lo = 0;
           let hi = candidates.length;
           while (lo < hi) {
@@ -108,7 +110,8 @@ export function passReport(
             if (rates(variant, candidates[mid]!).fpir <= fpir) lo = mid + 1;
             else hi = mid;
           }
-          const t = candidates[lo] ?? Infinity;
+          // None: no stranger to bound it (Infinity); even the nearest admits too many (0).
+          const t = candidates[lo - 1] ?? (candidates.length ? 0 : Infinity);
           const r = rates(variant, t);
           return {
             fpir,

@@ -158,7 +158,7 @@ describe('facegate eval', () => {
     const few = await calibrate('--fpir', '0.01');
     expect(few.code).toBe(1);
     expect(few.out).toMatch(
-      /^threshold \d\.\d+ for FPIR <= 0\.01 with 3 enrolled: measured FPIR 0\.00000, TPIR 100\.00% \(3 stranger, 3 resident probes\)$/,
+      /^threshold \d\.\d+ for FPIR <= 0\.01 per face with 3 enrolled: measured FPIR 0\.00000, TPIR 100\.00% \(3 stranger, 3 resident probes\)$/,
     );
     expect(few.err).toContain(
       'facegate calibrate: FPIR 0.01 rests on 0 of 3 stranger probes (about 300 needed): no config line without --force',
@@ -170,6 +170,13 @@ describe('facegate eval', () => {
       /^\{"match": \{"threshold": \d\.\d+\}\}$/,
     );
     expect((await calibrate('--fpir', '2')).err).toContain('--fpir must be between 0 and 1, got 2');
+    // Per pass: three residents' jittered passes, and the same with each left out as strangers.
+    const passes = await calibrate('--fpir', '0.01', '--passes', 'jitter', '--jitter-frames', '3');
+    expect(passes.code).toBe(1);
+    expect(passes.out).toMatch(
+      /^threshold \d\.\d+ for FPIR <= 0\.01 per pass with 3 enrolled: measured FPIR 0\.00000, TPIR \d+\.\d+% \(3 stranger, 3 resident passes, decided by votes \+ fusion\)$/,
+    );
+    expect(passes.err).toContain('FPIR 0.01 rests on 0 of 3 stranger passes (about 300 needed)');
     expect((await calibrate('--fpir', '0.01', '--gallery-size', '1', '--force', '--json')).out).toMatch(
       /"enrolled":1,/,
     );

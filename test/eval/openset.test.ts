@@ -102,6 +102,10 @@ describe('pass decisions', () => {
     expect(r.strangerPasses).toBe(2);
     const at = Object.fromEntries(r.variants.map((v) => [v.variant, [v.tpirAtThreshold, v.fpirAtThreshold]]));
     expect(at).toEqual({ 'first frame': [0, 0], votes: [0, 0], 'votes + fusion': [1, 0] });
+    // The threshold found for an FPIR never lets more strangers' passes through than it allows.
+    for (const v of r.variants) for (const t of v.tpirAtFpir) expect(t.measured).toBeLessThanOrEqual(t.fpir);
+    const fused = r.variants.find((v) => v.variant === 'votes + fusion')!.tpirAtFpir[0]!;
+    expect(fused).toMatchObject({ fpir: 0.01, tpir: 1, measured: 0 });
   });
 
   it('without maxSpread room for her turn, the mean starts again at every pose and refuses her', () => {
