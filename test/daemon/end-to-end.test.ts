@@ -4,7 +4,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/schema.js';
@@ -17,7 +16,7 @@ import { ENCODERS } from '../../src/inference/model-manifest.js';
 import { DEFAULT_QUALITY_GATES } from '../../src/vision/quality.js';
 import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
 import { faceCrop } from '../helpers/faces.js';
-import { Mosquitto, PASSWORD, USER } from '../helpers/mosquitto.js';
+import { Mosquitto, PASSWORD, USER, watchEvents } from '../helpers/mosquitto.js';
 import { RtspServer } from '../helpers/rtsp.js';
 
 const haveShared = sharedFacesAvailable('end-to-end test with ../shared/faces photos');
@@ -98,13 +97,7 @@ describe.each(ENCODERS)('facegate end to end with the %s encoder', (encoder) => 
     );
     const config = loadConfig(configFile, {});
 
-    const watcher = mqtt.connect(broker.url, { username: USER, password: PASSWORD });
-    const events: { topic: string; payload: Record<string, unknown> }[] = [];
-    watcher.on('message', (topic, p) =>
-      events.push({ topic, payload: JSON.parse(p.toString()) as Record<string, unknown> }),
-    );
-    await new Promise((r) => watcher.once('connect', r));
-    await watcher.subscribeAsync(`facegate/e2e-${encoder}/cameras/+/+`, { qos: 1 });
+    const { events, end: endWatch } = await watchEvents(broker, `facegate/e2e-${encoder}/cameras/+/+`);
 
     const logs: string[] = [];
     const daemon = new Daemon(config, (level, message) => logs.push(`${level} ${message}`));
@@ -127,7 +120,7 @@ describe.each(ENCODERS)('facegate end to end with the %s encoder', (encoder) => 
     expect(metrics).toMatch(/facegate_execution_provider\{model="encoder",provider="cpu"\} 1/);
     expect(metrics).toMatch(/facegate_frame_to_event_seconds_count 2/);
     await daemon.stop();
-    await watcher.endAsync();
+    await endWatch();
 
     const matches = decisions().filter((e) => e.topic.endsWith('/match'));
     const unknowns = decisions().filter((e) => e.topic.endsWith('/unknown'));

@@ -7,7 +7,6 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import mqtt from 'mqtt';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/schema.js';
@@ -21,7 +20,7 @@ import { fusedEmbedding } from '../../src/recognition/fusion.js';
 import { decodeImage } from '../../src/vision/image.js';
 import { DEFAULT_QUALITY_GATES } from '../../src/vision/quality.js';
 import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
-import { Mosquitto, PASSWORD, USER } from '../helpers/mosquitto.js';
+import { Mosquitto, PASSWORD, USER, watchEvents } from '../helpers/mosquitto.js';
 import { RtspServer } from '../helpers/rtsp.js';
 
 const haveShared = sharedFacesAvailable('track fusion end to end with ../shared/faces photos');
@@ -135,13 +134,7 @@ describe.skipIf(!haveShared).each(ENCODERS)('track fusion end to end with the %s
       }),
     );
     const config = loadConfig(configFile, {});
-    const watcher = mqtt.connect(broker.url, { username: USER, password: PASSWORD });
-    const events: { topic: string; payload: Record<string, unknown> }[] = [];
-    watcher.on('message', (topic, p) =>
-      events.push({ topic, payload: JSON.parse(p.toString()) as Record<string, unknown> }),
-    );
-    await new Promise((r) => watcher.once('connect', r));
-    await watcher.subscribeAsync(`facegate/fusion-${encoder}/cameras/+/+`, { qos: 1 });
+    const { events, end: endWatch } = await watchEvents(broker, `facegate/fusion-${encoder}/cameras/+/+`);
     const logs: { message: string; fields: Record<string, unknown> | undefined }[] = [];
     const daemon = new Daemon(config, (_level, message, fields) => logs.push({ message, fields }));
     await daemon.start();
@@ -155,7 +148,7 @@ describe.skipIf(!haveShared).each(ENCODERS)('track fusion end to end with the %s
     while (!lookAlikeDecided() && Date.now() - t0 < 90_000) await new Promise((r) => setTimeout(r, 100));
     await new Promise((r) => setTimeout(r, 1000));
     await daemon.stop();
-    await watcher.endAsync();
+    await endWatch();
 
     console.log(
       JSON.stringify(daemon.stats).slice(0, 600),

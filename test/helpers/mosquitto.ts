@@ -4,6 +4,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
+import mqtt from 'mqtt';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Outbox } from '../../src/events/outbox.js';
@@ -132,4 +133,19 @@ export function testPublisher(broker: Mosquitto): {
       outbox.close();
     },
   };
+}
+
+/** Every JSON message on `topic` (a filter) from the broker, as a door controller would see them. */
+export async function watchEvents(
+  broker: Mosquitto,
+  topic: string,
+): Promise<{ events: { topic: string; payload: Record<string, unknown> }[]; end: () => Promise<void> }> {
+  const watcher = mqtt.connect(broker.url, { username: USER, password: PASSWORD });
+  const events: { topic: string; payload: Record<string, unknown> }[] = [];
+  watcher.on('message', (t, p) =>
+    events.push({ topic: t, payload: JSON.parse(p.toString()) as Record<string, unknown> }),
+  );
+  await new Promise((r) => watcher.once('connect', r));
+  await watcher.subscribeAsync(topic, { qos: 1 });
+  return { events, end: () => watcher.endAsync() };
 }
