@@ -231,12 +231,10 @@ export async function opensetReport(
   opts: OpensetOptions = {},
 ) {
   const { enrolled, enrollFailed, mat, non, liveMirrored } = await opensetScores(images, enc, opts);
-  const tpirAt = (t: number) => mat.filter((m) => m.correct && m.distance < t).length / (mat.length || 1);
-  const fpirAt = (t: number) => non.filter((d) => d < t).length / (non.length || 1);
   const atFpir = (strangers: readonly number[]) =>
     REPORTED_FARS.map((fpir) => {
       const t = thresholdAtFpir(strangers, fpir);
-      return { fpir, threshold: t, tpir: tpirAt(t), measurable: measurable(fpir, strangers.length) };
+      return { fpir, threshold: t, tpir: tpirAt(mat, t), measurable: measurable(fpir, strangers.length) };
     });
   return {
     enrollImages: opts.enrollImages ?? 1,
@@ -250,8 +248,8 @@ export async function opensetReport(
     liveMirrored,
     rank1: mat.filter((m) => m.correct).length / (mat.length || 1),
     threshold,
-    tpirAtThreshold: tpirAt(threshold),
-    fpirAtThreshold: fpirAt(threshold),
+    tpirAtThreshold: tpirAt(mat, threshold),
+    fpirAtThreshold: shareUnder(non, threshold),
     tpirAtFpir: atFpir(non),
     /**
      * The strangers joined by every mated probe searched with its own identity left out
@@ -266,6 +264,14 @@ export async function opensetReport(
 }
 
 export type OpensetReport = Awaited<ReturnType<typeof opensetReport>>;
+
+/** The share of mated probes identified correctly under threshold `t`. */
+const tpirAt = (mated: readonly { correct: boolean; distance: number }[], t: number): number =>
+  mated.filter((m) => m.correct && m.distance < t).length / (mated.length || 1);
+
+/** The share of distances under `t`: the strangers a threshold lets in. */
+const shareUnder = (distances: readonly number[], t: number): number =>
+  distances.filter((d) => d < t).length / (distances.length || 1);
 
 /** The strangers' distances joined by every mated probe's distance to its nearest other person. */
 export const leaveOneOutStrangers = (
@@ -288,8 +294,8 @@ export function opensetCalibration(
   return {
     fpir,
     threshold,
-    measuredFpir: strangers.filter((d) => d < threshold).length / (strangers.length || 1),
-    tpir: scores.mat.filter((m) => m.correct && m.distance < threshold).length / (scores.mat.length || 1),
+    measuredFpir: shareUnder(strangers, threshold),
+    tpir: tpirAt(scores.mat, threshold),
     strangerProbes: strangers.length,
     matedProbes: scores.mat.length,
     measurable: measurable(fpir, strangers.length),
