@@ -125,8 +125,9 @@ type Track<E> = {
   reasons: Map<string, { count: number; reason: string }>;
   best: { distance: number; evidence: E | undefined } | undefined;
   bestByPerson: Map<string, { distance: number; evidence: E | undefined }>;
-  /** The last usable faces, for the fused probe. */
+  /** The last usable faces, and their mean: the fused probe. */
   fusion: FusionFrame[];
+  probe: Float32Array | undefined;
   /** A usable face arrived in the latest update: the fused probe changed. */
   fusionDue: boolean;
   /** The frames matched nobody: unknown, unless the fused probe matches (fusedResult). */
@@ -212,6 +213,7 @@ export class FaceTracker<E = unknown> {
       best: undefined,
       bestByPerson: new Map(),
       fusion: [],
+      probe: undefined,
       fusionDue: false,
       unknownDue: false,
       latest: undefined,
@@ -248,14 +250,10 @@ export class FaceTracker<E = unknown> {
     if (t.decided) return undefined;
     if (this.o.fusion && obs.fusion) {
       const spread = this.o.fusion.maxSpread;
-      if (
-        spread !== undefined &&
-        t.fusion.length &&
-        euclidean(obs.fusion.embedding, fusedEmbedding(t.fusion)) > spread
-      )
-        t.fusion = []; // somebody else: their faces must not be averaged with the ones before
+      if (spread !== undefined && t.probe && euclidean(obs.fusion.embedding, t.probe) > spread) t.fusion = []; // somebody else: their faces must not be averaged with the ones before
       t.fusion.push(obs.fusion);
       if (t.fusion.length > this.o.fusion.maxFrames) t.fusion.shift();
+      t.probe = fusedEmbedding(t.fusion); // once per face: the next face's spread, and the probe
       t.fusionDue = t.fusion.length >= this.o.fusion.minFrames;
     }
 
@@ -285,9 +283,9 @@ export class FaceTracker<E = unknown> {
    * in it and have at least fusion.minFrames of them.
    */
   fusionProbes(): { track: number; probe: Float32Array }[] {
-    return this.tracks
-      .filter((t) => t.fusionDue && !t.decided)
-      .map((t) => ({ track: t.id, probe: fusedEmbedding(t.fusion) }));
+    return this.tracks.flatMap((t) =>
+      t.fusionDue && !t.decided && t.probe ? [{ track: t.id, probe: t.probe }] : [],
+    );
   }
 
   /**
