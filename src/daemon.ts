@@ -497,8 +497,11 @@ export class Daemon {
     while (this.running) {
       const waited = await camera.nextFrame();
       if (!waited || !this.running) return;
-      const thumbnail = waited.thumbnail ?? thumbnailOf(waited);
-      if (motion && tracker.pendingTracks === 0 && !motion.changed(thumbnail, Date.now())) {
+      if (
+        motion &&
+        tracker.pendingTracks === 0 &&
+        !motion.changed(waited.thumbnail ?? thumbnailOf(waited), Date.now())
+      ) {
         // The picture the last analysis saw, and no face in it waits for votes: what that analysis
         // found still stands, without waiting for the inference slot. Where it found no face, the
         // tracks miss this frame as they would have, so they end in time.
