@@ -34,7 +34,9 @@ async function measureMatmulGflops(n = 1024): Promise<number> {
   return (2 * n * n * n) / (ms / 1000) / 1e9;
 }
 
-const engine = await FaceEngine.open();
+// dlib's network, the one face-api runs: this part compares the same network in both runtimes,
+// float and int8 (bench/encoders.ts compares the encoders).
+const engine = await FaceEngine.open({ encoder: 'dlib' });
 const faceapi = await loadFaceApi();
 console.log(
   `# facegate bench\n\nMachine: ${machine()}; ONNX Runtime CPU provider; face-api ${engine.encoder.entry.source.version} on tfjs WASM.\n`,
@@ -48,7 +50,7 @@ console.log(
   `encoder cost: ${encoderGflop.toFixed(3)} GFLOP per face -> floor ${floorMs.toFixed(2)} ms per face\n`,
 );
 
-const int8 = await FaceEngine.open({ int8: true });
+const int8 = await FaceEngine.open({ encoder: 'dlib', int8: true });
 const chips8 = await faceChips(engine, 8);
 const per = 150 * 150 * 3;
 const table = new Table([

@@ -33,7 +33,8 @@ const figures = (f: VerificationFigures) => [
 
 export async function benchTraining(): Promise<string> {
   const images = readManifestTsv(join(SHARED_FACES, 'MANIFEST.tsv'), 'lfw-dev/');
-  const engine = await FaceEngine.open();
+  // dlib's embeddings, as every training figure in bench/RESULTS.md so far.
+  const engine = await FaceEngine.open({ encoder: 'dlib' });
   mkdirSync('state', { recursive: true });
   const sets: Record<string, LabelledEmbeddings> = {};
   for (const grayscale of [false, true]) {

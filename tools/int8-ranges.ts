@@ -19,7 +19,7 @@ export const RANGE_PHOTOS = [1, 2, 3, 4, 5, 6].map((i) => `demo/sample${i}.jpg`)
 const DIGITS = 6;
 
 export async function measureEncoderRanges(packageDir: string, modelsDir?: string): Promise<Int8Ranges> {
-  const engine = await FaceEngine.open({ ...(modelsDir ? { modelsDir } : {}), int8: false });
+  const engine = await FaceEngine.open({ ...(modelsDir ? { modelsDir } : {}), encoder: 'dlib', int8: false });
   const observed = await ort.InferenceSession.create(
     buildFaceRecognition(sourceWeights('encoder'), 'observe').toModel({
       producer: 'int8-ranges',

@@ -1,11 +1,14 @@
 // A TFLite float graph (tools/tflite.ts) as an ONNX graph in NCHW, op for op, for the operators
 // the packaged MobileFaceNet uses: CONV_2D, DEPTHWISE_CONV_2D, ADD, SUB, MUL, ABS, RELU, RESHAPE.
 // TFLite has no PReLU in this file: the exporter wrote each as relu(x) + c * (x - |x|), five ops
-// over the whole activation. Each becomes a * x + (1 - a) * relu(x) with a = 2c, the per-channel
-// scales as BatchNormalization: ONNX Runtime runs all of it in its blocked NCHWc layout (the
-// scales as 1x1 depthwise convolutions), where an ONNX PRelu has no NCHWc kernel and made it
-// reorder the activation out and back around each of the 33 (3.4 against 5.2 ms a face, batch 1;
-// bench/RESULTS.md).
+// over the whole activation. With a = 2c that is a * x + (1 - a) * relu(x) = a * (x + r * relu(x)),
+// r = (1 - a) / a, per channel. Every PReLU here feeds only convolutions, which are linear in
+// each input channel: the outer scale a goes into their weights, and what is left is a Relu and
+// one per-channel scale-and-add (a BatchNormalization, which ONNX Runtime runs in its blocked
+// NCHWc layout as a 1x1 depthwise convolution with the add fused). Measured (bench/RESULTS.md):
+// an ONNX PRelu has no NCHWc kernel and made ONNX Runtime reorder the activation out and back
+// around each of the 33 (5.2 ms a face); a * x + (1 - a) * relu(x) as two scales, 3.4 ms; this,
+// one scale fewer.
 import { GraphBuilder } from '../src/inference/onnx-writer.js';
 import { depthwiseToOihw } from './tfjs-weights.js';
 import type { TfliteModel, TfliteOperator, TfliteTensor } from './tflite.js';
@@ -28,6 +31,25 @@ function ohwiToOihw(t: TfliteTensor): { dims: number[]; data: Float32Array } {
   return { dims: [o, i, h, w], data: out };
 }
 
+/**
+ * Multiplies an OIHW filter's input channels by `scale` (depthwise: its output channels, which are
+ * its inputs), so that the convolution of x / scale gives what the original gave for x. Exact with
+ * zero padding too: a padded zero is zero either way.
+ */
+function scaleInputChannels(
+  w: { dims: number[]; data: Float32Array },
+  scale: Float32Array,
+  depthwise: boolean,
+) {
+  const [o, i, h, k] = w.dims as [number, number, number, number];
+  const per = h * k;
+  for (let a = 0; a < o; a++)
+    for (let b = 0; b < i; b++) {
+      const s = scale[depthwise ? a : b]!;
+      for (let j = 0; j < per; j++) w.data[(a * i + b) * per + j]! *= s;
+    }
+}
+
 /** TFLite SAME padding along one axis: [begin, end] (the extra pixel goes at the end). */
 function samePads(size: number, kernel: number, stride: number, dilation: number): [number, number] {
   const out = Math.ceil(size / stride);
@@ -37,6 +59,9 @@ function samePads(size: number, kernel: number, stride: number, dilation: number
 
 /** The ops relu(x), |x|, x - |x|, c * that, relu + that, found by their tensors: one PRelu. */
 type PreluPattern = { x: number; slope: TfliteTensor; output: number; ops: Set<TfliteOperator> };
+
+/** Below this |a| the factored form's r = (1 - a) / a would lose precision; none is near it here. */
+const MIN_FACTORED_SLOPE = 1e-5;
 
 function findPrelus(m: TfliteModel): Map<TfliteOperator, PreluPattern> {
   const byInput = new Map<number, TfliteOperator[]>();
@@ -93,33 +118,38 @@ export function tfliteToOnnx(m: TfliteModel, name: string, norm: InputNormalizat
 
   const prelus = findPrelus(m);
   const fused = new Set([...prelus.values()].flatMap((p) => [...p.ops]));
+  /** Tensors whose value in the graph is the TFLite tensor divided by these per-channel factors. */
+  const pendingScale = new Map<number, Float32Array>();
   for (const op of m.operators) {
     const prelu = prelus.get(op);
     if (prelu) {
       const slope = (prelu.slope.data as Float32Array).map((v) => 2 * v);
+      const readers = m.operators.filter((o) => o.inputs.includes(prelu.output));
+      if (
+        slope.some((a) => Math.abs(a) < MIN_FACTORED_SLOPE) ||
+        readers.some((o) => !o.op.endsWith('CONV_2D'))
+      )
+        throw new Error(`${name}: the PReLU on ${prelu.slope.name} cannot be factored into its readers`);
+      const c = slope.length;
+      const at = (what: string, data: Float32Array) => g.floats(`${prelu.slope.name}/${what}`, [c], data);
       const x = value(prelu.x);
-      const perChannel = (input: string, scale: Float32Array, tag: string) => {
-        const c = scale.length;
-        const at = (what: string, data: Float32Array) =>
-          g.floats(`${prelu.slope.name}/${tag}/${what}`, [c], data);
-        return g.node(
-          'BatchNormalization',
-          [
-            input,
-            at('scale', scale),
-            at('bias', new Float32Array(c)),
-            at('mean', new Float32Array(c)),
-            at('var', new Float32Array(c).fill(1)),
-          ],
-          { epsilon: { float: 0 } },
-        );
-      };
-      const positive = perChannel(
-        g.node('Relu', [x]),
-        slope.map((a) => 1 - a),
-        'positive',
+      // x + r * relu(x): the BatchNormalization scales relu(x) by r, the Add is fused into it.
+      const scaledRelu = g.node(
+        'BatchNormalization',
+        [
+          g.node('Relu', [x]),
+          at(
+            'r',
+            slope.map((a) => (1 - a) / a),
+          ),
+          at('bias', new Float32Array(c)),
+          at('mean', new Float32Array(c)),
+          at('var', new Float32Array(c).fill(1)),
+        ],
+        { epsilon: { float: 0 } },
       );
-      values.set(prelu.output, g.node('Add', [perChannel(x, slope, 'linear'), positive]));
+      values.set(prelu.output, g.node('Add', [x, scaledRelu]));
+      pendingScale.set(prelu.output, slope);
       continue;
     }
     if (fused.has(op)) continue;
@@ -140,6 +170,8 @@ export function tfliteToOnnx(m: TfliteModel, name: string, norm: InputNormalizat
               data: b!.data as Float32Array,
             })
           : ohwiToOihw(b!);
+        const inputScale = pendingScale.get(op.inputs[0]!);
+        if (inputScale) scaleInputChannels(weight, inputScale, depthwise);
         const [kh, kw] = weight.dims.slice(2) as [number, number];
         const [sh, sw, dh, dw] = ['stride_h', 'stride_w', 'dilation_h_factor', 'dilation_w_factor'].map(
           (k) => op.options[k] as number,

@@ -10,7 +10,7 @@ import { FacegateError, fileErrorWords, readFileOrThrow } from '../errors.js';
 import { DEFAULT_SIMILAR_FACE_RATIO } from '../gallery/enroll.js';
 import { DEFAULT_DETECTOR_OPTIONS, DETECTOR_LEVELS, MAX_INPUT_SIDE } from '../inference/detector.js';
 import { DOOR_GALLERY_SIZE, DOOR_THRESHOLDS, ENCODER_THRESHOLDS } from '../inference/faces.js';
-import { ENCODERS, type EncoderName } from '../inference/model-manifest.js';
+import { DEFAULT_ENCODER, ENCODERS, type EncoderName } from '../inference/model-manifest.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions } from '../inference/session.js';
 import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
 
@@ -163,11 +163,11 @@ export const schema = {
     encoder: {
       doc: "The face encoder: 'dlib' (dlib's ResNet, 128-D, faces aligned to dlib's 150-pixel template) or 'mobilefacenet' (ArcFace-trained MobileFaceNet, 192-D, faces aligned to ArcFace's 112-pixel five-point template; docs/models.md). Switching re-embeds the gallery from its stored photos.",
       format: [...ENCODERS],
-      default: 'dlib' as EncoderName,
+      default: DEFAULT_ENCODER,
       env: 'FACEGATE_MODELS_ENCODER',
     },
     int8: {
-      doc: "CPU provider: run the encoder quantized to int8 (about 2x faster per face with VNNI; accuracy in docs/recognition.md). Its embeddings differ slightly from the float ones, so switching re-embeds the gallery. At start it must give the float encoder's answers on packaged faces, or the float encoder runs instead (logged, in /readyz and /metrics; docs/models.md).",
+      doc: "CPU provider, dlib encoder only (MobileFaceNet's int8 graph was measured and not kept: docs/models.md): run the encoder quantized to int8 (about 2x faster per face with VNNI; accuracy in docs/recognition.md). Its embeddings differ slightly from the float ones, so switching re-embeds the gallery. At start it must give the float encoder's answers on packaged faces, or the float encoder runs instead (logged, in /readyz and /metrics; docs/models.md).",
       format: 'flag',
       default: false,
       env: 'FACEGATE_MODELS_INT8',
@@ -640,6 +640,10 @@ export function loadConfig(
     const result = config.getProperties();
     if (result.match.comparator !== 'distance' && !result.match.headFile)
       throw new Error(`match.headFile: the ${result.match.comparator} comparator needs the head's file`);
+    if (result.models.int8 && result.models.encoder !== 'dlib')
+      throw new Error(
+        `models.int8: only the dlib encoder has an int8 graph; models.encoder is ${result.models.encoder} (docs/models.md)`,
+      );
     return result;
   } catch (err) {
     const where = file ? `${file}: ` : '';

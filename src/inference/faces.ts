@@ -11,6 +11,7 @@ import type { HeadManifest, HeadModel } from './head.js';
 import {
   defaultModelsDir,
   encoderEntry,
+  DEFAULT_ENCODER,
   readManifest,
   type EncoderName,
   type ModelManifest,
@@ -91,10 +92,15 @@ export class FaceEngine {
   ): Promise<FaceEngine> {
     const dir = opts.modelsDir ?? defaultModelsDir();
     const manifest = readManifest(dir);
+    const encoding = encoderEntry(manifest, opts.encoder);
+    if (opts.int8 && !encoding.int8)
+      throw new Error(
+        `int8: the ${opts.encoder ?? DEFAULT_ENCODER} encoder has no int8 graph (only dlib has)`,
+      );
     const [detector, landmarker, encoder] = await Promise.all([
       openModel(dir, manifest.models.detector, opts),
       openModel(dir, manifest.models.landmarks, opts),
-      openModel(dir, encoderEntry(manifest, opts.encoder), opts),
+      openModel(dir, encoding, opts),
     ]);
     const engine = new FaceEngine(detector, landmarker, encoder, dir, opts.projection);
     try {

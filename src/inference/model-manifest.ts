@@ -15,8 +15,14 @@ export type ModelRole = (typeof MODEL_ROLES)[number];
 export const ENCODERS = ['dlib', 'mobilefacenet'] as const;
 export type EncoderName = (typeof ENCODERS)[number];
 
+/**
+ * MobileFaceNet: far ahead at the false-accept rates a door needs, level elsewhere
+ * (bench/RESULTS.md, 2026-12-06; the measurements and their caveat in docs/models.md).
+ */
+export const DEFAULT_ENCODER: EncoderName = 'mobilefacenet';
+
 /** The manifest entry of an encoder. */
-export function encoderEntry(manifest: ModelManifest, name: EncoderName = 'dlib'): ModelEntry {
+export function encoderEntry(manifest: ModelManifest, name: EncoderName = DEFAULT_ENCODER): ModelEntry {
   return name === 'mobilefacenet' ? manifest.models.mobilefacenet : manifest.models.encoder;
 }
 

@@ -7,6 +7,7 @@ import { promisify } from 'node:util';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { ENCODER_THRESHOLDS } from '../../src/inference/faces.js';
 import { Metrics } from '../../src/http/server.js';
 import { faceCrop } from '../helpers/faces.js';
 import { PROJECT_ROOT, samplePhoto, sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
@@ -35,7 +36,7 @@ describe('facegate verify', () => {
     const same = await run('verify', sharedFace('deepface/img1.jpg'), sharedFace('deepface/img2.jpg'));
     expect(same.code).toBe(0);
     const s = JSON.parse(same.out[0]!) as { distance: number; threshold: number; same: boolean };
-    expect(s).toMatchObject({ threshold: 0.42, same: true });
+    expect(s).toMatchObject({ threshold: ENCODER_THRESHOLDS.mobilefacenet, same: true });
     const diff = await run('verify', sharedFace('deepface/img1.jpg'), sharedFace('deepface/img3.jpg'));
     const d = JSON.parse(diff.out[0]!) as { distance: number; same: boolean };
     expect(d.same).toBe(false);
@@ -79,8 +80,8 @@ describe('facegate verify', () => {
 });
 
 describe('facegate embed', () => {
-  it('prints one line per image with box, score, 68 landmarks and a 128-D (dlib) embedding', async () => {
-    const r = await run('embed', samplePhoto('sample2.jpg'), samplePhoto('sample1.jpg'));
+  it('prints one line per image with box, score, 68 landmarks and a 128-D embedding with --encoder dlib', async () => {
+    const r = await run('embed', '--encoder', 'dlib', samplePhoto('sample2.jpg'), samplePhoto('sample1.jpg'));
     expect(r.code).toBe(0);
     const lines = r.out.map((l) => JSON.parse(l) as EmbedLine);
     expect(lines.map((l) => l.file)).toEqual([samplePhoto('sample2.jpg'), samplePhoto('sample1.jpg')]);

@@ -10,6 +10,7 @@ import {
   ENCODER_THRESHOLDS,
   matchThreshold,
 } from '../../src/inference/faces.js';
+import { ENCODERS } from '../../src/inference/model-manifest.js';
 import { configDefaults, configReference } from '../../tools/config-docs.js';
 import { PROJECT_ROOT, samplePhoto } from '../helpers/fixtures.js';
 
@@ -21,14 +22,13 @@ describe('configuration', () => {
     const c = loadConfig(undefined, {});
     // 0: the encoder's own threshold.
     expect(c.match.threshold).toBe(0);
-    expect(matchThreshold(c)).toBe(0.42);
-    expect(matchThreshold({ ...c, models: { ...c.models, encoder: 'mobilefacenet' } })).toBe(
-      ENCODER_THRESHOLDS.mobilefacenet,
-    );
+    expect(c.models.encoder).toBe('mobilefacenet');
+    expect(matchThreshold(c)).toBe(ENCODER_THRESHOLDS.mobilefacenet);
+    expect(matchThreshold({ ...c, models: { ...c.models, encoder: 'dlib' } })).toBe(0.42);
     expect(matchThreshold({ ...c, match: { ...c.match, threshold: 0.5 } })).toBe(0.5);
     // A door's default is stricter: it compares each face with everyone enrolled.
-    expect(doorThreshold(c)).toBe(DOOR_THRESHOLDS.dlib);
-    expect(DOOR_THRESHOLDS.dlib).toBeLessThan(ENCODER_THRESHOLDS.dlib);
+    expect(doorThreshold(c)).toBe(DOOR_THRESHOLDS.mobilefacenet);
+    for (const e of ENCODERS) expect(DOOR_THRESHOLDS[e]).toBeLessThan(ENCODER_THRESHOLDS[e]);
     expect(doorThreshold({ ...c, match: { ...c.match, threshold: 0.5 } })).toBe(0.5);
     expect(c.models.providers).toEqual(['cpu']);
     expectTypeOf(c.match.threshold).toEqualTypeOf<number>();
@@ -47,11 +47,16 @@ describe('configuration', () => {
   });
 
   it('reads switches in the environment as people write them, and refuses the rest', () => {
-    const int8 = (v: string) => loadConfig(undefined, { FACEGATE_MODELS_INT8: v }).models.int8;
+    const int8 = (v: string) =>
+      loadConfig(undefined, { FACEGATE_MODELS_ENCODER: 'dlib', FACEGATE_MODELS_INT8: v }).models.int8;
     for (const v of ['1', 'true', 'yes', 'on', 'TRUE']) expect(int8(v), v).toBe(true);
     // convict's own Boolean took every string but "false" as true: FACEGATE_MODELS_INT8=0 was on.
     for (const v of ['0', 'false', 'no', 'off']) expect(int8(v), v).toBe(false);
     expect(() => int8('maybe')).toThrow(/models\.int8: must be true or false .*value was "maybe"/);
+    // Only dlib has an int8 graph: with the default encoder the switch is refused, not ignored.
+    expect(() => loadConfig(undefined, { FACEGATE_MODELS_INT8: '1' })).toThrow(
+      /models\.int8: only the dlib encoder has an int8 graph; models\.encoder is mobilefacenet/,
+    );
   });
 
   it('lists every problem with its key', () => {

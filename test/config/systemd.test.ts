@@ -42,7 +42,7 @@ describe('make install', () => {
       const photo = samplePhoto('sample1.jpg');
       const verify = spawnSync('node', [bin, 'verify', photo, photo], {
         encoding: 'utf8',
-        env: { ...env, FACEGATE_MODELS_INT8: 'true' },
+        env: { ...env, FACEGATE_MODELS_ENCODER: 'dlib', FACEGATE_MODELS_INT8: 'true' },
       });
       expect(verify.status).toBe(0);
       expect(verify.stderr).not.toMatch(/self-check/);

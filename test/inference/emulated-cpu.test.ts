@@ -44,7 +44,7 @@ describe.skipIf(!runnable)('int8 encoder on an emulated AVX2 CPU (no VNNI)', () 
   it('gives the float answers with 7-bit weights, and saturates with 8-bit ones', async () => {
     // The self-check faces, aligned natively, as the chips both runs encode.
     const models = defaultModelsDir();
-    const engine = await FaceEngine.open();
+    const engine = await FaceEngine.open({ encoder: 'dlib' });
     const photos = await selfCheckPhotos(models, readManifest(models));
     const aligned = await Promise.all(photos.map((p) => engine.align(p, { select: 'all' })));
     await engine.release();

@@ -18,7 +18,7 @@ beforeEach(() => {
 });
 afterEach(() => rmSync(dir, { recursive: true, force: true }));
 
-const open = () => FaceEngine.open({ modelsDir: dir });
+const open = () => FaceEngine.open({ modelsDir: dir, encoder: 'dlib' });
 
 describe('model loading', () => {
   it('loads intact models', async () => {
@@ -34,7 +34,7 @@ describe('model loading', () => {
 
   it('opens the int8 encoder only when asked, and names it when it is missing', async () => {
     const int8 = manifest.models.encoder.int8!;
-    const engine = await FaceEngine.open({ modelsDir: dir, int8: true });
+    const engine = await FaceEngine.open({ modelsDir: dir, encoder: 'dlib', int8: true });
     // The embeddings' tag follows the file that made them, so a gallery re-embeds on a switch.
     expect(engine.unitEncoderId).toBe(`${int8.sha256}/unit`);
     await engine.release();
@@ -42,7 +42,7 @@ describe('model loading', () => {
     const float = await open();
     expect(float.unitEncoderId).toBe(`${manifest.models.encoder.sha256}/unit`);
     await float.release();
-    await expect(FaceEngine.open({ modelsDir: dir, int8: true })).rejects.toThrow(
+    await expect(FaceEngine.open({ modelsDir: dir, encoder: 'dlib', int8: true })).rejects.toThrow(
       /face_recognition_int8\.onnx: model file is missing; run "make models"/,
     );
   });

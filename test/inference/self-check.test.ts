@@ -40,7 +40,7 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 describe('encoder self-check', () => {
   it('passes the int8 encoder as built, on this CPU', async () => {
-    const engine = await FaceEngine.open({ int8: true });
+    const engine = await FaceEngine.open({ encoder: 'dlib', int8: true });
     const check = engine.selfCheck!;
     expect(check).toMatchObject({ requested: 'int8 on cpu', running: 'int8 on cpu', passed: true });
     expect(check.faces).toBeGreaterThanOrEqual(8);
@@ -54,7 +54,7 @@ describe('encoder self-check', () => {
   });
 
   it('runs the float encoder instead of an int8 graph with corrupted scales, and says why', async () => {
-    const engine = await FaceEngine.open({ modelsDir: dir, int8: true });
+    const engine = await FaceEngine.open({ modelsDir: dir, encoder: 'dlib', int8: true });
     const check = engine.selfCheck!;
     expect(check).toMatchObject({ requested: 'int8 on cpu', running: 'float on cpu', passed: false });
     expect(check.maxDistance).toBeGreaterThan(SELF_CHECK_TOLERANCE);
@@ -72,7 +72,7 @@ describe('encoder self-check', () => {
     const err: string[] = [];
     const io = { out: (s: string) => out.push(s), err: (s: string) => err.push(s) };
     const config = join(dir, 'int8.json');
-    writeFileSync(config, JSON.stringify({ models: { dir, int8: true } }));
+    writeFileSync(config, JSON.stringify({ models: { dir, encoder: 'dlib', int8: true } }));
     const photo = samplePhoto('sample1.jpg');
     const code = await main(['verify', '--config', config, photo, photo], io);
     expect(code).toBe(0);
@@ -124,6 +124,7 @@ describe('encoder self-check', () => {
       loadConfig(undefined, {}, [
         { key: 'stateDir', value: join(dir, 'state') },
         { key: 'models.dir', value: dir },
+        { key: 'models.encoder', value: 'dlib' },
         { key: 'models.int8', value: true },
         // A camera that never answers: this test is about the models, not the frames.
         { key: 'cameras', value: [{ name: 'cam', url: 'rtsp://127.0.0.1:1/none' }] },

@@ -22,7 +22,7 @@ const dir = mkdtempSync(join(tmpdir(), 'fg-comparators-'));
 let plain: FaceEngine;
 
 beforeAll(async () => {
-  plain = await FaceEngine.open();
+  plain = await FaceEngine.open({ encoder: 'dlib' });
 });
 
 afterAll(async () => {
@@ -59,7 +59,7 @@ describe('comparators', () => {
       policy,
     );
 
-    const engine = await FaceEngine.open({ projection: await HeadModel.open(file) });
+    const engine = await FaceEngine.open({ encoder: 'dlib', projection: await HeadModel.open(file) });
     try {
       expect(engine.encoderId).toBe(`${plain.encoderId}+${engine.projectionManifest!.sha256}`);
       const [face] = await engine.analyze(await decodeImage(await faceCrop(0)));
@@ -82,9 +82,9 @@ describe('comparators', () => {
       { kind: 'triplet', net },
       { encoder: 'f'.repeat(64), threshold: 0.8, thresholdFar: 1e-3, trained: {} },
     );
-    await expect(FaceEngine.open({ projection: await HeadModel.open(file) })).rejects.toThrow(
-      /trained on encoder ffffffffffff/,
-    );
+    await expect(
+      FaceEngine.open({ encoder: 'dlib', projection: await HeadModel.open(file) }),
+    ).rejects.toThrow(/trained on encoder ffffffffffff/);
   });
 
   it('binary head: the most similar person, the runner-up and the margin, as distances 1 - similarity', async () => {
@@ -134,6 +134,7 @@ describe('comparators', () => {
       { key: 'stateDir', value: join(dir, 'daemon-state') },
       { key: 'mqtt.embedded.enabled', value: false },
       { key: 'http.enabled', value: false },
+      { key: 'models.encoder', value: 'dlib' },
       { key: 'match.comparator', value: 'binary-head' },
     ];
     const logs: { message: string; fields?: Record<string, unknown> }[] = [];
