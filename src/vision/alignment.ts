@@ -34,6 +34,12 @@ const ALIGNMENT_POINTS = Array.from({ length: 68 }, (_, i) => i).filter(
 );
 
 /** dlib's face recognition example extracts 150x150 chips with padding 0.25. */
+/** dlib's mean face, landmark `index` (17-67: the template has no jaw) in 0..1. */
+export function meanFacePoint(index: number): Point {
+  if (index < 17 || index > 67) throw new RangeError(`the mean face has no landmark ${index}`);
+  return [MEAN_FACE_X[index - 17]!, MEAN_FACE_Y[index - 17]!];
+}
+
 export const CHIP_PADDING = 0.25;
 
 /** Where each landmark used for alignment belongs in a `size` x `size` chip. */
