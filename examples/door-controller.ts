@@ -25,9 +25,9 @@ client.on('connect', () => {
   void client.subscribeAsync(`${prefix}/cameras/+/match`, { qos: 1 }).then(() => console.log('ready'));
 });
 client.on('message', (_topic, payload) => {
-  let event: Record<string, unknown>;
+  let event: unknown;
   try {
-    event = JSON.parse(payload.toString()) as Record<string, unknown>;
+    event = JSON.parse(payload.toString());
   } catch {
     console.log('refuse not json');
     return;
@@ -37,6 +37,7 @@ client.on('message', (_topic, payload) => {
     console.log(`refuse ${verdict.reason}`);
     return;
   }
-  const person = event.person as { id: string; name: string };
-  console.log(`unlock ${person.id} (${person.name}) at ${String(event.camera)}`);
+  // Signed by facegate, so a match event with its documented fields.
+  const match = event as { person: { id: string; name: string }; camera: string };
+  console.log(`unlock ${match.person.id} (${match.person.name}) at ${match.camera}`);
 });

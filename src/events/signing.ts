@@ -30,26 +30,30 @@ export function signPayload<T extends Record<string, unknown>>(
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
 
 /**
- * Checks a signed event: the MAC, that `time` is within `maxAgeMs` of now (and not in the
+ * Checks a signed event: that it is a JSON object at all (anyone allowed to publish on the broker
+ * can send `null`, an array or a number, and a door controller must refuse it, not crash), the MAC, that `time` is within `maxAgeMs` of now (and not in the
  * future by more than that), and that `event_id` was not seen before (`seen` is the caller's
  * memory of recent ids; entries older than maxAgeMs may be forgotten).
  */
 export function verifyEvent(
   key: Buffer,
-  payload: Record<string, unknown>,
+  payload: unknown,
   opts: { maxAgeMs: number; seen: Set<string>; now?: number },
 ): VerifyResult {
-  const sig = payload.signature as { alg?: string; value?: string } | undefined;
+  if (!payload || typeof payload !== 'object' || Array.isArray(payload))
+    return { ok: false, reason: 'not an event object' };
+  const event = payload as Record<string, unknown>;
+  const sig = event.signature as { alg?: string; value?: string } | undefined;
   if (!sig || sig.alg !== 'HMAC-SHA256' || typeof sig.value !== 'string')
     return { ok: false, reason: 'unsigned' };
-  const expected = Buffer.from(mac(key, payload), 'hex');
+  const expected = Buffer.from(mac(key, event), 'hex');
   const given = Buffer.from(sig.value, 'hex');
   if (given.length !== expected.length || !timingSafeEqual(given, expected))
     return { ok: false, reason: 'bad signature' };
-  const time = Date.parse(String(payload.time));
+  const time = Date.parse(String(event.time));
   const now = opts.now ?? Date.now();
   if (!Number.isFinite(time) || Math.abs(now - time) > opts.maxAgeMs) return { ok: false, reason: 'stale' };
-  const id = String(payload.event_id);
+  const id = String(event.event_id);
   if (opts.seen.has(id)) return { ok: false, reason: 'replayed' };
   opts.seen.add(id);
   return { ok: true };

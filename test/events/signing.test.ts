@@ -60,6 +60,11 @@ describe('event signing', () => {
     const old = signPayload(key, match({ time: new Date(Date.now() - 120_000).toISOString() }));
     expect(verifyEvent(key, old, { maxAgeMs: 30_000, seen })).toEqual({ ok: false, reason: 'stale' });
     expect(verifyEvent(key, match(), { maxAgeMs: 30_000, seen })).toEqual({ ok: false, reason: 'unsigned' });
+    for (const junk of [null, [], 42, 'match', true])
+      expect(verifyEvent(key, junk, { maxAgeMs: 30_000, seen }), JSON.stringify(junk)).toEqual({
+        ok: false,
+        reason: 'not an event object',
+      });
   });
 
   it('gives strictly increasing, time-sortable event ids', () => {
@@ -128,11 +133,17 @@ describe('examples/door-controller.ts', () => {
         JSON.stringify({ ...genuine, person: { id: 'eve', name: 'Eve' } }),
         { qos: 1 },
       );
+      // JSON that is no event object: refused, and the controller still runs (it crashed on null).
+      for (const junk of ['null', '[]', '42'])
+        await raw.publishAsync('facegate/gw1/cameras/front door/match', junk, { qos: 1 });
       await raw.publishAsync('facegate/gw1/cameras/front door/match', JSON.stringify(genuine), { qos: 1 });
       await raw.publishAsync('facegate/gw1/cameras/front door/match', JSON.stringify(genuine), { qos: 1 });
-      await waitFor(5);
-      expect(lines.slice(2, 5)).toEqual([
+      await waitFor(8);
+      expect(lines.slice(2, 8)).toEqual([
         'refuse bad signature',
+        'refuse not an event object',
+        'refuse not an event object',
+        'refuse not an event object',
         'unlock ann (Ann) at front door',
         'refuse replayed',
       ]);
