@@ -10,6 +10,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { readManifestTsv } from '../src/eval/datasets.js';
 import { FaceEngine } from '../src/inference/faces.js';
 import { livenessCues, type LivenessCues } from '../src/recognition/liveness.js';
 import { gaussian, seededRandom, type Random } from '../src/training/random.js';
@@ -27,11 +28,10 @@ function photos(): Buffer[] {
   }
   const seen = new Set<string>();
   const files: string[] = [];
-  for (const line of readFileSync(join(SHARED_FACES, 'MANIFEST.tsv'), 'utf8').split('\n')) {
-    const [file, id] = line.split('\t');
-    if (!file?.startsWith('lfw-dev/') || !id || seen.has(id) || seen.size >= 30) continue;
-    seen.add(id);
-    if (seen.size % 3 === 0) files.push(file);
+  for (const { path, identity } of readManifestTsv(join(SHARED_FACES, 'MANIFEST.tsv'), 'lfw-dev/')) {
+    if (seen.has(identity) || seen.size >= 30) continue;
+    seen.add(identity);
+    if (seen.size % 3 === 0) files.push(path);
   }
   return files.map((f) => readFileSync(join(SHARED_FACES, f)));
 }

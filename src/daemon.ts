@@ -45,6 +45,7 @@ import { HealthServer, Metrics, type HealthProbe, type Progress } from './http/s
 import type { SystemdNotifier } from './service/notify.js';
 import {
   FaceTracker,
+  sameFaceSpread,
   trackerOptionsFrom,
   type Observation,
   type TrackDecision,
@@ -462,10 +463,10 @@ export class Daemon {
    * How far apart two faces of one track may be and still be one person (fusion.maxSpread): the
    * encoder's pairs threshold, or the door's own threshold where that is looser or a head's.
    */
-  private get sameFaceSpread(): number {
+  private get trackSpread(): number {
     const c = this.config;
     return c.match.comparator === 'distance'
-      ? Math.max(this.threshold, ENCODER_THRESHOLDS[c.models.encoder])
+      ? sameFaceSpread(this.threshold, ENCODER_THRESHOLDS[c.models.encoder])
       : this.threshold;
   }
 
@@ -490,7 +491,7 @@ export class Daemon {
   private async cameraLoop(camera: CameraSource): Promise<void> {
     const c = this.config;
     const name = camera.config.name;
-    const tracker = new FaceTracker<Evidence>(trackerOptionsFrom(c.recognition, this.sameFaceSpread));
+    const tracker = new FaceTracker<Evidence>(trackerOptionsFrom(c.recognition, this.trackSpread));
     const motion = c.pipeline.motion.enabled ? new MotionGate(c.pipeline.motion) : undefined;
     /** Faces the last analysed frame showed. */
     let lastFaces = 0;

@@ -1,6 +1,6 @@
 // facegate calibrate: the threshold for a chosen false-accept rate on labelled pairs, printed
 // with the config line that applies it. A threshold is an operating point, not a constant.
-import { readManifestTsv, readPairs, relabelled } from '../eval/datasets.js';
+import { readPairs } from '../eval/datasets.js';
 import { measurable, opensetCalibration, opensetScores, scorePairs } from '../eval/evaluate.js';
 import type { PersonAggregation } from '../gallery/matcher.js';
 import { farAt, tarAt, thresholdAtFar } from '../eval/metrics.js';
@@ -8,7 +8,14 @@ import { FacegateError } from '../errors.js';
 import { parseCommand, parseNumber, round, type CommandContext } from './args.js';
 import { doorThreshold, matchThreshold } from '../inference/faces.js';
 import { passReport, type PassReport } from '../eval/passes.js';
-import { embedForEval, EVAL_SETUP_OPTIONS, evalSetup, openSetPasses, passModeOf } from './eval.js';
+import {
+  embedForEval,
+  EVAL_SETUP_OPTIONS,
+  evalSetup,
+  OPENSET_OPTIONS,
+  opensetInputs,
+  openSetPasses,
+} from './eval.js';
 
 export const CALIBRATE_USAGE = `Usage: facegate calibrate --pairs FILE --root DIR --far F [options]
        facegate calibrate --openset --manifest FILE --root DIR --fpir F [options]
@@ -36,25 +43,18 @@ Options:
   --root DIR, --prefix P, --select MODE, --crop MODE, --gate, --json   as for facegate eval
   -h, --help          this text`;
 
+const CALIBRATE_OPTIONS = {
+  ...EVAL_SETUP_OPTIONS,
+  ...OPENSET_OPTIONS,
+  pairs: { type: 'string' },
+  far: { type: 'string' },
+  force: { type: 'boolean' },
+  fpir: { type: 'string' },
+} as const;
+
 export async function calibrateCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { io, config } = ctx;
-  const { values } = parseCommand(
-    argv,
-    {
-      ...EVAL_SETUP_OPTIONS,
-      pairs: { type: 'string' },
-      far: { type: 'string' },
-      force: { type: 'boolean' },
-      openset: { type: 'boolean' },
-      manifest: { type: 'string' },
-      fpir: { type: 'string' },
-      'gallery-size': { type: 'string' },
-      relabel: { type: 'string' },
-      passes: { type: 'string' },
-      'jitter-frames': { type: 'string' },
-    },
-    CALIBRATE_USAGE,
-  );
+  const { values } = parseCommand(argv, CALIBRATE_OPTIONS, CALIBRATE_USAGE);
   if (values.help) {
     io.out(CALIBRATE_USAGE);
     return 0;
@@ -116,21 +116,16 @@ function rate(name: string, value: string): number {
 }
 
 async function calibrateOpenset(
-  values: Record<string, string | boolean | undefined>,
+  values: ReturnType<typeof parseCommand<typeof CALIBRATE_OPTIONS>>['values'],
   { io, config, engine }: CommandContext,
 ): Promise<number> {
-  if (typeof values.manifest !== 'string')
+  if (values.manifest === undefined)
     throw new FacegateError('USAGE', `--openset needs --manifest FILE\n\n${CALIBRATE_USAGE}`);
-  if (typeof values.fpir !== 'string')
+  if (values.fpir === undefined)
     throw new FacegateError('USAGE', `--fpir F is required with --openset\n\n${CALIBRATE_USAGE}`);
   const fpir = rate('fpir', values.fpir);
   const setup = evalSetup(values);
-  const gallerySize = parseNumber('gallery-size', values['gallery-size'] as string | undefined, Infinity);
-  const images = relabelled(
-    readManifestTsv(values.manifest, setup.prefix),
-    values.relabel as string | undefined,
-  );
-  const passMode = passModeOf(values.passes as string | undefined);
+  const { images, gallerySize, passMode } = opensetInputs(values, setup);
   const faces = await engine();
   const files = await embedForEval(
     faces,
@@ -141,22 +136,24 @@ async function calibrateOpenset(
     io,
   );
   const split = { gallerySize, aggregation: config.match.aggregation as PersonAggregation };
-  const scores = await opensetScores(images, files, split);
   // Written to 4 decimals for the config line, rounded down so that it lets in no stranger the
   // threshold found keeps out; the rates are measured at the written value.
   const written = (t: number) => Math.floor(t * 1e4) / 1e4;
-  const found = passMode
-    ? perPass(
-        await openSetPasses(
-          passMode,
-          { engine: faces, setup, images, files, split, config, io },
-          values['jitter-frames'] as string | undefined,
-        ),
-        fpir,
-        written,
-        config.recognition.fusion.enabled,
-      )
-    : { per: 'face', ...opensetCalibration(scores, fpir, written) };
+  let enrolled: readonly { personId: string }[];
+  let found;
+  if (passMode) {
+    const built = await openSetPasses(
+      passMode,
+      { engine: faces, setup, images, files, split, config, io },
+      values['jitter-frames'],
+    );
+    enrolled = built.gallery;
+    found = perPass(built, fpir, written, config.recognition.fusion.enabled);
+  } else {
+    const scores = await opensetScores(images, files, split);
+    enrolled = scores.enrolled;
+    found = { per: 'face', ...opensetCalibration(scores, fpir, written) };
+  }
   const { threshold } = found;
   // No stranger at all: nothing bounds the threshold, and no config line can say Infinity (nor
   // 0, which means the encoder's own).
@@ -164,7 +161,7 @@ async function calibrateOpenset(
   const strangerProbes = 'strangerPasses' in found ? found.strangerPasses : found.strangerProbes;
   const result = {
     ...found,
-    enrolled: new Set(scores.enrolled.map((e) => e.personId)).size,
+    enrolled: new Set(enrolled.map((e) => e.personId)).size,
     configLine: usable ? `{"match": {"threshold": ${threshold}}}` : null,
     environment: usable ? `FACEGATE_MATCH_THRESHOLD=${threshold}` : null,
   };

@@ -131,6 +131,29 @@ export const EVAL_SETUP_OPTIONS = {
   json: { type: 'boolean' },
 } as const;
 
+/** The open set's options that facegate calibrate --openset shares. */
+export const OPENSET_OPTIONS = {
+  openset: { type: 'boolean' },
+  manifest: { type: 'string' },
+  'gallery-size': { type: 'string' },
+  relabel: { type: 'string' },
+  passes: { type: 'string' },
+  'jitter-frames': { type: 'string' },
+} as const;
+
+/** What OPENSET_OPTIONS say: the labelled photos (relabelled), the gallery size, and the pass mode. */
+export function opensetInputs(
+  values: { manifest?: string; relabel?: string; 'gallery-size'?: string; passes?: string },
+  setup: EvalSetup,
+): { images: LabelledImage[]; gallerySize: number; passMode: PassMode | undefined } {
+  if (!values.manifest) throw new FacegateError('USAGE', '--openset needs --manifest FILE');
+  return {
+    images: relabelled(readManifestTsv(values.manifest, setup.prefix), values.relabel),
+    gallerySize: parseNumber('gallery-size', values['gallery-size'], Infinity),
+    passMode: passModeOf(values.passes),
+  };
+}
+
 /**
  * The photos encoded as enrolled and as live faces, as recognition.mirror says (EvalEncodings);
  * `threshold` is the one whose neighbourhood 'near-threshold' mirrors.
@@ -171,18 +194,13 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     argv,
     {
       ...EVAL_SETUP_OPTIONS,
+      ...OPENSET_OPTIONS,
       pairs: { type: 'string' },
-      openset: { type: 'boolean' },
-      manifest: { type: 'string' },
       threshold: { type: 'string' },
       plot: { type: 'string' },
       'enroll-images': { type: 'string' },
       aggregate: { type: 'string' },
-      'gallery-size': { type: 'string' },
       impostors: { type: 'string' },
-      relabel: { type: 'string' },
-      passes: { type: 'string' },
-      'jitter-frames': { type: 'string' },
     },
     EVAL_USAGE,
   );
@@ -209,9 +227,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
   };
 
   if (values.openset) {
-    if (!values.manifest) throw new FacegateError('USAGE', '--openset needs --manifest FILE');
-    const images = relabelled(readManifestTsv(values.manifest, setup.prefix), values.relabel);
-    const passMode = passModeOf(values.passes);
+    const { images, gallerySize, passMode } = opensetInputs(values, setup);
     const files = await embedForEval(
       engine,
       setup,
@@ -224,7 +240,6 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
     const aggregation = values.aggregate ?? 'mean';
     if (aggregation !== 'best' && aggregation !== 'mean')
       throw new FacegateError('USAGE', `--aggregate must be best or mean, not "${aggregation}"`);
-    const gallerySize = parseNumber('gallery-size', values['gallery-size'], Infinity);
     const split = { enrollImages, aggregation, gallerySize } as const;
     const report = await opensetReport(images, files, threshold, split);
     const built =
@@ -317,16 +332,21 @@ export async function openSetPasses(
   c: OpensetContext,
   jitterFrames?: string,
 ): Promise<{ gallery: GalleryEntry[]; passes: Pass[]; rule: PassRule }> {
+  const { enrolled, mated, nonMated } = opensetSplit(c.images, c.files, c.split);
+  const probes = [...mated, ...nonMated];
   const passes =
     mode === 'photos'
-      ? photoPasses(c.images, c.files, c.split, c.config.recognition.minVotes)
-      : await jitterPasses(c.engine, c.setup, c.images, c.files, c.split, c.config, jitterFrames, c.io);
+      ? photoPasses(probes, c.files, c.config.recognition.minVotes)
+      : await jitterPasses(c, probes, jitterFrames);
   const rule = {
     tracker: trackerOptionsFrom(c.config.recognition, ENCODER_THRESHOLDS[c.config.models.encoder]),
     minMargin: c.config.match.minMargin,
   };
-  return { gallery: opensetSplit(c.images, c.files, c.split).enrolled, passes, rule };
+  return { gallery: enrolled, passes, rule };
 }
+
+/** The open set's probe photos: residents' and strangers'. */
+type Probes = readonly { identity: string; path: string }[];
 
 const asFrame = (face: Face) => ({ embedding: face.embedding, weight: face.quality.score });
 
@@ -334,15 +354,9 @@ const asFrame = (face: Face) => ({ embedding: face.embedding, weight: face.quali
  * --passes photos: each person's probe photos (live encodings) as the frames of one pass, for
  * people with at least `minFrames` of them (fewer could never gather the votes).
  */
-function photoPasses(
-  images: readonly LabelledImage[],
-  files: EvalEncodings,
-  split: OpensetOptions,
-  minFrames: number,
-): Pass[] {
-  const { mated, nonMated } = opensetSplit(images, files, split);
+function photoPasses(probes: Probes, files: EvalEncodings, minFrames: number): Pass[] {
   const byIdentity = new Map<string, Face[]>();
-  for (const { identity, path } of [...mated, ...nonMated]) {
+  for (const { identity, path } of probes) {
     const f = files.live.get(path);
     if (f?.ok) byIdentity.set(identity, [...(byIdentity.get(identity) ?? []), f.face]);
   }
@@ -353,18 +367,11 @@ function photoPasses(
 
 /** --passes jitter: every probe photo as one pass of jittered frames. */
 async function jitterPasses(
-  engine: FaceEngine,
-  setup: EvalSetup,
-  images: readonly LabelledImage[],
-  files: EvalEncodings,
-  split: OpensetOptions,
-  config: Config,
+  { engine, setup, config, io }: OpensetContext,
+  probes: Probes,
   framesOption: string | undefined,
-  io: Io,
 ): Promise<Pass[]> {
   const count = parseInteger('jitter-frames', framesOption, config.recognition.window, 1);
-  const { mated, nonMated } = opensetSplit(images, files, split);
-  const probes = [...mated, ...nonMated];
   const faces = await embedJittered(
     engine,
     setup.root,

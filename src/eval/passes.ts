@@ -5,8 +5,9 @@
 // Strangers: passes of people who are not enrolled, and every resident's pass once more with
 // that resident left out of the gallery (leave-one-out), since a door's strangers are mostly
 // people who look like nobody enrolled, and some who look like a resident.
-import { FaceTracker, type TrackerOptions } from '../recognition/tracker.js';
+import { FaceTracker, sameFaceSpread, type TrackerOptions } from '../recognition/tracker.js';
 import { fusedEmbedding, type FusionFrame } from '../recognition/fusion.js';
+import { euclidean } from '../inference/faces.js';
 import { measurable, REPORTED_FARS } from './evaluate.js';
 
 export type Pass = { identity: string; frames: FusionFrame[] };
@@ -134,8 +135,8 @@ function decide(i: Instance, variant: PassVariant, rule: PassRule, t: number): s
     f && f.distance < t && f.margin >= rule.minMargin ? f.personId : null;
   if (variant === 'first frame') return accepted(i.frame[0]) ?? undefined;
   const { fusion, ...votesOnly } = rule.tracker;
-  // As the daemon: the spread is the same-person threshold, or t where that is looser.
-  const spread = fusion?.maxSpread === undefined ? {} : { maxSpread: Math.max(t, fusion.maxSpread) };
+  // As the daemon: fusion.maxSpread holds the pairs threshold, and t may loosen it.
+  const spread = fusion?.maxSpread === undefined ? {} : { maxSpread: sameFaceSpread(t, fusion.maxSpread) };
   const tracker = new FaceTracker(
     variant === 'votes' || !fusion ? votesOnly : { ...votesOnly, fusion: { ...fusion, ...spread } },
   );
@@ -171,12 +172,7 @@ function rank(
 ): Ranked {
   const best = new Map<string, number>();
   for (const g of gallery) {
-    let s = 0;
-    for (let k = 0; k < probe.length; k++) {
-      const d = probe[k]! - g.embedding[k]!;
-      s += d * d;
-    }
-    const d = Math.sqrt(s);
+    const d = euclidean(probe, g.embedding);
     if (d < (best.get(g.personId) ?? Infinity)) best.set(g.personId, d);
   }
   return [...best]

@@ -5,6 +5,7 @@
 // to 77% (dlib); weighting by quality measured no better than equal weights there
 // (bench/RESULTS.md, 2026-12-06: open-set decisions), and the quality score is kept as the weight
 // so a blurred or turned frame counts less on a real camera.
+import { vectorLength } from '../inference/faces.js';
 
 export type FusionFrame = { embedding: Float32Array; weight: number };
 
@@ -26,16 +27,10 @@ export function fusedEmbedding(frames: readonly FusionFrame[]): Float32Array {
     const w = Math.max(weight, 1e-6);
     for (let k = 0; k < dim; k++) sum[k]! += w * embedding[k]!;
     weights += w;
-    lengths += length(embedding);
+    lengths += vectorLength(embedding);
   }
-  const norm = length(sum);
+  const norm = vectorLength(sum);
   const scale = norm > 0 ? lengths / frames.length / norm : 1 / weights;
   for (let k = 0; k < dim; k++) sum[k]! *= scale;
   return sum;
-}
-
-function length(v: Float32Array): number {
-  let s = 0;
-  for (const x of v) s += x * x;
-  return Math.sqrt(s);
 }

@@ -12,6 +12,7 @@
 // What this does not catch, and why: docs/liveness.md (a replayed video of a moving face shows
 // parallax and blinks; a mask is a head).
 import type { Point } from '../vision/alignment.js';
+import { centroid, eyeCentres } from '../vision/quality.js';
 
 export type LivenessCues = {
   /** Frames the cues were computed from. */
@@ -57,21 +58,7 @@ export const STILL_MOTION = 0.03;
 const CLOSED_EYE = 0.65;
 const OPEN_EYE = 0.85;
 
-const mean = (points: readonly Point[], from: number, to: number): Point => {
-  let x = 0;
-  let y = 0;
-  for (let i = from; i <= to; i++) {
-    x += points[i]![0];
-    y += points[i]![1];
-  }
-  return [x / (to - from + 1), y / (to - from + 1)];
-};
 const dist = (a: Point, b: Point): number => Math.hypot(a[0] - b[0], a[1] - b[1]);
-
-/** Between the centres of the eyes (iBUG 36-41 and 42-47). */
-export function eyeDistance(landmarks: readonly Point[]): number {
-  return dist(mean(landmarks, 36, 41), mean(landmarks, 42, 47));
-}
 
 /** Eye aspect ratio, both eyes averaged: (|p2 - p6| + |p3 - p5|) / (2 |p1 - p4|) per eye. */
 export function eyeAspectRatio(l: readonly Point[]): number {
@@ -108,7 +95,7 @@ function solve(a: number[][], b: number[]): number[] | undefined {
 
 /** Centred on their mean and scaled to unit mean distance: the least squares below is well conditioned. */
 function normalised(points: readonly Point[]): { points: Point[]; centre: Point; scale: number } {
-  const centre = mean(points, 0, points.length - 1);
+  const centre = centroid(points);
   const spread = points.reduce((s, p) => s + dist(p, centre), 0) / points.length || 1;
   return {
     points: points.map((p): Point => [(p[0] - centre[0]) / spread, (p[1] - centre[1]) / spread]),
@@ -170,7 +157,7 @@ function countBlinks(ratios: readonly number[]): number {
 export function livenessCues(frames: readonly (readonly Point[])[]): LivenessCues {
   const n = frames.length;
   if (n < 2) return { frames: n, motion: 0, parallax: 0, blinks: 0 };
-  const unit = eyeDistance(frames[0]!) || 1;
+  const unit = dist(...eyeCentres(frames[0]!)) || 1;
   const moves: number[] = [];
   for (let i = 1; i < n; i++) {
     let sum = 0;

@@ -62,6 +62,9 @@ export type TrackerOptions = {
   };
 };
 
+/** How faces are followed from frame to frame: by box overlap, through a few frames without them. */
+const FOLLOWING = { iou: 0.3, maxMissed: 5 };
+
 /**
  * A track seen in no frame for this long ends. Longer than motion gating's longest skip
  * (pipeline.motion.maxSkipMs, 2 s, during which an unchanged picture keeps its tracks seen: stillSeen)
@@ -69,11 +72,17 @@ export type TrackerOptions = {
  */
 export const TRACK_GAP_MS = 2500;
 
+/**
+ * fusion.maxSpread for a decision threshold: the encoder's same-person (pairs) threshold, or the
+ * decision threshold where that is looser (a face the threshold would accept is the same person).
+ */
+export const sameFaceSpread = (threshold: number, pairsThreshold: number): number =>
+  Math.max(threshold, pairsThreshold);
+
 /** The tracker the daemon runs for each camera, from the recognition settings (fusion.maxSpread: `spread`). */
 export function trackerOptionsFrom(r: Config['recognition'], spread: number): TrackerOptions {
   return {
-    iou: 0.3,
-    maxMissed: 5,
+    ...FOLLOWING,
     maxGapMs: TRACK_GAP_MS,
     window: r.window,
     minVotes: r.minVotes,
@@ -87,8 +96,7 @@ export function trackerOptionsFrom(r: Config['recognition'], spread: number): Tr
 }
 
 export const DEFAULT_TRACKER_OPTIONS: TrackerOptions = {
-  iou: 0.3,
-  maxMissed: 5,
+  ...FOLLOWING,
   window: 5,
   minVotes: 3,
   unknownAfter: 5,

@@ -29,14 +29,15 @@ export type QualityGates = {
 /** Which measure failed, with the measured value and the limit, for logs and events. */
 export type GateFailure = { gate: keyof QualityGates; value: number; limit: number; reason: string };
 
-const mean = (pts: readonly Point[]): Point => [
+/** The mean of some points. */
+export const centroid = (pts: readonly Point[]): Point => [
   pts.reduce((s, p) => s + p[0], 0) / pts.length,
   pts.reduce((s, p) => s + p[1], 0) / pts.length,
 ];
 
 /** Eye centres (iBUG 68: 36..41 image-left eye, 42..47 image-right eye). */
 export function eyeCentres(landmarks: readonly Point[]): [Point, Point] {
-  return [mean(landmarks.slice(36, 42)), mean(landmarks.slice(42, 48))];
+  return [centroid(landmarks.slice(36, 42)), centroid(landmarks.slice(42, 48))];
 }
 
 export function measureQuality(opts: {

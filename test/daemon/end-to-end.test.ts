@@ -6,18 +6,18 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/schema.js';
 import { Daemon } from '../../src/daemon.js';
 import { writeSceneClip } from '../../src/demo.js';
-import { DEFAULT_SIMILAR_FACE_RATIO, enrollPerson } from '../../src/gallery/enroll.js';
+import { enrollPerson } from '../../src/gallery/enroll.js';
 import { GalleryStore } from '../../src/gallery/store.js';
-import { DOOR_THRESHOLDS, ENCODER_THRESHOLDS, FaceEngine } from '../../src/inference/faces.js';
+import { DOOR_THRESHOLDS, FaceEngine } from '../../src/inference/faces.js';
 import { ENCODERS } from '../../src/inference/model-manifest.js';
-import { DEFAULT_QUALITY_GATES } from '../../src/vision/quality.js';
 import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
 import { faceCrop } from '../helpers/faces.js';
-import { Mosquitto, PASSWORD, USER, watchEvents } from '../helpers/mosquitto.js';
+import { Mosquitto, PASSWORD, watchEvents } from '../helpers/mosquitto.js';
 import { RtspServer } from '../helpers/rtsp.js';
+import { enrollPolicy, writeDoorConfig } from '../helpers/daemon.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const haveShared = sharedFacesAvailable('end-to-end test with ../shared/faces photos');
 let dir: string;
@@ -66,47 +66,27 @@ describe.each(ENCODERS)('facegate end to end with the %s encoder', (encoder) => 
       store,
       { id: 'person-a', name: 'Person A' },
       [{ bytes: enrollPhoto, source: 'enroll.jpg' }],
-      {
-        threshold: ENCODER_THRESHOLDS[encoder],
-        gates: DEFAULT_QUALITY_GATES,
-        similarFaceRatio: DEFAULT_SIMILAR_FACE_RATIO,
-      },
+      enrollPolicy(encoder),
     );
     store.close();
     await engine.release();
 
-    writeFileSync(join(dir, 'mqtt-password'), PASSWORD);
-    const configFile = join(dir, 'config.json');
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        stateDir,
-        models: { encoder },
-        // The clip is of still photos, which a camera would never send: the watchdog outlasts them.
-        cameras: [{ name: 'door', url: server.url, fps: 5, width: 1280, height: 720, watchdogMs: 20_000 }],
-        // Any free port: another facegate (or test) may hold the default 9789.
-        http: { port: 0 },
-        mqtt: {
-          url: broker.url,
-          deviceId: `e2e-${encoder}`,
-          username: USER,
-          passwordFile: join(dir, 'mqtt-password'),
-          outboxFsync: false,
-        },
-      }),
-    );
-    const config = loadConfig(configFile, {});
+    const config = writeDoorConfig(join(dir, 'config.json'), {
+      stateDir,
+      encoder,
+      cameraUrl: server.url,
+      broker,
+      deviceId: `e2e-${encoder}`,
+    });
 
     const { events, end: endWatch } = await watchEvents(broker, `facegate/e2e-${encoder}/cameras/+/+`);
 
     const logs: string[] = [];
     const daemon = new Daemon(config, (level, message) => logs.push(`${level} ${message}`));
     await daemon.start();
-    const t0 = Date.now();
     const decisions = () => events.filter((e) => /\/(match|unknown)$/.test(e.topic));
-    while (!decisions().some((e) => e.topic.endsWith('/unknown')) && Date.now() - t0 < 70_000)
-      await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 1000)); // anything else that was coming
+    await until('the stranger decided', () => decisions().some((e) => e.topic.endsWith('/unknown')), 70_000);
+    await sleep(1000); // anything else that was coming
     // Health and metrics while running.
     const http = `http://127.0.0.1:${daemon.httpPort}`;
     expect((await fetch(`${http}/healthz`)).status).toBe(200);

@@ -4,24 +4,24 @@
 // once on the lfw-dev photos with both encoders) passes the same way and is refused.
 // The threshold is set between the single photos' and their mean's distances to the enrollment
 // photo, as measured here on the same pictures the clip shows.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config/schema.js';
 import { Daemon } from '../../src/daemon.js';
 import { writeSceneClip, type Scene } from '../../src/demo.js';
-import { DEFAULT_SIMILAR_FACE_RATIO, enrollPerson } from '../../src/gallery/enroll.js';
+import { enrollPerson } from '../../src/gallery/enroll.js';
 import { GalleryStore } from '../../src/gallery/store.js';
 import { ENCODER_THRESHOLDS, euclidean, FaceEngine } from '../../src/inference/faces.js';
 import { ENCODERS } from '../../src/inference/model-manifest.js';
 import { fusedEmbedding } from '../../src/recognition/fusion.js';
 import { decodeImage } from '../../src/vision/image.js';
-import { DEFAULT_QUALITY_GATES } from '../../src/vision/quality.js';
 import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
-import { Mosquitto, PASSWORD, USER, watchEvents } from '../helpers/mosquitto.js';
+import { Mosquitto, watchEvents } from '../helpers/mosquitto.js';
 import { RtspServer } from '../helpers/rtsp.js';
+import { enrollPolicy, writeDoorConfig } from '../helpers/daemon.js';
+import { sleep, until } from '../helpers/wait.js';
 
 const haveShared = sharedFacesAvailable('track fusion end to end with ../shared/faces photos');
 const lfw = (name: string, n: number) =>
@@ -102,61 +102,39 @@ describe.skipIf(!haveShared).each(ENCODERS)('track fusion end to end with the %s
         store,
         { id: p.id, name: p.id },
         [{ bytes: readFileSync(p.photo), source: p.photo }],
-        {
-          threshold: ENCODER_THRESHOLDS[encoder],
-          gates: DEFAULT_QUALITY_GATES,
-          similarFaceRatio: DEFAULT_SIMILAR_FACE_RATIO,
-        },
+        enrollPolicy(encoder),
       );
     store.close();
     await engine.release();
 
-    writeFileSync(join(dir, 'mqtt-password'), PASSWORD);
-    const configFile = join(dir, `config-${encoder}.json`);
-    writeFileSync(
-      configFile,
-      JSON.stringify({
-        stateDir,
-        models: { encoder },
+    const config = writeDoorConfig(join(dir, `config-${encoder}.json`), {
+      stateDir,
+      encoder,
+      cameraUrl: server.url,
+      broker,
+      deviceId: `fusion-${encoder}`,
+      more: {
         match: { threshold },
         // Steady embeddings, as the distances above were measured; a pass has 12 turns of 3 frames
         // (at 5 fps), and its frames must not be called unknown before their mean has been tried.
         recognition: { mirror: 'always', unknownAfter: 10 },
-        cameras: [{ name: 'door', url: server.url, fps: 5, width: 1280, height: 720, watchdogMs: 20_000 }],
-        http: { port: 0 },
-        mqtt: {
-          url: broker.url,
-          deviceId: `fusion-${encoder}`,
-          username: USER,
-          passwordFile: join(dir, 'mqtt-password'),
-          outboxFsync: false,
-        },
-      }),
-    );
-    const config = loadConfig(configFile, {});
+      },
+    });
     const { events, end: endWatch } = await watchEvents(broker, `facegate/fusion-${encoder}/cameras/+/+`);
     const logs: { message: string; fields: Record<string, unknown> | undefined }[] = [];
     const daemon = new Daemon(config, (_level, message, fields) => logs.push({ message, fields }));
     await daemon.start();
-    const t0 = Date.now();
     const decisions = () => events.filter((e) => /\/(match|unknown)$/.test(e.topic));
     // The clip is 21.4 s long and loops: the first decision on the look-alike ends the wait.
     const lookAlikeDecided = () =>
       decisions().some(
         (e) => e.topic.endsWith('/unknown') || (e.payload.person as { id?: string })?.id !== 'robert',
       );
-    while (!lookAlikeDecided() && Date.now() - t0 < 90_000) await new Promise((r) => setTimeout(r, 100));
-    await new Promise((r) => setTimeout(r, 1000));
+    await until('the look-alike decided', lookAlikeDecided, 90_000);
+    await sleep(1000);
     await daemon.stop();
     await endWatch();
 
-    console.log(
-      JSON.stringify(daemon.stats).slice(0, 600),
-      logs
-        .slice(0, 30)
-        .map((l) => l.message + ' ' + JSON.stringify(l.fields ?? {}).slice(0, 200))
-        .join('\n'),
-    );
     const [first, second] = decisions();
     // The resident: matched by the mean of the track, none of whose frames voted for them.
     expect(first?.topic).toMatch(/\/match$/);
