@@ -10,7 +10,7 @@ import { Matcher } from '../src/gallery/matcher.js';
 import { benchTraining } from './training.js';
 import { benchGallerySync } from './gallery-sync.js';
 import { benchEncoders, faceChips } from './encoders.js';
-import { benchLivenessCues } from './liveness-cues.js';
+import { benchLiveness } from './liveness.js';
 import { benchMqtt } from './mqtt.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces } from '../src/inference/detector.js';
 import { FaceEngine, type StageTimings } from '../src/inference/faces.js';
@@ -238,8 +238,8 @@ await engine.release();
 console.log('\n## The two encoders (bench/encoders.ts)\n');
 console.log(await benchEncoders());
 
-console.log('\n## Liveness cues on attack frames (bench/liveness-cues.ts)\n');
-console.log(await benchLivenessCues());
+console.log('\n## Liveness per attack type (bench/liveness.ts)\n');
+console.log(await benchLiveness());
 if (process.argv.includes('--models-only')) process.exit(0);
 
 console.log('\n## Gallery sync\n');

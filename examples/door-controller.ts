@@ -1,18 +1,23 @@
 // An example door controller: subscribes to facegate's match events, accepts an event only if
-// its HMAC signature is valid, it is fresh (time within 30 s) and it was not seen before, then
-// prints "unlock <person>". Anything else is printed as "refuse <reason>" and ignored.
+// its HMAC signature is valid, it is fresh (time within 30 s), it was not seen before and its
+// track was found live (a head, not a photo held up: docs/liveness.md), then prints "unlock
+// <person>". Anything else is printed as "refuse <reason>" and ignored.
 //
 //   node --import tsx examples/door-controller.ts mqtt://127.0.0.1:1883 facegate/gateway-1 KEY_FILE
 //
+// --allow-not-live also unlocks for matches whose liveness was off or not live (a camera whose
+// liveness.mode is 'off' or 'report'): only where something else stops a photo.
 // Set MQTT_USERNAME / MQTT_PASSWORD for a broker that needs them. Adapt the "unlock" line to
 // your lock: this file is the template, not a lock driver.
 import { readFileSync } from 'node:fs';
 import mqtt from 'mqtt';
 import { verifyEvent } from '../src/events/signing.js';
 
-const [url, prefix, keyFile] = process.argv.slice(2);
+const args = process.argv.slice(2);
+const allowNotLive = args.includes('--allow-not-live');
+const [url, prefix, keyFile] = args.filter((a) => a !== '--allow-not-live');
 if (!url || !prefix || !keyFile) {
-  console.error('usage: door-controller.ts MQTT_URL TOPIC_PREFIX KEY_FILE');
+  console.error('usage: door-controller.ts [--allow-not-live] MQTT_URL TOPIC_PREFIX KEY_FILE');
   process.exit(2);
 }
 const key = readFileSync(keyFile);
@@ -38,6 +43,14 @@ client.on('message', (_topic, payload) => {
     return;
   }
   // Signed by facegate, so a match event with its documented fields.
-  const match = event as { person: { id: string; name: string }; camera: string };
+  const match = event as {
+    person: { id: string; name: string };
+    camera: string;
+    liveness?: { live: boolean | null; reason: string }; // absent in events of older versions
+  };
+  if (match.liveness?.live !== true && !allowNotLive) {
+    console.log(`refuse not live (${match.liveness?.reason ?? 'no liveness verdict'})`);
+    return;
+  }
   console.log(`unlock ${match.person.id} (${match.person.name}) at ${match.camera}`);
 });

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { CameraSource, type CameraState } from './camera/camera-source.js';
 import type { Frame } from './camera/frame-parser.js';
 import { MotionGate, thumbnailOf } from './camera/motion.js';
-import { modelOptions, type Config } from './config/schema.js';
+import { livenessPolicy, modelOptions, type Config } from './config/schema.js';
 import { prepareDemo } from './demo.js';
 import { FacegateEvents } from './events/events.js';
 import { EmbeddedBroker } from './events/embedded-broker.js';
@@ -18,7 +18,7 @@ import { startDiscovery } from './events/home-assistant.js';
 import { eventId } from './events/ids.js';
 import { Outbox } from './events/outbox.js';
 import { MqttPublisher } from './events/publisher.js';
-import { topicSegment } from './events/topics.js';
+import { topicSegment, type LivenessReport } from './events/topics.js';
 import { reembedGallery } from './gallery/enroll.js';
 import {
   Matcher,
@@ -50,6 +50,7 @@ import {
   type Observation,
   type TrackDecision,
 } from './recognition/tracker.js';
+import type { LivenessPolicy, LivenessVerdict } from './recognition/liveness.js';
 import { VERSION } from './project.js';
 import { checkGates } from './vision/quality.js';
 
@@ -93,6 +94,8 @@ export type DaemonStats = {
   unusable: number;
   matches: number;
   unknowns: number;
+  /** Tracks that matched a person but were not live (liveness mode 'require'). */
+  spoofs: number;
   /** Milliseconds from a frame's arrival to the event it produced, last 100. */
   latencies: number[];
   /** Milliseconds from a frame's arrival to the end of its analysis (queue wait included), last 1000. */
@@ -163,6 +166,8 @@ export class Daemon {
   private readonly loops: Promise<void>[] = [];
   /** Camera name -> when its last frame was analysed. */
   private readonly analysedAt = new Map<string, number>();
+  /** Camera name -> its liveness settings (fixed at start, as its tracker is). */
+  private readonly liveness = new Map<string, LivenessPolicy>();
   private running = false;
   private timers: NodeJS.Timeout[] = [];
   readonly metrics = new Metrics();
@@ -180,6 +185,7 @@ export class Daemon {
     unusable: 0,
     matches: 0,
     unknowns: 0,
+    spoofs: 0,
     latencies: [],
     frameLatencies: [],
   };
@@ -491,7 +497,9 @@ export class Daemon {
   private async cameraLoop(camera: CameraSource): Promise<void> {
     const c = this.config;
     const name = camera.config.name;
-    const tracker = new FaceTracker<Evidence>(trackerOptionsFrom(c.recognition, this.trackSpread));
+    const liveness = livenessPolicy(c, camera.config);
+    this.liveness.set(name, liveness);
+    const tracker = new FaceTracker<Evidence>(trackerOptionsFrom(c.recognition, this.trackSpread, liveness));
     const motion = c.pipeline.motion.enabled ? new MotionGate(c.pipeline.motion) : undefined;
     /** Faces the last analysed frame showed. */
     let lastFaces = 0;
@@ -587,6 +595,7 @@ export class Daemon {
         vote: decision.known ? decision.match.personId : null,
         nearest: nearest?.personId ?? null,
         fusion: { embedding: face.embedding, weight: face.quality.score },
+        landmarks: face.landmarks,
         distance: nearest?.distance ?? Infinity,
         evidence: {
           face,
@@ -678,7 +687,22 @@ export class Daemon {
     pushRecent(this.stats.latencies, latency, 100);
     this.metrics.decisions.inc({ camera, kind: d.kind });
     this.metrics.eventLatency.observe(latency / 1000);
-    if (d.kind === 'match') {
+    if (d.kind === 'spoof') {
+      this.stats.spoofs++;
+      const person = this.store!.getPerson(d.personId);
+      const event = {
+        ...base,
+        person: { id: d.personId, name: person?.name ?? d.personId },
+        distance: ev.distance,
+        threshold: this.threshold,
+        liveness: this.livenessReport(camera, d.liveness),
+      };
+      this.log('warn', `spoof at ${camera}: a face like ${d.personId} did not move as a head does`, {
+        event_id: event.event_id,
+        liveness: event.liveness,
+      });
+      this.events?.spoof(event);
+    } else if (d.kind === 'match') {
       this.stats.matches++;
       const person = this.store!.getPerson(d.personId);
       const event = {
@@ -689,12 +713,14 @@ export class Daemon {
         threshold: this.threshold,
         margin: ev.margin,
         decided_by: d.by,
+        liveness: this.livenessReport(camera, d.liveness),
       };
       this.log('info', `match ${d.personId} at ${camera}`, {
         event_id: event.event_id,
         distance: ev.distance,
         votes: d.votes,
         decided_by: d.by,
+        live: event.liveness.live,
         latency_ms: latency,
       });
       this.events?.match(event);
@@ -708,6 +734,22 @@ export class Daemon {
       });
       this.events?.unknown(event);
     }
+  }
+
+  /** What a match or spoof event says of liveness at `camera`. */
+  private livenessReport(camera: string, verdict: LivenessVerdict | undefined): LivenessReport {
+    const policy = this.liveness.get(camera);
+    if (!policy || policy.mode === 'off' || !verdict)
+      return { mode: 'off', live: null, score: null, threshold: null, reason: 'off', frames: 0, cues: null };
+    return {
+      mode: policy.mode,
+      live: verdict.live,
+      score: verdict.score,
+      threshold: policy.threshold,
+      reason: verdict.reason,
+      frames: verdict.cues.frames,
+      cues: verdict.cues,
+    };
   }
 
   /**

@@ -1,7 +1,9 @@
 // The demo camera for `make run` on a fresh machine: with no camera configured, facegate plays a
-// looping clip made from the sample photos that @vladmandic/face-api ships (one person, then
-// nobody, then a group of strangers) and enrolls that one person from the same sample, so match
-// and unknown events appear in the log (and on the broker, if one is configured).
+// looping clip made from the sample photos that @vladmandic/face-api ships and enrolls one person
+// from the same sample. The clip shows that person as a head turning a little (drawn from the
+// photo: eval/presentation-clips.ts), then nobody, then the same person's photo held still, then
+// nobody, then a group of strangers; so match, spoof and unknown events appear in the log (and on
+// the broker, if one is configured).
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -13,6 +15,8 @@ import { FacegateError } from './errors.js';
 import { enrollmentPolicy, enrollPerson } from './gallery/enroll.js';
 import type { GalleryStore } from './gallery/store.js';
 import type { FaceEngine } from './inference/faces.js';
+import { presentationClip } from './eval/presentation-clips.js';
+import { decodeImage } from './vision/image.js';
 
 const DEMO_PERSON = { id: 'demo-person', name: 'Demo Person' };
 
@@ -31,9 +35,15 @@ function samplePhoto(name: string): string {
   return join(root, 'demo', name);
 }
 
-/** One scene of a clip: a photo fitted into the 1280x720 frame (or `height` px tall), or nobody. */
-/** `sway`: the photo moves side to side by up to this many pixels (a person is never still). */
-export type Scene = { photo: string | null; seconds: number; height?: number; sway?: number };
+/**
+ * One scene of a clip: a photo fitted into the 1280x720 frame (or `height` px tall), or nobody;
+ * `sway`: the photo moves side to side by up to this many pixels. Or a sequence of frames
+ * (`frames`: an ffmpeg image pattern such as dir/%03d.png, at `fps`), fitted into the frame: a
+ * person moving as a head does (eval/presentation-clips.ts), for liveness.
+ */
+export type Scene =
+  | { photo: string | null; seconds: number; height?: number; sway?: number }
+  | { frames: string; fps: number; seconds: number };
 
 /**
  * A 720p H.264 clip of still scenes at 25 fps, one after another (an empty scene is a gray
@@ -49,6 +59,13 @@ export function writeSceneClip(
   const grain = opts.noise ? `,noise=alls=${opts.noise}:allf=t` : '';
   const inputs: string[] = [];
   const filters = scenes.map((scene, i) => {
+    if ('frames' in scene) {
+      inputs.push('-framerate', String(scene.fps), '-t', String(scene.seconds), '-i', scene.frames);
+      return (
+        `[${i}:v]scale=1280:720:force_original_aspect_ratio=decrease,pad=1280:720:(ow-iw)/2:(oh-ih)/2,` +
+        `fps=25,format=yuv420p,setsar=1${grain}[s${i}]`
+      );
+    }
     if (!scene.photo) {
       inputs.push('-f', 'lavfi', '-t', String(scene.seconds), '-i', 'color=c=gray:s=1280x720:r=25');
       return `[${i}:v]format=yuv420p,setsar=1${grain}[s${i}]`;
@@ -76,6 +93,32 @@ export function writeSceneClip(
   ]);
 }
 
+/** The face in `photo` drawn as a head turning a little, 8 s at 10 fps, as PNG files in `dir`. */
+async function headFrames(engine: FaceEngine, photo: Buffer, dir: string): Promise<Scene> {
+  const image = await decodeImage(photo);
+  const [face] = await engine.analyze(image, { select: 'largest', mirror: false });
+  if (!face)
+    throw new FacegateError(
+      'NO_FACE',
+      'the demo photo (@vladmandic/face-api demo/sample6.jpg) shows no face',
+    );
+  const fps = 10;
+  const { frames } = await presentationClip(image, face.landmarks, 'genuine', {
+    frames: 80,
+    fps,
+    seed: 6,
+    width: 640,
+    height: 480,
+    eyeDistance: 64,
+  });
+  mkdirSync(dir, { recursive: true });
+  for (const [i, f] of frames.entries())
+    await sharp(f.data, { raw: { width: f.width, height: f.height, channels: 3 } })
+      .png()
+      .toFile(join(dir, `${String(i).padStart(3, '0')}.png`));
+  return { frames: join(dir, '%03d.png'), fps, seconds: frames.length / fps };
+}
+
 /**
  * Builds the clip (once) and enrolls the demo person in `store` (once); returns the demo camera.
  * Later starts find both done and decode nothing.
@@ -87,7 +130,8 @@ export async function prepareDemo(
 ): Promise<CameraEntry> {
   const dir = join(config.stateDir, 'demo');
   mkdirSync(dir, { recursive: true });
-  const clip = join(dir, 'demo.mp4');
+  // Named anew when what it shows changed: a clip from an older version is not played.
+  const clip = join(dir, 'demo-head.mp4');
   // Cut at most once: a first start needs it for both the clip and the enrollment.
   let cut: Promise<Buffer> | undefined;
   const person = () =>
@@ -97,9 +141,13 @@ export async function prepareDemo(
       .toBuffer());
   if (!existsSync(clip)) {
     writeFileSync(join(dir, 'person.png'), await person());
+    const head = await headFrames(engine, await person(), join(dir, 'head'));
     writeSceneClip(clip, [
-      { photo: join(dir, 'person.png'), seconds: 6 },
+      head,
       { photo: null, seconds: 3 },
+      // The photo held up to the camera: liveness.mode 'require' (the default) calls it a spoof.
+      { photo: join(dir, 'person.png'), seconds: 7 },
+      { photo: null, seconds: 2 },
       { photo: samplePhoto('sample1.jpg'), seconds: 6 },
     ]);
   }

@@ -16,6 +16,18 @@ const example = {
   model: '276ab8bba638a09ab44e91482baba7e20eb9fb39dacd7757be3ad74ec36fd055/unit',
 };
 
+const liveness = (live: boolean) => ({
+  mode: 'require',
+  live,
+  score: live ? 1.37 : 0.11,
+  threshold: 1,
+  reason: live ? 'turned' : 'still',
+  frames: live ? 12 : 20,
+  cues: live
+    ? { frames: 12, motion: 0.061, turn: 0.118, steadiness: 4.8, parallax: 0.052, blinks: 0 }
+    : { frames: 20, motion: 0.011, turn: 0.008, steadiness: 0.78, parallax: 0.009, blinks: 0 },
+});
+
 export function mqttReference(): string {
   const schema = (name: keyof typeof PAYLOAD_SCHEMAS) =>
     ['```json', JSON.stringify(PAYLOAD_SCHEMAS[name], null, 2), '```'].join('\n');
@@ -35,6 +47,7 @@ once, in order; deduplicate by \`event_id\`.
 | \`<prefix>/cameras/<camera>/status\` | yes | camera status (below) |
 | \`<prefix>/cameras/<camera>/match\` | no | match event: a known person confirmed |
 | \`<prefix>/cameras/<camera>/unknown\` | no | unknown event: a face that matched nobody |
+| \`<prefix>/cameras/<camera>/spoof\` | no | spoof event: a face that matched a person but never moved as a head does (\`liveness.mode\` 'require') |
 | \`<prefix>/cameras/<camera>/face_unusable\` | no | a face that never passed the quality gates, and why (\`recognition.reportUnusable\`) |
 | \`<prefix>/cameras/<camera>/snapshot/<event_id>\` | no | JPEG bytes of the face or frame of that event |
 | \`<prefix>/gallery/status\` | yes | gallery status (below), after every sync |
@@ -52,12 +65,15 @@ publisher's statistics (exported as metrics by the daemon).
 
 ## Signed events
 
-With \`mqtt.signingKeyFile\` set, match and unknown events carry
+With \`mqtt.signingKeyFile\` set, match, unknown and spoof events carry
 \`"signature": {"alg": "HMAC-SHA256", "value": "<hex>"}\`: an HMAC with the shared key over the
 canonical JSON of the payload without the signature field (keys sorted at every level, no
 whitespace). \`time\` and \`event_id\` are inside the signed part: a controller refuses an event
 whose MAC does not verify, whose time is more than 30 s from its clock, or whose id it has seen.
-\`examples/door-controller.ts\` does exactly this and prints \`unlock <person>\`:
+The liveness verdict is inside the signed part too: a controller also refuses a match whose
+\`liveness.live\` is not \`true\` (docs/liveness.md). \`examples/door-controller.ts\` does exactly
+this and prints \`unlock <person>\` (\`--allow-not-live\` lets non-live matches through, for a
+camera where something else stops a photo):
 
 \`\`\`sh
 MQTT_USERNAME=door MQTT_PASSWORD=... node --import tsx examples/door-controller.ts mqtt://broker:1883 facegate/gateway-1 /etc/facegate/signing.key
@@ -76,7 +92,7 @@ retained config removes a camera's entity.
 
 Example:
 
-${json({ ...example, person: { id: 'ann', name: 'Ann Example' }, distance: 0.21, similarity: 0.316, threshold: 0.307, margin: 0.15, decided_by: 'votes' })}
+${json({ ...example, person: { id: 'ann', name: 'Ann Example' }, distance: 0.21, similarity: 0.316, threshold: 0.307, margin: 0.15, decided_by: 'votes', liveness: liveness(true) })}
 
 Schema:
 
@@ -85,6 +101,18 @@ ${schema('MatchEventSchema')}
 ### Unknown event
 
 ${schema('UnknownEventSchema')}
+
+### Spoof event
+
+With \`liveness.mode\` 'require' (the default), a track that matched a person but never moved as a
+head does within \`liveness.maxFrames\` usable frames: a photo or a screen held up to the camera
+(docs/liveness.md). It is published instead of the match, signed like it; no door should open.
+
+Example:
+
+${json({ ...example, frames: 20, person: { id: 'ann', name: 'Ann Example' }, distance: 0.35, threshold: 0.91, liveness: liveness(false) })}
+
+${schema('SpoofEventSchema')}
 
 ### Face unusable
 

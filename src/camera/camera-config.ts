@@ -5,6 +5,7 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { FacegateError } from '../errors.js';
+import { LIVENESS_MODES } from '../recognition/liveness.js';
 import { parseCameraInput } from './url.js';
 
 /** What each setting must be, in words: the schema below checks it, errors quote it. */
@@ -18,6 +19,7 @@ const RULES = {
   ioTimeoutMs: "ffmpeg's socket timeout: whole milliseconds from 500 to 600000",
   watchdogMs: 'whole milliseconds from 1000 to 600000 without a frame before the camera is reported offline',
   inputOptions: 'a list of at most 32 ffmpeg input options (strings), without -i',
+  liveness: `this camera's own liveness settings over the liveness section: an object with any of mode (${LIVENESS_MODES.map((m) => `"${m}"`).join(', ')}), threshold (a number above 0), minFrames and maxFrames (whole numbers from 2 to 300)`,
 } as const;
 
 export const CameraEntrySchema = Type.Object(
@@ -42,6 +44,17 @@ export const CameraEntrySchema = Type.Object(
         description: RULES.inputOptions,
       }),
     ),
+    liveness: Type.Optional(
+      Type.Object(
+        {
+          mode: Type.Optional(Type.Union(LIVENESS_MODES.map((m) => Type.Literal(m)))),
+          threshold: Type.Optional(Type.Number({ exclusiveMinimum: 0 })),
+          minFrames: Type.Optional(Type.Integer({ minimum: 2, maximum: 300 })),
+          maxFrames: Type.Optional(Type.Integer({ minimum: 2, maximum: 300 })),
+        },
+        { additionalProperties: false, description: RULES.liveness },
+      ),
+    ),
   },
   { additionalProperties: false },
 );
@@ -57,6 +70,7 @@ export const CAMERA_ENTRY_DEFAULTS = {
   ioTimeoutMs: 3000,
   watchdogMs: 5000,
   inputOptions: [] as string[],
+  liveness: {}, // the liveness section's settings
 } satisfies Required<Omit<CameraEntry, 'name' | 'url'>>;
 
 /** The camera list's documentation: every setting, what it must be, and its default. */

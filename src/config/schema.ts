@@ -12,6 +12,7 @@ import { DEFAULT_DETECTOR_OPTIONS, DETECTOR_LEVELS, MAX_INPUT_SIDE } from '../in
 import { DOOR_GALLERY_SIZE, DOOR_THRESHOLDS, ENCODER_THRESHOLDS } from '../inference/faces.js';
 import { DEFAULT_ENCODER, ENCODERS, type EncoderName } from '../inference/model-manifest.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions } from '../inference/session.js';
+import { DEFAULT_LIVENESS, LIVENESS_MODES, type LivenessPolicy } from '../recognition/liveness.js';
 import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
 
 // A comma-separated list in the environment (FACEGATE_MODELS_PROVIDERS=cuda,cpu), a list in JSON.
@@ -120,6 +121,11 @@ convict.addFormat({
 
 const positive = (name: string) => (v: unknown) => {
   if (typeof v !== 'number' || !(v > 0)) throw new Error(`${name} must be a positive number`);
+};
+
+const frameCount = (name: string) => (v: unknown) => {
+  if (!Number.isInteger(v) || (v as number) < 2 || (v as number) > 300)
+    throw new Error(`${name} must be a whole number of frames from 2 to 300`);
 };
 const fraction = (v: unknown) => {
   if (typeof v !== 'number' || v < 0 || v > 1) throw new Error('must be between 0 and 1');
@@ -297,6 +303,29 @@ export const schema = {
       default: DEFAULT_DETECTOR_OPTIONS.iouThreshold,
     },
   },
+  liveness: {
+    mode: {
+      doc: "Whether a track must show it is a head, not a picture of one (docs/liveness.md). A match waits until its track is live, at most maxFrames usable frames; then 'require' publishes a spoof event instead of the match, 'report' the match with live false. 'off' judges nothing. Each camera may set its own (cameras[].liveness).",
+      format: [...LIVENESS_MODES],
+      default: DEFAULT_LIVENESS.mode,
+      env: 'FACEGATE_LIVENESS_MODE',
+    },
+    threshold: {
+      doc: 'The liveness score at and above which a track is live (docs/liveness.md: what it lets through at each setting).',
+      format: positive('liveness.threshold'),
+      default: DEFAULT_LIVENESS.threshold,
+    },
+    minFrames: {
+      doc: 'Usable frames a track needs before any liveness verdict.',
+      format: frameCount('liveness.minFrames'),
+      default: DEFAULT_LIVENESS.minFrames,
+    },
+    maxFrames: {
+      doc: "Usable frames a track may take to show it is live; with 'require', a track still not live then is a spoof.",
+      format: frameCount('liveness.maxFrames'),
+      default: DEFAULT_LIVENESS.maxFrames,
+    },
+  },
   quality: {
     minScore: { doc: 'Gate: detector score.', format: fraction, default: DEFAULT_QUALITY_GATES.minScore },
     minEyeDistance: {
@@ -409,7 +438,7 @@ export const schema = {
       default: true,
     },
     signingKeyFile: {
-      doc: 'Shared HMAC-SHA256 key for signing match/unknown events (docs/mqtt.md); empty means unsigned.',
+      doc: 'Shared HMAC-SHA256 key for signing match, unknown and spoof events (docs/mqtt.md); empty means unsigned.',
       format: 'readable-file',
       default: '',
       env: 'FACEGATE_MQTT_SIGNING_KEY_FILE',
@@ -605,6 +634,14 @@ function explain(message: string, env: NodeJS.ProcessEnv): string {
     .join('\n');
 }
 
+/** A camera's liveness settings: the liveness section, with what the camera sets over it. */
+export function livenessPolicy(
+  config: Pick<Config, 'liveness'>,
+  camera?: Pick<CameraEntry, 'liveness'>,
+): LivenessPolicy {
+  return { ...config.liveness, ...camera?.liveness };
+}
+
 /**
  * A value from the command line (`--set key=value`, `run --camera ...`) that goes over the file and
  * the environment, validated with them. 'append' adds to a list instead of replacing it.
@@ -640,6 +677,13 @@ export function loadConfig(
     const result = config.getProperties();
     if (result.match.comparator !== 'distance' && !result.match.headFile)
       throw new Error(`match.headFile: the ${result.match.comparator} comparator needs the head's file`);
+    for (const camera of [undefined, ...result.cameras]) {
+      const l = livenessPolicy(result, camera);
+      if (l.minFrames > l.maxFrames)
+        throw new Error(
+          `${camera ? `cameras: "${camera.name}": liveness` : 'liveness'}: minFrames (${l.minFrames}) must not exceed maxFrames (${l.maxFrames})`,
+        );
+    }
     if (result.models.int8 && result.models.encoder !== 'dlib')
       throw new Error(
         `models.int8: only the dlib encoder has an int8 graph; models.encoder is ${result.models.encoder} (docs/models.md)`,

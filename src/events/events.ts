@@ -3,7 +3,14 @@
 // from the schemas in topics.ts.
 import type { MqttPublisher } from './publisher.js';
 import { signPayload } from './signing.js';
-import type { CameraStatus, FaceUnusableEvent, GalleryStatus, MatchEvent, UnknownEvent } from './topics.js';
+import type {
+  CameraStatus,
+  FaceUnusableEvent,
+  GalleryStatus,
+  MatchEvent,
+  SpoofEvent,
+  UnknownEvent,
+} from './topics.js';
 
 type Unsigned<T> = Omit<T, 'signature'>;
 
@@ -24,6 +31,10 @@ export class FacegateEvents {
 
   unknown(event: Unsigned<UnknownEvent>): void {
     this.publisher.publish('unknown', this.publisher.topics.unknown(event.camera), this.sign(event));
+  }
+
+  spoof(event: Unsigned<SpoofEvent>): void {
+    this.publisher.publish('spoof', this.publisher.topics.spoof(event.camera), this.sign(event));
   }
 
   faceUnusable(event: FaceUnusableEvent): void {

@@ -2,6 +2,7 @@
 // TypeBox schemas: the JSON Schema published in docs/mqtt.md and the TypeScript types come from
 // the same definition. Topics live under a prefix, by default facegate/<device_id>.
 import { Type, type Static } from '@sinclair/typebox';
+import { LIVENESS_MODES, LIVENESS_REASONS, LivenessCuesSchema } from '../recognition/liveness.js';
 
 const Box = Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()], {
   description: 'Face box in frame pixels: x, y, width, height',
@@ -45,10 +46,43 @@ const Evidence = {
   signature: Type.Optional(Signature),
 };
 
+const Liveness = Type.Object(
+  {
+    mode: Type.Union(
+      LIVENESS_MODES.map((m) => Type.Literal(m)),
+      { description: "The camera's liveness.mode when the track was decided" },
+    ),
+    live: Type.Union([Type.Boolean(), Type.Null()], {
+      description: "Whether the track moved as a head does; null with mode 'off'",
+    }),
+    score: Type.Union([Type.Number(), Type.Null()], {
+      description: 'The liveness score; null with mode off',
+    }),
+    threshold: Type.Union([Type.Number(), Type.Null()], {
+      description: 'Live at and above it; null with mode off',
+    }),
+    reason: Type.Union(
+      LIVENESS_REASONS.map((r) => Type.Literal(r)),
+      {
+        description:
+          "Why: 'turned' (live: the nose moved against the outline as a head turns), or 'still' (did not move), 'flat' (moved, but as a picture does), 'off'",
+      },
+    ),
+    frames: Type.Integer({ description: 'Usable frames the verdict was made on' }),
+    cues: Type.Union([LivenessCuesSchema, Type.Null()]),
+  },
+  {
+    description:
+      'The liveness verdict on the track (docs/liveness.md), inside the signature: a door controller refuses a match that is not live',
+  },
+);
+
+const Person = Type.Object({ id: Type.String(), name: Type.String() });
+
 export const MatchEventSchema = Type.Object(
   {
     ...Evidence,
-    person: Type.Object({ id: Type.String(), name: Type.String() }),
+    person: Person,
     distance: Type.Number(),
     similarity: Type.Number({ description: '1 - distance / threshold, clipped to 0..1' }),
     threshold: Type.Number(),
@@ -61,8 +95,26 @@ export const MatchEventSchema = Type.Object(
           "'votes': enough frames of the track matched the person (distance and margin are the best frame's); 'fusion': the mean of the track's faces did (distance and margin are the mean's)",
       }),
     ),
+    liveness: Liveness,
   },
   { $id: 'facegate/match', description: 'A known person confirmed at a camera' },
+);
+
+export const SpoofEventSchema = Type.Object(
+  {
+    ...Evidence,
+    person: Type.Object(Person.properties, {
+      description: 'Whom the face looked like: the person a match would have named',
+    }),
+    distance: Type.Number(),
+    threshold: Type.Number(),
+    liveness: Liveness,
+  },
+  {
+    $id: 'facegate/spoof',
+    description:
+      "A face that matched a person but never moved as a head does within liveness.maxFrames (liveness.mode 'require'): a photo or a screen held up to the camera. No match event is published for it.",
+  },
 );
 
 export const UnknownEventSchema = Type.Object(
@@ -115,6 +167,8 @@ export const GalleryStatusSchema = Type.Object(
 
 export type MatchEvent = Static<typeof MatchEventSchema>;
 export type UnknownEvent = Static<typeof UnknownEventSchema>;
+export type SpoofEvent = Static<typeof SpoofEventSchema>;
+export type LivenessReport = Static<typeof Liveness>;
 export type FaceUnusableEvent = Static<typeof FaceUnusableEventSchema>;
 export type CameraStatus = Static<typeof CameraStatusSchema>;
 export type GalleryStatus = Static<typeof GalleryStatusSchema>;
@@ -133,6 +187,7 @@ export function topics(prefix: string) {
     cameraStatus: (camera: string) => `${cam(camera)}/status`,
     match: (camera: string) => `${cam(camera)}/match`,
     unknown: (camera: string) => `${cam(camera)}/unknown`,
+    spoof: (camera: string) => `${cam(camera)}/spoof`,
     faceUnusable: (camera: string) => `${cam(camera)}/face_unusable`,
     /** JPEG bytes of the face or frame of one event. */
     snapshot: (camera: string, eventId: string) => `${cam(camera)}/snapshot/${eventId}`,
@@ -150,6 +205,7 @@ export const defaultPrefix = (deviceId: string): string => `facegate/${topicSegm
 export const PAYLOAD_SCHEMAS = {
   MatchEventSchema,
   UnknownEventSchema,
+  SpoofEventSchema,
   FaceUnusableEventSchema,
   CameraStatusSchema,
   GalleryStatusSchema,

@@ -7,12 +7,17 @@
 //   - unknown: `unknownAfter` usable frames in a row matched nobody (and, with fusion, neither did
 //     their mean: the caller's fusedResult then decides);
 //   - unusable: `unusableAfter` frames in a row failed the quality gates (with the most common
-//     reason), since users ask why a person was not recognised.
+//     reason), since users ask why a person was not recognised;
+//   - with liveness on, a match waits until the track is live (recognition/liveness.ts), at most
+//     `liveness.maxFrames` usable frames; a track still not live then is a spoof (mode 'require')
+//     or a match that says it is not live (mode 'report').
 // A single lucky frame never opens a door, and one person standing in view gives one event.
 import type { Config } from '../config/schema.js';
 import { iou, type Rect } from '../vision/warp.js';
 import { euclidean } from '../inference/faces.js';
+import type { Point } from '../vision/alignment.js';
 import { fusedEmbedding, type FusionFrame } from './fusion.js';
+import { livenessVerdict, type LivenessPolicy, type LivenessVerdict } from './liveness.js';
 
 /** One face in one frame, as the pipeline saw it. */
 export type Observation<E = unknown> = {
@@ -27,6 +32,8 @@ export type Observation<E = unknown> = {
   nearest?: string | null;
   /** The face's embedding and its weight in the track's fused probe (with fusion on). */
   fusion?: FusionFrame;
+  /** The face's 68 landmarks, for the liveness verdict (usable faces only). */
+  landmarks?: readonly Point[];
   /** Anything the caller wants back with the decision (match details, quality, a snapshot). */
   evidence?: E;
 };
@@ -60,6 +67,8 @@ export type TrackerOptions = {
      */
     maxSpread?: number;
   };
+  /** Liveness before a match (mode 'report' or 'require'); undefined: off. */
+  liveness?: LivenessPolicy;
 };
 
 /** How faces are followed from frame to frame: by box overlap, through a few frames without them. */
@@ -80,7 +89,11 @@ export const sameFaceSpread = (threshold: number, pairsThreshold: number): numbe
   Math.max(threshold, pairsThreshold);
 
 /** The tracker the daemon runs for each camera, from the recognition settings (fusion.maxSpread: `spread`). */
-export function trackerOptionsFrom(r: Config['recognition'], spread: number): TrackerOptions {
+export function trackerOptionsFrom(
+  r: Config['recognition'],
+  spread: number,
+  liveness?: LivenessPolicy,
+): TrackerOptions {
   return {
     ...FOLLOWING,
     maxGapMs: TRACK_GAP_MS,
@@ -92,6 +105,7 @@ export function trackerOptionsFrom(r: Config['recognition'], spread: number): Tr
     ...(r.fusion.enabled
       ? { fusion: { minFrames: r.fusion.minFrames, maxFrames: r.fusion.maxFrames, maxSpread: spread } }
       : {}),
+    ...(liveness && liveness.mode !== 'off' ? { liveness } : {}),
   };
 }
 
@@ -113,6 +127,18 @@ export type TrackDecision<E = unknown> =
       frames: number;
       /** Which rule decided: enough agreeing frames, or the track's fused probe. */
       by: 'votes' | 'fusion';
+      /** With liveness on: the verdict on the track's frames (with 'require', always live). */
+      liveness?: LivenessVerdict;
+      evidence: E | undefined;
+    }
+  | {
+      kind: 'spoof';
+      track: number;
+      /** Whom the face looked like: the person the match would have named. */
+      personId: string;
+      frames: number;
+      by: 'votes' | 'fusion';
+      liveness: LivenessVerdict;
       evidence: E | undefined;
     }
   | { kind: 'unknown'; track: number; frames: number; evidence: E | undefined }
@@ -141,6 +167,10 @@ type Track<E> = {
   /** The frames matched nobody: unknown, unless the fused probe matches (fusedResult). */
   unknownDue: boolean;
   latest: { nearest: string | null; evidence: E | undefined } | undefined;
+  /** Landmarks of the latest usable faces (at most liveness.maxFrames), oldest first. */
+  landmarks: (readonly Point[])[];
+  /** A match that waits for the liveness verdict (mode 'require'). */
+  held: { personId: string; by: 'votes' | 'fusion' } | undefined;
   decided: boolean;
   reportedUnusable: boolean;
 };
@@ -225,6 +255,8 @@ export class FaceTracker<E = unknown> {
       fusionDue: false,
       unknownDue: false,
       latest: undefined,
+      landmarks: [],
+      held: undefined,
       decided: false,
       reportedUnusable: false,
     };
@@ -256,6 +288,11 @@ export class FaceTracker<E = unknown> {
     }
     t.latest = { nearest: obs.nearest ?? vote, evidence: obs.evidence };
     if (t.decided) return undefined;
+    if (this.o.liveness && obs.landmarks) {
+      t.landmarks.push(obs.landmarks);
+      if (t.landmarks.length > this.o.liveness.maxFrames) t.landmarks.shift();
+    }
+    if (t.held) return this.matched(t, t.held.personId, t.held.by, now);
     if (this.o.fusion && obs.fusion) {
       const spread = this.o.fusion.maxSpread;
       if (spread !== undefined && t.probe && euclidean(obs.fusion.embedding, t.probe) > spread) t.fusion = []; // somebody else: their faces must not be averaged with the ones before
@@ -316,11 +353,27 @@ export class FaceTracker<E = unknown> {
     by: 'votes' | 'fusion',
     now: number,
   ): TrackDecision<E> | undefined {
-    t.decided = true;
+    const policy = this.o.liveness;
+    const liveness = policy && livenessVerdict(t.landmarks, policy);
     t.fusionDue = false;
+    if (policy && !liveness!.live) {
+      // Not shown to be a head yet: wait for more frames, up to maxFrames. The frames keep coming
+      // (a held track is pending), so a photo is judged on all of them.
+      if (t.landmarks.length < policy.maxFrames) {
+        t.held = { personId, by };
+        return undefined;
+      }
+      if (policy.mode === 'require') {
+        t.decided = true;
+        const evidence = t.bestByPerson.get(personId)?.evidence ?? t.latest?.evidence;
+        return { kind: 'spoof', track: t.id, personId, frames: t.frames, by, liveness: liveness!, evidence };
+      }
+    }
+    t.decided = true;
     const last = this.lastMatch.get(personId);
     if (last !== undefined && now - last < this.o.cooldownMs) return undefined;
-    this.lastMatch.set(personId, now);
+    // A match a door refuses (not live) must not hold back the live person's match behind it.
+    if (liveness?.live !== false) this.lastMatch.set(personId, now);
     return {
       kind: 'match',
       track: t.id,
@@ -328,6 +381,7 @@ export class FaceTracker<E = unknown> {
       votes: t.votes.filter((v) => v === personId).length,
       frames: t.frames,
       by,
+      ...(liveness ? { liveness } : {}),
       evidence: t.bestByPerson.get(personId)?.evidence ?? t.latest?.evidence,
     };
   }

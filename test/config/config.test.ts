@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, expectTypeOf, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { loadConfig, schemaSettings, type Config } from '../../src/config/schema.js';
+import { livenessPolicy, loadConfig, schemaSettings, type Config } from '../../src/config/schema.js';
+import { DEFAULT_LIVENESS } from '../../src/recognition/liveness.js';
 import {
   DOOR_THRESHOLDS,
   doorThreshold,
@@ -33,6 +34,28 @@ describe('configuration', () => {
     expect(c.models.providers).toEqual(['cpu']);
     expectTypeOf(c.match.threshold).toEqualTypeOf<number>();
     expectTypeOf<Config['models']['providers']>().toEqualTypeOf<('tensorrt' | 'cuda' | 'cpu')[]>();
+  });
+
+  it('gives each camera the liveness section with its own settings over it', () => {
+    const c = loadConfig(undefined, { FACEGATE_LIVENESS_MODE: 'report' }, [
+      {
+        key: 'cameras',
+        value: [
+          { name: 'door', url: 'rtsp://127.0.0.1:1/a' },
+          { name: 'lobby', url: 'rtsp://127.0.0.1:1/b', liveness: { mode: 'off' } },
+          { name: 'gate', url: 'rtsp://127.0.0.1:1/c', liveness: { threshold: 1.5, maxFrames: 30 } },
+        ],
+      },
+    ]);
+    expect(loadConfig(undefined, {}).liveness).toEqual(DEFAULT_LIVENESS);
+    expect(c.cameras.map((cam) => livenessPolicy(c, cam))).toEqual([
+      { ...DEFAULT_LIVENESS, mode: 'report' },
+      { ...DEFAULT_LIVENESS, mode: 'off' },
+      { ...DEFAULT_LIVENESS, mode: 'report', threshold: 1.5, maxFrames: 30 },
+    ]);
+    expect(() => loadConfig(undefined, { FACEGATE_LIVENESS_MODE: 'sometimes' })).toThrow(
+      /liveness\.mode: must be one of the possible values: \["off","report","require"\].*\(set by FACEGATE_LIVENESS_MODE\)/,
+    );
   });
 
   it('takes a file, then FACEGATE_* variables', () => {
@@ -204,6 +227,15 @@ describe('configuration', () => {
       /watchdogMs \(5000, the default\) must be at least two frame intervals \(20000 ms at 0\.1 fps\)/,
     ],
     [{ name: 'front/door' }, /name must be letters, digits, _ or -/],
+    [
+      { liveness: { mode: 'maybe' } },
+      /liveness must be this camera's own liveness settings .* not \{"mode":"maybe"\}/,
+    ],
+    [{ liveness: { maxFrames: 1 } }, /liveness must be .* not \{"maxFrames":1\}/],
+    [
+      { liveness: { minFrames: 30 } },
+      /cameras: "door": liveness: minFrames \(30\) must not exceed maxFrames \(20\)/,
+    ],
     [{ watchdog: 5000 }, /unknown key "watchdog" \(known: name, url, transport, fps/],
     [
       { mqtt: { url: 'ftp://x' } },

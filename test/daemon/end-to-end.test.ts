@@ -1,7 +1,7 @@
 // End to end: a real RTSP server plays a clip in which enrolled person A appears (enrolled from
 // another photo than the clip shows), then nobody, then person B who is not enrolled; a real
 // Mosquitto with a password receives exactly one match for A and one unknown for B.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -12,8 +12,8 @@ import { enrollPerson } from '../../src/gallery/enroll.js';
 import { GalleryStore } from '../../src/gallery/store.js';
 import { DOOR_THRESHOLDS, FaceEngine } from '../../src/inference/faces.js';
 import { ENCODERS } from '../../src/inference/model-manifest.js';
-import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
-import { faceCrop } from '../helpers/faces.js';
+import { sharedFacesAvailable } from '../helpers/fixtures.js';
+import { doorPeople } from '../helpers/faces.js';
 import { Mosquitto, PASSWORD, watchEvents } from '../helpers/mosquitto.js';
 import { RtspServer } from '../helpers/rtsp.js';
 import { enrollPolicy, writeDoorConfig } from '../helpers/daemon.js';
@@ -27,15 +27,9 @@ let enrollPhoto: Buffer;
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'fg-e2e-'));
-  const knn = 'face_recognition/examples/knn_examples/train';
   // A: enrolled from one photo, shown in the clip from another. B: never enrolled.
-  enrollPhoto = haveShared ? readFileSync(sharedFace(`${knn}/obama/obama.jpg`)) : await faceCrop(0);
-  const shownA = haveShared
-    ? readFileSync(sharedFace(`${knn}/obama/obama2.jpg`))
-    : await sharp(await faceCrop(0))
-        .flop()
-        .toBuffer();
-  const shownB = haveShared ? readFileSync(sharedFace(`${knn}/biden/biden.jpg`)) : await faceCrop(1);
+  const { enrollA, shownA, shownB } = await doorPeople(haveShared);
+  enrollPhoto = enrollA;
   writeFileSync(join(dir, 'a.png'), await sharp(shownA).png().toBuffer());
   writeFileSync(join(dir, 'b.png'), await sharp(shownB).png().toBuffer());
   writeSceneClip(join(dir, 'clip.mp4'), [

@@ -1,6 +1,5 @@
 // Signed events: the HMAC, freshness and replay checks, and the example door controller
 // (examples/door-controller.ts) against a real Mosquitto.
-import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -10,7 +9,7 @@ import { FacegateEvents } from '../../src/events/events.js';
 import { eventId } from '../../src/events/ids.js';
 import { canonicalJson, signPayload, verifyEvent } from '../../src/events/signing.js';
 import type { MatchEvent } from '../../src/events/topics.js';
-import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { doorController } from '../helpers/daemon.js';
 import { Mosquitto, PASSWORD, testPublisher, USER } from '../helpers/mosquitto.js';
 
 const key = Buffer.from('0123456789abcdef0123456789abcdef');
@@ -33,6 +32,15 @@ function match(overrides: Partial<MatchEvent> = {}): Omit<MatchEvent, 'signature
     similarity: 0.48,
     threshold: 0.6,
     margin: 0.2,
+    liveness: {
+      mode: 'require',
+      live: true,
+      score: 1.4,
+      threshold: 1,
+      reason: 'turned',
+      frames: 12,
+      cues: { frames: 12, motion: 0.06, turn: 0.1, steadiness: 5, parallax: 0.05, blinks: 0 },
+    },
     ...overrides,
   };
 }
@@ -90,31 +98,7 @@ describe('examples/door-controller.ts', () => {
   it('unlocks for a signed match and refuses modified and replayed ones', async () => {
     const keyFile = join(dir, 'key');
     writeFileSync(keyFile, key);
-    const controller = spawn(
-      process.execPath,
-      [
-        '--import',
-        'tsx',
-        join(PROJECT_ROOT, 'examples/door-controller.ts'),
-        broker.url,
-        'facegate/gw1',
-        keyFile,
-      ],
-      {
-        cwd: PROJECT_ROOT,
-        env: { ...process.env, MQTT_USERNAME: USER, MQTT_PASSWORD: PASSWORD },
-        stdio: ['ignore', 'pipe', 'inherit'],
-      },
-    );
-    const lines: string[] = [];
-    controller.stdout.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
-    const waitFor = async (n: number) => {
-      const t0 = Date.now();
-      while (lines.length < n) {
-        if (Date.now() - t0 > 10_000) throw new Error(`controller said only: ${lines.join(' | ')}`);
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    };
+    const { lines, waitFor, stop } = doorController(broker, 'facegate/gw1', keyFile);
     try {
       await waitFor(1);
       expect(lines[0]).toBe('ready');
@@ -138,19 +122,44 @@ describe('examples/door-controller.ts', () => {
         await raw.publishAsync('facegate/gw1/cameras/front door/match', junk, { qos: 1 });
       await raw.publishAsync('facegate/gw1/cameras/front door/match', JSON.stringify(genuine), { qos: 1 });
       await raw.publishAsync('facegate/gw1/cameras/front door/match', JSON.stringify(genuine), { qos: 1 });
-      await waitFor(8);
-      expect(lines.slice(2, 8)).toEqual([
+      // Signed by facegate, but about a track that was not live (liveness 'report', or 'off').
+      const notLive = { ...match().liveness, mode: 'report' as const, live: false, reason: 'still' as const };
+      const off = { ...match().liveness, mode: 'off' as const, live: null, reason: 'off' as const };
+      for (const liveness of [notLive, off])
+        await raw.publishAsync(
+          'facegate/gw1/cameras/front door/match',
+          JSON.stringify(signPayload(key, match({ liveness }))),
+          { qos: 1 },
+        );
+      await waitFor(10);
+      expect(lines.slice(2, 10)).toEqual([
         'refuse bad signature',
         'refuse not an event object',
         'refuse not an event object',
         'refuse not an event object',
         'unlock ann (Ann) at front door',
         'refuse replayed',
+        'refuse not live (still)',
+        'refuse not live (off)',
       ]);
+      // Told to let them through (a camera where something else stops a photo), it does.
+      const lenient = doorController(broker, 'facegate/gw1', keyFile, ['--allow-not-live']);
+      try {
+        await lenient.waitFor(1);
+        await raw.publishAsync(
+          'facegate/gw1/cameras/front door/match',
+          JSON.stringify(signPayload(key, match({ liveness: notLive }))),
+          { qos: 1 },
+        );
+        await lenient.waitFor(2);
+        expect(lenient.lines[1]).toBe('unlock ann (Ann) at front door');
+      } finally {
+        lenient.stop();
+      }
       await raw.endAsync();
       await close();
     } finally {
-      controller.kill();
+      stop();
     }
   });
 });

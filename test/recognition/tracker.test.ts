@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
+import type { LivenessPolicy } from '../../src/recognition/liveness.js';
 import { FaceTracker, type Observation, type TrackerOptions } from '../../src/recognition/tracker.js';
+import type { Point } from '../../src/vision/alignment.js';
+import { face3d, noisy, photo, project } from '../helpers/landmark-tracks.js';
 
 const opts: TrackerOptions = {
   iou: 0.3,
@@ -209,5 +212,88 @@ describe('FaceTracker', () => {
       expect(out).toMatchObject([{ kind: 'match', by: 'votes' }]);
       expect(t.fusionProbes()).toEqual([]);
     });
+  });
+});
+
+describe('FaceTracker with liveness', () => {
+  const deg = Math.PI / 180;
+  // The landmarks each frame's face gives: a head turning 10 degrees back and forth, or a photo.
+  const head = noisy(
+    Array.from({ length: 30 }, (_, i) =>
+      project(face3d(), { yaw: 10 * deg * Math.sin((2 * Math.PI * i) / 12) }),
+    ),
+    1,
+  );
+  const still = noisy(
+    Array.from({ length: 30 }, () => project(photo(), {})),
+    2,
+  );
+  const policy = (mode: 'report' | 'require'): LivenessPolicy => ({
+    mode,
+    threshold: 1,
+    minFrames: 8,
+    maxFrames: 16,
+  });
+  const seen = (
+    t: FaceTracker<string>,
+    marks: Point[][],
+    frames: number,
+    vote: string | null = 'ann',
+    from = 0,
+  ) =>
+    Array.from({ length: frames }, (_, i) =>
+      t.update([{ ...face(100, vote), landmarks: marks[i] }], from + i * 200),
+    ).flat();
+  const leave = (t: FaceTracker<string>, at: number) => [1, 2, 3].forEach((i) => t.update([], at + i * 200));
+
+  it("'require': a turning head matches once it has shown it, with the verdict", () => {
+    const t = new FaceTracker<string>({ ...opts, liveness: policy('require') });
+    const decisions = seen(t, head, 20);
+    expect(decisions).toHaveLength(1);
+    const [d] = decisions;
+    expect(d).toMatchObject({ kind: 'match', personId: 'ann', liveness: { live: true, reason: 'turned' } });
+    // Not before minFrames: the votes were there from frame 3, the verdict needs 8 frames.
+    expect(d!.frames).toBeGreaterThanOrEqual(8);
+    expect(t.pendingTracks).toBe(0);
+  });
+
+  it("'require': a photo holds its match, keeps the track pending, then is a spoof after maxFrames", () => {
+    const t = new FaceTracker<string>({ ...opts, liveness: policy('require') });
+    expect(seen(t, still, 15)).toEqual([]);
+    // Held, not decided: motion gating must keep analysing its frames.
+    expect(t.pendingTracks).toBe(1);
+    const d = t.update([{ ...face(100, 'ann'), landmarks: still[15] }], 15 * 200);
+    expect(d).toEqual([
+      expect.objectContaining({
+        kind: 'spoof',
+        personId: 'ann',
+        frames: 16,
+        liveness: expect.objectContaining({ live: false, reason: 'still' }),
+      }),
+    ]);
+    expect(t.pendingTracks).toBe(0);
+    expect(seen(t, still, 10)).toEqual([]); // one spoof per track
+  });
+
+  it("'require': a stranger's photo is still just unknown (liveness guards matches only)", () => {
+    const t = new FaceTracker<string>({ ...opts, liveness: policy('require') });
+    expect(seen(t, still, 6, null).map((d) => d.kind)).toEqual(['unknown']);
+  });
+
+  it("'report': the same wait, then a match that says it is not live instead of a spoof", () => {
+    const t = new FaceTracker<string>({ ...opts, liveness: policy('report') });
+    expect(seen(t, still, 15)).toEqual([]);
+    expect(seen(t, still.slice(15), 1)).toEqual([
+      expect.objectContaining({
+        kind: 'match',
+        frames: 16,
+        liveness: expect.objectContaining({ live: false }),
+      }),
+    ]);
+    // The cooldown starts only with a live match: the photo does not hold back the person behind it.
+    leave(t, 3000);
+    expect(seen(t, head, 20, 'ann', 4000)).toMatchObject([{ kind: 'match', liveness: { live: true } }]);
+    leave(t, 8000);
+    expect(seen(t, head, 20, 'ann', 9000)).toEqual([]); // and that one does start it
   });
 });

@@ -168,17 +168,24 @@ describe('facegate run on its embedded defaults', () => {
       const broker = /embedded MQTT broker on (mqtt:\/\/[\d.]+:\d+)/;
       await until('the embedded broker', () => broker.test(stderr), 60_000);
       const watcher = await mqtt.connectAsync(broker.exec(stderr)![1]!);
-      const matches: { person: { id: string } }[] = [];
-      watcher.on('message', (_t, p) => matches.push(JSON.parse(p.toString()) as { person: { id: string } }));
-      await watcher.subscribeAsync('facegate/demo-box/cameras/demo/match', { qos: 1 });
+      type Decision = { person: { id: string }; liveness: { live: boolean } };
+      const matches: Decision[] = [];
+      const spoofs: Decision[] = [];
+      watcher.on('message', (topic, p) => {
+        const list = topic.endsWith('/match') ? matches : topic.endsWith('/spoof') ? spoofs : undefined;
+        list?.push(JSON.parse(p.toString()) as Decision);
+      });
+      await watcher.subscribeAsync('facegate/demo-box/cameras/demo/+', { qos: 1 });
       await until(
         'READY=1 from facegate run',
         () => messages.some((m) => m.text.startsWith('READY=1')),
         30_000,
       );
-      // The demo clip loops every 15 s: a match for the enrolled demo person comes within one loop.
-      await until('a demo match', () => matches.length > 0, 90_000);
-      expect(matches[0]!.person.id).toBe('demo-person');
+      // The demo clip loops every 26 s: within one loop, a match for the enrolled demo person's head,
+      // live, and a spoof for their photo held still (liveness.mode 'require', the default).
+      await until('a demo match and a spoof', () => matches.length > 0 && spoofs.length > 0, 120_000);
+      expect(matches[0]).toMatchObject({ person: { id: 'demo-person' }, liveness: { live: true } });
+      expect(spoofs[0]).toMatchObject({ person: { id: 'demo-person' }, liveness: { live: false } });
       await watcher.endAsync();
 
       writeFileSync(configFile, settings(0.55));

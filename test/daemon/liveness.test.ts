@@ -1,0 +1,159 @@
+// The attack that was tried, end to end: a still photo of an enrolled person played as an RTSP
+// camera, then the same person's face moving as a head does (drawn from the photo with a depth per
+// landmark: eval/presentation-clips.ts). On the default configuration the photo gives a signed
+// spoof event and no match, and the example door controller does not unlock; the head gives a
+// live match, and it unlocks. With liveness 'report', the photo's match says it is not live, and
+// the controller refuses it. A real RTSP server, a real Mosquitto, the real daemon.
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/schema.js';
+import { Daemon } from '../../src/daemon.js';
+import { writeSceneClip } from '../../src/demo.js';
+import { presentationClip } from '../../src/eval/presentation-clips.js';
+import { verifyEvent } from '../../src/events/signing.js';
+import { enrollPerson } from '../../src/gallery/enroll.js';
+import { GalleryStore } from '../../src/gallery/store.js';
+import { FaceEngine } from '../../src/inference/faces.js';
+import { DEFAULT_ENCODER } from '../../src/inference/model-manifest.js';
+import { decodeImage } from '../../src/vision/image.js';
+import { doorController, enrollPolicy, writeDoorConfig } from '../helpers/daemon.js';
+import { sharedFacesAvailable } from '../helpers/fixtures.js';
+import { doorPeople } from '../helpers/faces.js';
+import { Mosquitto, watchEvents } from '../helpers/mosquitto.js';
+import { RtspServer } from '../helpers/rtsp.js';
+import { sleep, until } from '../helpers/wait.js';
+
+const haveShared = sharedFacesAvailable('liveness end-to-end test with ../shared/faces photos');
+const key = Buffer.from('liveness-test-key-0123456789abcdef');
+let dir: string;
+let broker: Mosquitto;
+let server: RtspServer;
+let enrollPhoto: Buffer;
+
+beforeAll(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'fg-liveness-'));
+  const { enrollA, shownA: shown } = await doorPeople(haveShared);
+  enrollPhoto = enrollA;
+  writeFileSync(join(dir, 'photo.png'), await sharp(shown).png().toBuffer());
+  // The same photo as a head turning a few degrees, 8 s at 10 fps.
+  const engine = await FaceEngine.open();
+  const image = await decodeImage(shown);
+  const [face] = await engine.analyze(image, { select: 'largest', mirror: false });
+  await engine.release();
+  const head = await presentationClip(image, face!.landmarks, 'genuine', {
+    frames: 80,
+    fps: 10,
+    seed: 21,
+    width: 640,
+    height: 480,
+    eyeDistance: 64,
+  });
+  mkdirSync(join(dir, 'head'));
+  for (const [i, f] of head.frames.entries())
+    await sharp(f.data, { raw: { width: f.width, height: f.height, channels: 3 } })
+      .png()
+      .toFile(join(dir, 'head', `${String(i).padStart(3, '0')}.png`));
+  writeSceneClip(join(dir, 'clip.mp4'), [
+    { photo: join(dir, 'photo.png'), seconds: 10 },
+    { photo: null, seconds: 3 },
+    { frames: join(dir, 'head', '%03d.png'), fps: 10, seconds: 8 },
+    { photo: null, seconds: 3 },
+  ]);
+  broker = await Mosquitto.start();
+  server = await RtspServer.start(
+    `filesrc location=${join(dir, 'clip.mp4')} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1`,
+    '/door',
+  );
+  writeFileSync(join(dir, 'key'), key);
+}, 120_000);
+
+afterAll(async () => {
+  await server.stop();
+  await broker.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+/** Plays the clip once to a daemon with `liveness` settings; returns its events and what the door controller said. */
+async function playClip(
+  name: string,
+  liveness: { section: Record<string, unknown>; camera?: Record<string, unknown> },
+) {
+  const stateDir = join(dir, `state-${name}`);
+  const engine = await FaceEngine.open();
+  const store = new GalleryStore(join(stateDir, 'gallery.sqlite'));
+  await enrollPerson(
+    engine,
+    store,
+    { id: 'person-a', name: 'Person A' },
+    [{ bytes: enrollPhoto, source: 'enroll.jpg' }],
+    enrollPolicy(DEFAULT_ENCODER),
+  );
+  store.close();
+  await engine.release();
+  const config = writeDoorConfig(join(dir, `config-${name}.json`), {
+    stateDir,
+    encoder: DEFAULT_ENCODER,
+    cameraUrl: server.url,
+    broker,
+    deviceId: name,
+    signingKeyFile: join(dir, 'key'),
+    more: { liveness: liveness.section },
+    ...(liveness.camera ? { camera: { liveness: liveness.camera } } : {}),
+  });
+  const controller = doorController(broker, `facegate/${name}`, join(dir, 'key'));
+  await controller.waitFor(1);
+  const { events, end } = await watchEvents(broker, `facegate/${name}/cameras/+/+`);
+  const daemon = new Daemon(config, () => undefined);
+  try {
+    await daemon.start();
+    const decisions = () => events.filter((e) => /\/(match|spoof|unknown)$/.test(e.topic));
+    // The head comes last: its match ends the clip's decisions.
+    await until(
+      'the head matched',
+      () => decisions().filter((e) => e.topic.endsWith('/match')).length >= (name === 'report' ? 2 : 1),
+      90_000,
+    );
+    await sleep(1500); // anything else that was coming, and the controller's answer
+    return { config, decisions: decisions(), said: controller.lines.slice(1) };
+  } finally {
+    await daemon.stop();
+    await end();
+    controller.stop();
+  }
+}
+
+describe('liveness end to end', () => {
+  it('on the default configuration: the photo gives a signed spoof and no unlock, the head a live match that unlocks', async () => {
+    const { config, decisions, said } = await playClip('default', {
+      section: loadConfig(undefined, {}).liveness,
+    });
+    expect(config.liveness).toEqual(loadConfig(undefined, {}).liveness);
+    expect(config.liveness.mode).toBe('require');
+    expect(decisions.map((e) => e.topic.split('/').at(-1))).toEqual(['spoof', 'match']);
+    const [spoof, match] = decisions;
+    for (const e of [spoof!, match!])
+      expect(verifyEvent(key, e.payload, { maxAgeMs: 120_000, seen: new Set() })).toEqual({ ok: true });
+    expect(spoof!.payload).toMatchObject({
+      person: { id: 'person-a' },
+      liveness: { mode: 'require', live: false, reason: 'still', frames: config.liveness.maxFrames },
+    });
+    expect(match!.payload).toMatchObject({
+      person: { id: 'person-a' },
+      liveness: { mode: 'require', live: true, reason: 'turned' },
+    });
+    // The door opened once, for the head, never for the photo.
+    expect(said).toEqual(['unlock person-a (Person A) at door']);
+  }, 240_000);
+
+  it("with 'report' on the camera: the photo's match says it is not live, and the controller refuses it", async () => {
+    // The section says 'require' (the default); the camera's own setting wins.
+    const { config, decisions, said } = await playClip('report', { section: {}, camera: { mode: 'report' } });
+    expect(config.liveness.mode).toBe('require');
+    expect(decisions.map((e) => e.topic.split('/').at(-1))).toEqual(['match', 'match']);
+    expect(decisions.map((e) => (e.payload.liveness as { live: boolean }).live)).toEqual([false, true]);
+    expect(said).toEqual(['refuse not live (still)', 'unlock person-a (Person A) at door']);
+  }, 240_000);
+});
