@@ -24,6 +24,7 @@ export async function benchMqtt(events = 3000): Promise<string> {
           password: PASSWORD,
           protocolVersion: 5,
           reconnectMs: 200,
+          maxEventAgeMs: 0,
           connectTimeoutMs: 2000,
           window: 100,
         },

@@ -1,8 +1,8 @@
 // The composition root: builds every stage from the validated config, starts them in dependency
 // order (models, gallery, MQTT, gallery sync, cameras) and stops them in reverse. Per camera,
-// one loop takes the newest frame, waits for its turn at the shared inference queue, finds and
-// encodes every face, gates and matches them, and feeds the tracker, whose decisions become
-// events. Constructing does no I/O; start() does. Under systemd it reports READY=1 when it can
+// one loop takes the newest frame, skips it when motion gating says nothing changed, waits for
+// its turn at the shared inference queue and hands it to the camera's recognition stage
+// (recognition/stage.ts), whose decisions become events. Constructing does no I/O; start() does. Under systemd it reports READY=1 when it can
 // decide, and pings the watchdog only while every camera that delivers frames gets them analysed.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -20,39 +20,21 @@ import { Outbox } from './events/outbox.js';
 import { MqttPublisher } from './events/publisher.js';
 import { topicSegment, type LivenessReport } from './events/topics.js';
 import { reembedGallery } from './gallery/enroll.js';
-import {
-  Matcher,
-  decideFrom,
-  nearDecision,
-  type GallerySearch,
-  type MatchResult,
-} from './gallery/matcher.js';
+import { Matcher, type GallerySearch } from './gallery/matcher.js';
 import { PairHeadMatcher } from './gallery/pair-matcher.js';
 import { connectGalleryToMqtt } from './gallery/mqtt.js';
 import { GalleryStore } from './gallery/store.js';
 import { gallerySource, GallerySyncer } from './gallery/syncer.js';
-import {
-  ENCODER_THRESHOLDS,
-  FaceEngine,
-  doorThreshold,
-  type Face,
-  type StageTimings,
-} from './inference/faces.js';
+import { ENCODER_THRESHOLDS, FaceEngine, doorThreshold, type Face } from './inference/faces.js';
 import { fallbackOf } from './inference/self-check.js';
 import { HeadModel } from './inference/head.js';
 import { InferenceQueue } from './inference/queue.js';
 import { HealthServer, Metrics, type HealthProbe, type Progress } from './http/server.js';
 import type { SystemdNotifier } from './service/notify.js';
-import {
-  FaceTracker,
-  sameFaceSpread,
-  trackerOptionsFrom,
-  type Observation,
-  type TrackDecision,
-} from './recognition/tracker.js';
+import { CameraRecognition, type Decision } from './recognition/stage.js';
+import { sameFaceSpread, trackerOptionsFrom } from './recognition/tracker.js';
 import type { LivenessPolicy, LivenessVerdict } from './recognition/liveness.js';
 import { VERSION } from './project.js';
-import { checkGates } from './vision/quality.js';
 
 export type Log = (
   level: 'info' | 'warn' | 'error',
@@ -73,14 +55,6 @@ export function jsonLogger(minLevel: keyof typeof LEVELS = 'info'): Log {
 }
 
 export const jsonLog: Log = jsonLogger('info');
-
-/** What a track keeps of its best frame for the event (not the frame itself: 2.7 MB at 720p). */
-type Evidence = {
-  face: Face;
-  distance: number;
-  margin: number | null;
-  nearest?: { id: string; name: string; distance: number };
-};
 
 export type DaemonStats = {
   frames: number;
@@ -413,6 +387,7 @@ export class Daemon {
           const s = this.publisher.stats;
           this.metrics.outboxDepth.set(s.queued);
           for (const [kind, n] of Object.entries(s.dropped)) this.metrics.outboxDropped.set({ kind }, n);
+          for (const [kind, n] of Object.entries(s.expired)) this.metrics.outboxExpired.set({ kind }, n);
         }
         if (this.store) {
           this.metrics.galleryPeople.set(this.store.peopleCount);
@@ -499,7 +474,13 @@ export class Daemon {
     const name = camera.config.name;
     const liveness = livenessPolicy(c, camera.config);
     this.liveness.set(name, liveness);
-    const tracker = new FaceTracker<Evidence>(trackerOptionsFrom(c.recognition, this.trackSpread, liveness));
+    const recognition = new CameraRecognition({
+      engine: this.engine!,
+      gallery: () => this.currentMatcher(),
+      settings: () => this.config,
+      threshold: () => this.threshold,
+      tracker: trackerOptionsFrom(c.recognition, this.trackSpread, liveness),
+    });
     const motion = c.pipeline.motion.enabled ? new MotionGate(c.pipeline.motion) : undefined;
     /** Faces the last analysed frame showed. */
     let lastFaces = 0;
@@ -508,14 +489,12 @@ export class Daemon {
       if (!waited || !this.running) return;
       if (
         motion &&
-        tracker.pendingTracks === 0 &&
+        recognition.pendingTracks === 0 &&
         !motion.changed(waited.thumbnail ?? thumbnailOf(waited), Date.now())
       ) {
         // The picture the last analysis saw, and no face in it waits for votes: what that analysis
-        // found still stands, without waiting for the inference slot. Where it found no face, the
-        // tracks miss this frame as they would have, so they end in time.
-        if (lastFaces === 0) tracker.update([], waited.capturedAt);
-        else tracker.stillSeen(waited.capturedAt);
+        // found still stands, without waiting for the inference slot.
+        recognition.unchanged(waited.capturedAt, lastFaces);
         this.stats.framesUnchanged++;
         this.metrics.framesUnchanged.inc({ camera: name });
         this.analysedAt.set(name, Date.now());
@@ -536,7 +515,7 @@ export class Daemon {
         motion?.analysed(frame.thumbnail ?? thumbnailOf(frame), Date.now());
         pushRecent(this.stats.frameAges, age, 1000);
         try {
-          lastFaces = await this.analyzeFrame(name, tracker, frame, age);
+          lastFaces = await this.analyzeFrame(name, recognition, frame, age);
         } catch (err) {
           this.log('error', `camera ${name}: frame failed`, { error: (err as Error).message });
         }
@@ -545,81 +524,25 @@ export class Daemon {
   }
 
   /**
+   * One frame through the camera's recognition stage, counted, and its decisions published.
    * `age`: how old the frame was when its analysis started (ms since its arrival). Returns how
    * many faces it showed.
    */
   private async analyzeFrame(
     camera: string,
-    tracker: FaceTracker<Evidence>,
+    recognition: CameraRecognition,
     frame: Frame,
     age: number,
   ): Promise<number> {
-    const c = this.config;
     this.stats.frames++;
     const started = performance.now();
-    const timings: StageTimings = {};
-    const matcher = await this.currentMatcher();
-    // Each face is looked up once. With 'near-threshold' a usable face is looked up after its
-    // first encoder pass, and encoded again with its mirror when its decision is close (a new
-    // face, looked up anew); the others keep that lookup.
-    const lookedUp = new Map<Face, Promise<MatchResult | undefined>>();
-    const lookUp = (face: Face) => {
-      let found = lookedUp.get(face);
-      if (!found) lookedUp.set(face, (found = matcher.nearest(face.embedding)));
-      return found;
-    };
-    const nearThreshold = async (face: Face) =>
-      !checkGates(face.quality, c.quality).length &&
-      nearDecision(await lookUp(face), this.threshold, c.match.minMargin, c.recognition.mirrorBand);
-    const faces = await this.engine!.analyze(frame, {
-      select: 'all',
-      detector: c.detector,
-      mirror: c.recognition.mirror === 'near-threshold' ? nearThreshold : c.recognition.mirror === 'always',
-      timings,
-    });
-    const matchStarted = performance.now();
-    const observations: Observation<Evidence>[] = [];
-    for (const face of faces) {
-      this.stats.faces++;
-      const failed = checkGates(face.quality, c.quality);
-      this.metrics.faces.inc({ camera, usable: failed.length ? 'no' : 'yes' });
-      if (failed[0]) {
-        this.stats.unusable++;
-        observations.push({ box: face.box, unusable: { gate: failed[0].gate, reason: failed[0].reason } });
-        continue;
-      }
-      const decision = decideFrom(await lookUp(face), this.threshold, c.match.minMargin);
-      const nearest = decision.known ? decision.match : decision.nearest;
-      observations.push({
-        box: face.box,
-        vote: decision.known ? decision.match.personId : null,
-        nearest: nearest?.personId ?? null,
-        fusion: { embedding: face.embedding, weight: face.quality.score },
-        landmarks: face.landmarks,
-        distance: nearest?.distance ?? Infinity,
-        evidence: {
-          face,
-          distance: nearest?.distance ?? Infinity,
-          margin: nearest && Number.isFinite(nearest.margin) ? nearest.margin : null,
-          ...(nearest
-            ? { nearest: { id: nearest.personId, name: nearest.name, distance: nearest.distance } }
-            : {}),
-        },
-      });
-    }
-    const decisions = tracker.update(observations, frame.capturedAt);
-    // Tracks not decided by their votes: the mean of their faces, looked up as one probe.
-    for (const { track, probe } of tracker.fusionProbes()) {
-      const fused = decideFrom(await matcher.nearest(probe), this.threshold, c.match.minMargin);
-      const d = tracker.fusedResult(track, fused.known ? fused.match.personId : null, frame.capturedAt);
-      if (d?.kind === 'match' && d.evidence && fused.known) {
-        const { distance, margin } = fused.match;
-        d.evidence = { ...d.evidence, distance, margin: Number.isFinite(margin) ? margin : null };
-      }
-      if (d) decisions.push(d);
-    }
-    const stages = { ...timings, ...(faces.length ? { match: performance.now() - matchStarted } : {}) };
-    for (const [stage, ms] of Object.entries(stages)) this.metrics.stageSeconds.observe({ stage }, ms / 1000);
+    const { faces, unusable, decisions, timings } = await recognition.analyze(frame);
+    this.stats.faces += faces.length;
+    this.stats.unusable += unusable;
+    if (faces.length - unusable) this.metrics.faces.inc({ camera, usable: 'yes' }, faces.length - unusable);
+    if (unusable) this.metrics.faces.inc({ camera, usable: 'no' }, unusable);
+    for (const [stage, ms] of Object.entries(timings))
+      this.metrics.stageSeconds.observe({ stage }, ms / 1000);
     for (const d of decisions) this.decide(camera, d, frame.capturedAt, age);
     this.metrics.frames.inc({ camera });
     this.metrics.frameSeconds.observe((performance.now() - started) / 1000);
@@ -647,7 +570,7 @@ export class Daemon {
    * `capturedAt`: when the frame that completed the decision arrived, for the latency; `age`: how
    * old it was when its analysis started.
    */
-  private decide(camera: string, d: TrackDecision<Evidence>, capturedAt: number, age: number): void {
+  private decide(camera: string, d: Decision, capturedAt: number, age: number): void {
     const c = this.config;
     if (d.kind === 'unusable') {
       this.log('info', `camera ${camera}: face seen but not usable`, {

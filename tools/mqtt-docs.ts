@@ -63,6 +63,13 @@ at the bound the oldest event is dropped to make room (the newest decisions matt
 door). Drops are never silent: each is logged with its kind and counted per kind in the
 publisher's statistics (exported as metrics by the daemon).
 
+After an outage, an event whose turn to be sent comes more than \`mqtt.maxEventAgeSeconds\` (30 s)
+after it was stored is not sent: it is dropped, logged and counted per kind
+(\`facegate_outbox_expired\`), so neither a door nor a Home Assistant automation acts on a face
+seen minutes ago. Retained state (camera and gallery status) is always sent; 0 sends everything.
+While the broker is away, facegate tries again after \`mqtt.reconnectMs\` (2 s), doubling the wait
+(+-20%) up to 32x that or 10 s, whichever is less: a broker that is back is reached within 12 s.
+
 ## Signed events
 
 With \`mqtt.signingKeyFile\` set, match, unknown and spoof events carry

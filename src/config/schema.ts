@@ -12,6 +12,7 @@ import { DEFAULT_DETECTOR_OPTIONS, DETECTOR_LEVELS, MAX_INPUT_SIDE } from '../in
 import { DOOR_GALLERY_SIZE, DOOR_THRESHOLDS, ENCODER_THRESHOLDS } from '../inference/faces.js';
 import { DEFAULT_ENCODER, ENCODERS, type EncoderName } from '../inference/model-manifest.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions } from '../inference/session.js';
+import { MAX_RECONNECT_WAIT_MS } from '../events/publisher.js';
 import { DEFAULT_LIVENESS, LIVENESS_MODES, type LivenessPolicy } from '../recognition/liveness.js';
 import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
 
@@ -423,9 +424,16 @@ export const schema = {
     keyFile: { doc: 'Client key for mutual TLS.', format: 'readable-file', default: '' },
     protocolVersion: { doc: 'MQTT 5, or 4 (3.1.1) for old brokers.', format: [5, 4], default: 5 },
     reconnectMs: {
-      doc: 'Wait between connection attempts.',
+      doc: `First wait between connection attempts; while they fail it doubles (with +-20% jitter) up to 32x this or ${MAX_RECONNECT_WAIT_MS / 1000} s, whichever is less, and starts again from this once connected.`,
       format: positive('mqtt.reconnectMs'),
       default: 2000,
+    },
+    maxEventAgeSeconds: {
+      doc: 'Events (match, unknown, spoof, face_unusable, snapshots) still in the outbox when older than this are not sent but dropped, logged and counted (facegate_outbox_expired): after a broker outage a door or an automation must not act on a face seen minutes ago. Retained state (camera and gallery status) is always sent. 0: send everything, however old.',
+      format: (v: unknown) => {
+        if (typeof v !== 'number' || !(v >= 0)) throw new Error('must be a number of seconds, 0 or more');
+      },
+      default: 30,
     },
     outboxMaxEvents: {
       doc: 'Events kept while the broker is unreachable; at the bound the oldest is dropped, counted and logged.',

@@ -23,6 +23,7 @@ export function mqttOptions(config: Config, env: NodeJS.ProcessEnv = process.env
     ...(m.keyFile ? { keyFile: m.keyFile } : {}),
     protocolVersion: m.protocolVersion as 4 | 5,
     reconnectMs: m.reconnectMs,
+    maxEventAgeMs: m.maxEventAgeSeconds * 1000,
     connectTimeoutMs: 10_000,
     window: 100,
   };

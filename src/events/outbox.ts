@@ -9,7 +9,15 @@ import Database from 'better-sqlite3';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 
-export type OutboxRow = { id: number; topic: string; payload: Buffer; retain: boolean; kind: string };
+export type OutboxRow = {
+  id: number;
+  topic: string;
+  payload: Buffer;
+  retain: boolean;
+  kind: string;
+  /** When it was stored, ms since the epoch. */
+  createdAt: number;
+};
 
 export type OutboxOptions = {
   maxEvents: number;
@@ -75,9 +83,18 @@ export class Outbox {
   /** Up to `limit` events after `afterId`, oldest first. */
   after(afterId: number, limit: number): OutboxRow[] {
     const rows = this.db
-      .prepare('SELECT id, topic, payload, retain, kind FROM outbox WHERE id > ? ORDER BY id LIMIT ?')
-      .all(afterId, limit) as (Omit<OutboxRow, 'retain'> & { retain: number })[];
-    return rows.map((r) => ({ ...r, retain: r.retain === 1 }));
+      .prepare(
+        'SELECT id, topic, payload, retain, kind, created_at FROM outbox WHERE id > ? ORDER BY id LIMIT ?',
+      )
+      .all(afterId, limit) as (Omit<OutboxRow, 'retain' | 'createdAt'> & {
+      retain: number;
+      created_at: string;
+    })[];
+    return rows.map(({ created_at, ...r }) => ({
+      ...r,
+      retain: r.retain === 1,
+      createdAt: Date.parse(created_at),
+    }));
   }
 
   remove(id: number): void {

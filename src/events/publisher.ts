@@ -20,8 +20,17 @@ export type MqttOptions = {
   certFile?: string;
   keyFile?: string;
   protocolVersion: 4 | 5;
-  /** First wait between connection attempts; doubles (with jitter) up to 32x while they fail. */
+  /**
+   * First wait between connection attempts; doubles (with +-20% jitter) while they fail, up to
+   * 32x or MAX_RECONNECT_WAIT_MS, whichever is less.
+   */
   reconnectMs: number;
+  /**
+   * Events (not retained state) older than this when their turn to be sent comes are dropped and
+   * counted as expired: after an outage a door must not act on what happened minutes ago. 0:
+   * never.
+   */
+  maxEventAgeMs: number;
   connectTimeoutMs: number;
   /** Events handed to the client at once; the rest wait in the outbox. */
   window: number;
@@ -33,12 +42,31 @@ export type PublisherStats = {
   attempts: number;
   failedWrites: number;
   dropped: Record<string, number>;
+  /** Events not sent because they were older than maxEventAgeMs, per kind. */
+  expired: Record<string, number>;
   queued: number;
   connected: boolean;
   lastError: string | undefined;
 };
 
 type Log = (level: 'info' | 'warn' | 'error', message: string) => void;
+
+/**
+ * The longest wait between connection attempts: a broker back after an outage is reached within
+ * this, so the events of the last seconds before it still reach a door controller fresh (the
+ * example refuses events older than 30 s).
+ */
+export const MAX_RECONNECT_WAIT_MS = 10_000;
+
+/**
+ * The wait before the next connection attempt after one failed: double the last, up to 32x the
+ * first or MAX_RECONNECT_WAIT_MS, whichever is less, +-20% jitter so gateways that lost the same
+ * broker do not all come back at once. `random` in [0, 1).
+ */
+export function nextReconnectWait(last: number, first: number, random = Math.random()): number {
+  const next = Math.min(first * 32, MAX_RECONNECT_WAIT_MS, last * 2);
+  return Math.round(next * (0.8 + 0.4 * random));
+}
 
 export class MqttPublisher {
   readonly topics: Topics;
@@ -50,6 +78,7 @@ export class MqttPublisher {
   private lastError: string | undefined;
   private readonly subscriptions = new Map<string, (payload: Buffer) => void>();
   private attempts = 0;
+  private readonly expired = new Map<string, number>();
 
   constructor(
     private readonly options: MqttOptions,
@@ -98,8 +127,7 @@ export class MqttPublisher {
     // mqtt.js retries at a fixed period; back off instead, so a broker that refuses us (bad
     // password, TLS) or is down is not hammered, and reset once connected.
     client.on('close', () => {
-      const next = Math.min(o.reconnectMs * 32, client.options.reconnectPeriod! * 2);
-      client.options.reconnectPeriod = Math.round(next * (0.8 + 0.4 * Math.random()));
+      client.options.reconnectPeriod = nextReconnectWait(client.options.reconnectPeriod!, o.reconnectMs);
     });
     client.on('reconnect', () => this.attempts++);
     client.on('connect', () => {
@@ -178,8 +206,16 @@ export class MqttPublisher {
     if (!client?.connected) return;
     const free = this.options.window - this.inFlight;
     if (free <= 0) return;
+    const maxAge = this.options.maxEventAgeMs;
+    const expired = new Map<string, number>();
     for (const row of this.outbox.after(this.lastHanded, free)) {
       this.lastHanded = row.id;
+      if (maxAge > 0 && !row.retain && Date.now() - row.createdAt > maxAge) {
+        this.outbox.remove(row.id);
+        expired.set(row.kind, (expired.get(row.kind) ?? 0) + 1);
+        this.expired.set(row.kind, (this.expired.get(row.kind) ?? 0) + 1);
+        continue;
+      }
       this.inFlight++;
       client.publish(row.topic, row.payload, { qos: 1, retain: row.retain }, (err) => {
         this.inFlight--;
@@ -195,6 +231,12 @@ export class MqttPublisher {
         this.pump();
       });
     }
+    if (expired.size) {
+      const what = [...expired].map(([kind, n]) => `${n} ${kind}`).join(', ');
+      this.log('warn', `mqtt: not sent, older than ${maxAge / 1000} s: ${what}`);
+      // What came after them may be fresh: go on with it.
+      if (this.inFlight < this.options.window) setImmediate(() => this.pump());
+    }
   }
 
   get stats(): PublisherStats {
@@ -203,6 +245,7 @@ export class MqttPublisher {
       attempts: this.attempts,
       failedWrites: this.failedWrites,
       dropped: Object.fromEntries(this.outbox.dropped),
+      expired: Object.fromEntries(this.expired),
       queued: this.outbox.size,
       connected: this.client?.connected ?? false,
       lastError: this.lastError,

@@ -118,6 +118,12 @@ export class Metrics {
     labelNames: ['kind'],
     registers: [this.registry],
   });
+  readonly outboxExpired = new Gauge({
+    name: 'facegate_outbox_expired',
+    help: 'Events not sent because they were older than mqtt.maxEventAgeSeconds when their turn came',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
   readonly galleryPeople = new Gauge({
     name: 'facegate_gallery_people',
     help: 'People in the gallery',

@@ -64,7 +64,13 @@ export type AnalyzeOptions = {
   timings?: StageTimings;
 };
 
-export type StageTimings = { detect?: number; landmarks?: number; align?: number; encode?: number };
+export type StageTimings = {
+  detect?: number;
+  landmarks?: number;
+  align?: number;
+  encode?: number;
+  match?: number;
+};
 
 /** The chip the quality gates were calibrated on: dlib's template at 150 pixels. */
 const QUALITY_CHIP = 150;

@@ -16,6 +16,7 @@ const publisher = new MqttPublisher(
     password: PASSWORD,
     protocolVersion: 5,
     reconnectMs: 200,
+    maxEventAgeMs: 0,
     connectTimeoutMs: 2000,
     window: 50,
   },

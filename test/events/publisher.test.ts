@@ -8,7 +8,7 @@ import mqtt, { type MqttClient } from 'mqtt';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { EmbeddedBroker } from '../../src/events/embedded-broker.js';
 import { Outbox } from '../../src/events/outbox.js';
-import { MqttPublisher, type MqttOptions } from '../../src/events/publisher.js';
+import { MqttPublisher, nextReconnectWait, type MqttOptions } from '../../src/events/publisher.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 import { Mosquitto, PASSWORD, USER } from '../helpers/mosquitto.js';
 import { sleep, until } from '../helpers/wait.js';
@@ -37,6 +37,7 @@ function options(extra: Partial<MqttOptions> = {}): MqttOptions {
     password: PASSWORD,
     protocolVersion: 5,
     reconnectMs: 500,
+    maxEventAgeMs: 0,
     connectTimeoutMs: 2000,
     window: 100,
     ...extra,
@@ -129,6 +130,43 @@ describe('MqttPublisher with a real Mosquitto', () => {
     }
     expect(firstSeen).toEqual(Array.from({ length: 1000 }, (_, i) => i));
     await until('outbox empty', () => p.stats.queued === 0, 60_000);
+  });
+
+  it('waits between connection attempts as docs/configuration.md says: doubling, at most 32x or 10 s, +-20%', () => {
+    const waits = (first: number, random: number) => {
+      const out = [first];
+      for (let i = 0; i < 8; i++) out.push(nextReconnectWait(out.at(-1)!, first, random));
+      return out;
+    };
+    expect(waits(100, 0.5)).toEqual([100, 200, 400, 800, 1600, 3200, 3200, 3200, 3200]);
+    // With the default 2 s: 4, 8, then 10 s however long the outage (it reached 32 s before).
+    expect(waits(2000, 0.5)).toEqual([2000, 4000, 8000, 10_000, 10_000, 10_000, 10_000, 10_000, 10_000]);
+    expect(nextReconnectWait(10_000, 2000, 0)).toBe(8000);
+    expect(nextReconnectWait(10_000, 2000, 0.999999)).toBe(12_000);
+  });
+
+  it('after an outage, drops and counts the events older than maxEventAgeMs, and sends retained state and fresh events', async () => {
+    const { messages } = await subscriber('facegate/test/#');
+    const { p, logs } = publisher({ reconnectMs: 200, maxEventAgeMs: 3000 });
+    await until('connected', () => p.stats.connected, 60_000);
+    await broker.halt('SIGTERM');
+    await until('disconnected', () => !p.stats.connected, 20_000);
+    p.publish('match', 'facegate/test/cameras/door/match', { n: 'old' });
+    p.publish('unknown', 'facegate/test/cameras/door/unknown', { n: 'old' });
+    p.publish('camera-status', 'facegate/test/cameras/door/status', { n: 'state' }, true);
+    await sleep(4000); // the broker is away longer than maxEventAgeMs
+    p.publish('match', 'facegate/test/cameras/door/match', { n: 'fresh' });
+    await broker.resume();
+    await until('the fresh match delivered', () => messages.some((m) => m.payload.includes('fresh')), 60_000);
+    await until('outbox empty', () => p.stats.queued === 0, 60_000);
+    await sleep(500);
+    const sent = messages.filter((m) => !m.topic.endsWith('/status') || m.topic.includes('cameras'));
+    expect(sent.map((m) => m.payload)).toEqual([
+      JSON.stringify({ n: 'state' }),
+      JSON.stringify({ n: 'fresh' }),
+    ]);
+    expect(p.stats.expired).toEqual({ match: 1, unknown: 1 });
+    expect(logs.join('\n')).toMatch(/not sent, older than 3 s: 1 match, 1 unknown/);
   });
 
   it('delivers the 100 events left in the outbox by a daemon killed with SIGKILL', async () => {

@@ -119,6 +119,7 @@ export function testPublisher(broker: Mosquitto): {
       password: PASSWORD,
       protocolVersion: 5,
       reconnectMs: 200,
+      maxEventAgeMs: 0,
       connectTimeoutMs: 2000,
       window: 10,
     },
