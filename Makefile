@@ -96,6 +96,7 @@ install: build
 	# onnxruntime-node ships binaries for every OS (about 200 MB that never load here).
 	find $(DESTDIR)$(PREFIX)/node_modules/onnxruntime-node/bin -mindepth 2 -maxdepth 2 -type d ! -name linux -exec rm -rf {} +
 	install -m 644 systemd/facegate.service $(DESTDIR)/etc/systemd/system/facegate.service
+	install -m 644 'systemd/facegate-door@.service' '$(DESTDIR)/etc/systemd/system/facegate-door@.service'
 	install -m 644 systemd/facegate.sysusers.conf $(DESTDIR)/usr/lib/sysusers.d/facegate.conf
 	install -d -m 755 $(DESTDIR)/etc/facegate
 	test -e $(DESTDIR)/etc/facegate/config.json || echo '{}' > $(DESTDIR)/etc/facegate/config.json

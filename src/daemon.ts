@@ -31,6 +31,7 @@ import { HeadModel } from './inference/head.js';
 import { InferenceQueue } from './inference/queue.js';
 import { HealthServer, Metrics, type HealthProbe, type Progress } from './http/server.js';
 import type { SystemdNotifier } from './service/notify.js';
+import { DoorPolicy } from './doors/policy.js';
 import { CameraRecognition, type Decision } from './recognition/stage.js';
 import { sameFaceSpread, trackerOptionsFrom } from './recognition/tracker.js';
 import type { LivenessPolicy, LivenessVerdict } from './recognition/liveness.js';
@@ -140,6 +141,8 @@ export class Daemon {
   private readonly loops: Promise<void>[] = [];
   /** Camera name -> when its last frame was analysed. */
   private readonly analysedAt = new Map<string, number>();
+  /** Who may enter where: doors, their refusals and lockouts (fixed at start). */
+  private readonly doors: DoorPolicy;
   /** Camera name -> its liveness settings (fixed at start, as its tracker is). */
   private readonly liveness = new Map<string, LivenessPolicy>();
   private running = false;
@@ -171,7 +174,9 @@ export class Daemon {
     private config: Config,
     private readonly log: Log = jsonLog,
     private readonly options: DaemonOptions = {},
-  ) {}
+  ) {
+    this.doors = new DoorPolicy(config.doors);
+  }
 
   async start(): Promise<void> {
     const c = this.config;
@@ -610,12 +615,13 @@ export class Daemon {
     pushRecent(this.stats.latencies, latency, 100);
     this.metrics.decisions.inc({ camera, kind: d.kind });
     this.metrics.eventLatency.observe(latency / 1000);
+    const person = d.kind === 'unknown' ? undefined : this.store!.getPerson(d.personId);
+    const named = d.kind === 'unknown' ? null : { id: d.personId, name: person?.name ?? d.personId };
     if (d.kind === 'spoof') {
       this.stats.spoofs++;
-      const person = this.store!.getPerson(d.personId);
       const event = {
         ...base,
-        person: { id: d.personId, name: person?.name ?? d.personId },
+        person: named!,
         distance: ev.distance,
         threshold: this.threshold,
         liveness: this.livenessReport(camera, d.liveness),
@@ -627,10 +633,9 @@ export class Daemon {
       this.events?.spoof(event);
     } else if (d.kind === 'match') {
       this.stats.matches++;
-      const person = this.store!.getPerson(d.personId);
       const event = {
         ...base,
-        person: { id: d.personId, name: person?.name ?? d.personId },
+        person: named!,
         distance: ev.distance,
         similarity: Math.max(0, Math.min(1, 1 - ev.distance / this.threshold)),
         threshold: this.threshold,
@@ -656,6 +661,38 @@ export class Daemon {
         latency_ms: latency,
       });
       this.events?.unknown(event);
+    }
+    // What each door the camera serves does about it.
+    const access = this.doors.decide({
+      camera,
+      kind: d.kind,
+      ...(named ? { person: { ...named, metadata: person?.metadata ?? {} } } : {}),
+      live: d.kind === 'unknown' ? null : this.livenessReport(camera, d.liveness).live,
+      margin: ev.margin,
+      capturedAt,
+    });
+    for (const a of access) {
+      this.metrics.access.inc({ door: a.door, result: a.result, reason: a.reason ?? '' });
+      this.log(
+        a.result === 'granted' ? 'info' : 'warn',
+        `door ${a.door}: ${a.result}${a.reason ? ` (${a.reason})` : ''}`,
+        {
+          person: named?.id,
+          decision: base.event_id,
+        },
+      );
+      this.events?.access({
+        event_id: eventId(),
+        time: new Date().toISOString(),
+        device: this.deviceId,
+        door: a.door,
+        camera: base.camera,
+        result: a.result,
+        reason: a.reason,
+        person: named,
+        decision: { kind: d.kind, event_id: base.event_id },
+        captured_at: base.captured_at,
+      });
     }
   }
 

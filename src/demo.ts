@@ -93,8 +93,11 @@ export function writeSceneClip(
   ]);
 }
 
-/** The face in `photo` drawn as a head turning a little, 8 s at 10 fps, as PNG files in `dir`. */
-async function headFrames(engine: FaceEngine, photo: Buffer, dir: string): Promise<Scene> {
+/**
+ * The face in `photo` drawn as a head turning a little (eval/presentation-clips.ts), 8 s at
+ * 10 fps, as PNG files in `dir`: a scene of a clip.
+ */
+export async function headFrames(engine: FaceEngine, photo: Buffer, dir: string, seed = 6): Promise<Scene> {
   const image = await decodeImage(photo);
   const [face] = await engine.analyze(image, { select: 'largest', mirror: false });
   if (!face)
@@ -106,7 +109,7 @@ async function headFrames(engine: FaceEngine, photo: Buffer, dir: string): Promi
   const { frames } = await presentationClip(image, face.landmarks, 'genuine', {
     frames: 80,
     fps,
-    seed: 6,
+    seed,
     width: 640,
     height: 480,
     eyeDistance: 64,

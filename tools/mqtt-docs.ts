@@ -48,6 +48,7 @@ once, in order; deduplicate by \`event_id\`.
 | \`<prefix>/cameras/<camera>/match\` | no | match event: a known person confirmed |
 | \`<prefix>/cameras/<camera>/unknown\` | no | unknown event: a face that matched nobody |
 | \`<prefix>/cameras/<camera>/spoof\` | no | spoof event: a face that matched a person but never moved as a head does (\`liveness.mode\` 'require') |
+| \`<prefix>/doors/<door>/access\` | no | access event: what a door does about a camera decision, granted or denied with the reason (\`doors\`, docs/doors.md) |
 | \`<prefix>/cameras/<camera>/face_unusable\` | no | a face that never passed the quality gates, and why (\`recognition.reportUnusable\`) |
 | \`<prefix>/cameras/<camera>/snapshot/<event_id>\` | no | JPEG bytes of the face or frame of that event |
 | \`<prefix>/gallery/status\` | yes | gallery status (below), after every sync |
@@ -72,7 +73,7 @@ While the broker is away, facegate tries again after \`mqtt.reconnectMs\` (2 s),
 
 ## Signed events
 
-With \`mqtt.signingKeyFile\` set, match, unknown and spoof events carry
+With \`mqtt.signingKeyFile\` set, match, unknown, spoof and access events carry
 \`"signature": {"alg": "HMAC-SHA256", "value": "<hex>"}\`: an HMAC with the shared key over the
 canonical JSON of the payload without the signature field (keys sorted at every level, no
 whitespace). \`time\` and \`event_id\` are inside the signed part: a controller refuses an event
@@ -120,6 +121,18 @@ Example:
 ${json({ ...example, frames: 20, person: { id: 'ann', name: 'Ann Example' }, distance: 0.35, threshold: 0.91, liveness: liveness(false) })}
 
 ${schema('SpoofEventSchema')}
+
+### Access event
+
+One per door (\`doors\`, docs/doors.md) that the camera of a match, unknown or spoof event serves:
+\`granted\`, or \`denied\` with the reason. Signed. A door controller opens on \`granted\` for its own
+door, fresh, seen once, and on nothing else.
+
+Example:
+
+${json({ event_id: '01JDQ7Y8Z9QW1E2R3T4Y5U6I7O', time: '2026-11-28T23:14:05.140Z', device: 'gateway-1', door: 'front', camera: 'front_door', result: 'granted', reason: null, person: { id: 'ann', name: 'Ann Example' }, decision: { kind: 'match', event_id: '01JDQ7Y8Z4M3X9K2B6N5C8V1T0' }, captured_at: '2026-11-28T23:14:04.890Z' })}
+
+${schema('AccessEventSchema')}
 
 ### Face unusable
 

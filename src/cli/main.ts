@@ -8,6 +8,7 @@ import { loadConfig, modelOptions, type Config, type ConfigOverride } from '../c
 import { processIo, type CommandContext, type Io } from './args.js';
 import { calibrateCommand } from './calibrate.js';
 import { configCommand } from './config.js';
+import { doorCommand } from './door.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { enrollCommand, galleryCommand } from './gallery.js';
@@ -34,6 +35,10 @@ const COMMANDS: Record<string, { run: Command; summary: string; optionsInConfig?
   calibrate: { run: calibrateCommand, summary: 'choose the threshold for a false-accept rate' },
   train: { run: trainCommand, summary: 'learn a comparison head (triplet or binary) on labelled photos' },
   config: { run: configCommand, summary: 'check or print the configuration, or its schema' },
+  door: {
+    run: doorCommand,
+    summary: "open one door for facegate's signed access events (a relay command or MQTT)",
+  },
 };
 
 const USAGE = `Usage: facegate COMMAND [OPTIONS]

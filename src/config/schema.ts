@@ -12,6 +12,7 @@ import { DEFAULT_DETECTOR_OPTIONS, DETECTOR_LEVELS, MAX_INPUT_SIDE } from '../in
 import { DOOR_GALLERY_SIZE, DOOR_THRESHOLDS, ENCODER_THRESHOLDS } from '../inference/faces.js';
 import { DEFAULT_ENCODER, ENCODERS, type EncoderName } from '../inference/model-manifest.js';
 import { EXECUTION_PROVIDERS, type ExecutionProvider, type SessionOptions } from '../inference/session.js';
+import { DOOR_LIST_DOC, doorListProblems, type DoorConfig } from '../doors/policy.js';
 import { MAX_RECONNECT_WAIT_MS } from '../events/publisher.js';
 import { DEFAULT_LIVENESS, LIVENESS_MODES, type LivenessPolicy } from '../recognition/liveness.js';
 import { DEFAULT_QUALITY_GATES } from '../vision/quality.js';
@@ -75,6 +76,16 @@ convict.addFormat({
   coerce: (v: string) => JSON.parse(v) as unknown,
   validate: (v: unknown) => {
     const problems = cameraListProblems(v);
+    if (problems.length) throw new Error(problems.join('\n'));
+  },
+});
+
+// Doors: each entry checked against src/doors/policy.ts, one line per problem.
+convict.addFormat({
+  name: 'door-list',
+  coerce: (v: string) => JSON.parse(v) as unknown,
+  validate: (v: unknown) => {
+    const problems = doorListProblems(v);
     if (problems.length) throw new Error(problems.join('\n'));
   },
 });
@@ -219,6 +230,12 @@ export const schema = {
     format: 'camera-list',
     default: [] as CameraEntry[],
     env: 'FACEGATE_CAMERAS',
+  },
+  doors: {
+    doc: DOOR_LIST_DOC,
+    format: 'door-list',
+    default: [] as DoorConfig[],
+    env: 'FACEGATE_DOORS',
   },
   recognition: {
     window: { doc: 'Frames of a track that vote.', format: positive('recognition.window'), default: 5 },
@@ -692,6 +709,13 @@ export function loadConfig(
           `${camera ? `cameras: "${camera.name}": liveness` : 'liveness'}: minFrames (${l.minFrames}) must not exceed maxFrames (${l.maxFrames})`,
         );
     }
+    const cameraNames = new Set(result.cameras.map((c) => c.name));
+    for (const door of result.doors)
+      for (const camera of door.cameras)
+        if (!cameraNames.has(camera))
+          throw new Error(
+            `doors: "${door.name}": camera "${camera}" is not in cameras (${[...cameraNames].join(', ') || 'none configured'})`,
+          );
     if (result.models.int8 && result.models.encoder !== 'dlib')
       throw new Error(
         `models.int8: only the dlib encoder has an int8 graph; models.encoder is ${result.models.encoder} (docs/models.md)`,
@@ -702,7 +726,7 @@ export function loadConfig(
     // convict ends a message with ": value was <the value>": for the camera list each line
     // already names its entry, and any URL in it may carry a password.
     const message = explain(
-      redactText((err as Error).message.replace(/^(cameras: [\s\S]*?): value was \[.*$/m, '$1')),
+      redactText((err as Error).message.replace(/^((?:cameras|doors): [\s\S]*?): value was \[.*$/m, '$1')),
       env,
     );
     throw new FacegateError(

@@ -4,6 +4,7 @@
 import type { MqttPublisher } from './publisher.js';
 import { signPayload } from './signing.js';
 import type {
+  AccessEvent,
   CameraStatus,
   FaceUnusableEvent,
   GalleryStatus,
@@ -35,6 +36,10 @@ export class FacegateEvents {
 
   spoof(event: Unsigned<SpoofEvent>): void {
     this.publisher.publish('spoof', this.publisher.topics.spoof(event.camera), this.sign(event));
+  }
+
+  access(event: Unsigned<AccessEvent>): void {
+    this.publisher.publish('access', this.publisher.topics.access(event.door), this.sign(event));
   }
 
   faceUnusable(event: FaceUnusableEvent): void {

@@ -29,6 +29,9 @@ export function signPayload<T extends Record<string, unknown>>(
 
 export type VerifyResult = { ok: true } | { ok: false; reason: string };
 
+/** The event ids a subscriber has seen: a Set, or a store that outlives a restart. */
+export type SeenIds = { has(id: string): boolean; add(id: string): unknown };
+
 /**
  * Checks a signed event: that it is a JSON object at all (anyone allowed to publish on the broker
  * can send `null`, an array or a number, and a door controller must refuse it, not crash), the MAC, that `time` is within `maxAgeMs` of now (and not in the
@@ -38,7 +41,7 @@ export type VerifyResult = { ok: true } | { ok: false; reason: string };
 export function verifyEvent(
   key: Buffer,
   payload: unknown,
-  opts: { maxAgeMs: number; seen: Set<string>; now?: number },
+  opts: { maxAgeMs: number; seen: SeenIds; now?: number },
 ): VerifyResult {
   if (!payload || typeof payload !== 'object' || Array.isArray(payload))
     return { ok: false, reason: 'not an event object' };

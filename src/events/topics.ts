@@ -2,6 +2,7 @@
 // TypeBox schemas: the JSON Schema published in docs/mqtt.md and the TypeScript types come from
 // the same definition. Topics live under a prefix, by default facegate/<device_id>.
 import { Type, type Static } from '@sinclair/typebox';
+import { ACCESS_REASONS } from '../doors/policy.js';
 import { LIVENESS_MODES, LIVENESS_REASONS, LivenessCuesSchema } from '../recognition/liveness.js';
 
 const Box = Type.Tuple([Type.Number(), Type.Number(), Type.Number(), Type.Number()], {
@@ -129,6 +130,38 @@ export const UnknownEventSchema = Type.Object(
   { $id: 'facegate/unknown', description: 'A face seen that matched nobody' },
 );
 
+export const AccessEventSchema = Type.Object(
+  {
+    event_id: Evidence.event_id,
+    time: Evidence.time,
+    device: Evidence.device,
+    door: Type.String({ description: 'doors[].name' }),
+    camera: Evidence.camera,
+    result: Type.Union([Type.Literal('granted'), Type.Literal('denied')]),
+    reason: Type.Union([...ACCESS_REASONS.map((r) => Type.Literal(r)), Type.Null()], {
+      description:
+        "Why it was denied (null when granted): not_allowed (the person may not use this door), outside_schedule, unknown (nobody enrolled, or not clear of the runner-up by the door's minMargin), not_live (a spoof, or liveness not shown), locked_out (too many refusals lately), stale (the decision's frame too old)",
+    }),
+    person: Type.Union([Person, Type.Null()], {
+      description: 'Whom the face was (or, for a spoof, looked like); null for an unknown face',
+    }),
+    decision: Type.Object(
+      {
+        kind: Type.Union([Type.Literal('match'), Type.Literal('unknown'), Type.Literal('spoof')]),
+        event_id: Type.String(),
+      },
+      { description: 'The camera event this access decision is about' },
+    ),
+    captured_at: Evidence.captured_at,
+    signature: Type.Optional(Signature),
+  },
+  {
+    $id: 'facegate/access',
+    description:
+      'What a door does about a camera decision (docs/doors.md): one per door the camera serves. A door controller opens on granted and nothing else.',
+  },
+);
+
 export const FaceUnusableEventSchema = Type.Object(
   {
     event_id: Evidence.event_id,
@@ -168,6 +201,7 @@ export const GalleryStatusSchema = Type.Object(
 export type MatchEvent = Static<typeof MatchEventSchema>;
 export type UnknownEvent = Static<typeof UnknownEventSchema>;
 export type SpoofEvent = Static<typeof SpoofEventSchema>;
+export type AccessEvent = Static<typeof AccessEventSchema>;
 export type LivenessReport = Static<typeof Liveness>;
 export type FaceUnusableEvent = Static<typeof FaceUnusableEventSchema>;
 export type CameraStatus = Static<typeof CameraStatusSchema>;
@@ -188,6 +222,7 @@ export function topics(prefix: string) {
     match: (camera: string) => `${cam(camera)}/match`,
     unknown: (camera: string) => `${cam(camera)}/unknown`,
     spoof: (camera: string) => `${cam(camera)}/spoof`,
+    access: (door: string) => `${prefix}/doors/${topicSegment(door)}/access`,
     faceUnusable: (camera: string) => `${cam(camera)}/face_unusable`,
     /** JPEG bytes of the face or frame of one event. */
     snapshot: (camera: string, eventId: string) => `${cam(camera)}/snapshot/${eventId}`,
@@ -206,6 +241,7 @@ export const PAYLOAD_SCHEMAS = {
   MatchEventSchema,
   UnknownEventSchema,
   SpoofEventSchema,
+  AccessEventSchema,
   FaceUnusableEventSchema,
   CameraStatusSchema,
   GalleryStatusSchema,

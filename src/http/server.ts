@@ -118,6 +118,12 @@ export class Metrics {
     labelNames: ['kind'],
     registers: [this.registry],
   });
+  readonly access = new Counter({
+    name: 'facegate_access_total',
+    help: 'Access decisions per door: granted, or denied with the reason',
+    labelNames: ['door', 'result', 'reason'],
+    registers: [this.registry],
+  });
   readonly outboxExpired = new Gauge({
     name: 'facegate_outbox_expired',
     help: 'Events not sent because they were older than mqtt.maxEventAgeSeconds when their turn came',

@@ -58,6 +58,43 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses doors that name a camera not configured or a bad setting, naming each', () => {
+    const doors = (list: unknown) => () =>
+      loadConfig(undefined, {}, [
+        { key: 'cameras', value: [{ name: 'porch', url: 'rtsp://127.0.0.1:1/a' }] },
+        { key: 'doors', value: list },
+      ]);
+    expect(
+      doors([{ name: 'front', cameras: ['porch'], allow: { groups: ['residents'] } }])().doors,
+    ).toHaveLength(1);
+    expect(doors([{ name: 'front', cameras: ['garage'], allow: {} }])).toThrow(
+      /doors: "front": camera "garage" is not in cameras \(porch\)/,
+    );
+    let message = '';
+    try {
+      doors([
+        {
+          name: 'front',
+          cameras: ['porch'],
+          allow: { people: 'ann' },
+          schedule: [{ days: ['moon'], from: '25:00', to: '07:00' }],
+          colour: 'red',
+        },
+        { name: 'front', cameras: ['porch'], allow: {} },
+      ])();
+    } catch (err) {
+      message = (err as Error).message;
+    }
+    expect(message).toMatch(/doors\[0\] \(front\): allow\.people must be person ids, not "ann"/);
+    expect(message).toMatch(
+      /doors\[0\] \(front\): schedule\.0\.days\.0 must be sun, mon, tue, wed, thu, fri, sat, not "moon"/,
+    );
+    expect(message).toMatch(/doors\[0\] \(front\): schedule\.0\.from must be HH:MM, local time, not "25:00"/);
+    expect(message).toMatch(/doors\[0\] \(front\): colour unexpected property/);
+    expect(message).toMatch(/doors\[1\] \(front\): the name "front" is used twice/);
+    expect(message).not.toMatch(/value was/);
+  });
+
   it('takes a file, then FACEGATE_* variables', () => {
     const file = join(dir, 'ok.json');
     writeFileSync(file, JSON.stringify({ match: { threshold: 0.5 }, stateDir: '/var/lib/facegate' }));

@@ -1,7 +1,7 @@
 // The systemd unit: valid, and hardened to an exposure score of 3.0 or lower; `make install`
 // lays out what it runs.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +20,27 @@ describe('systemd/facegate.service', () => {
   });
 });
 
+describe('systemd/facegate-door@.service', () => {
+  it('passes systemd-analyze verify and scores 3.0 or lower, as an instance for one door', () => {
+    if (!existsSync(analyze)) throw new Error(`${analyze} is missing: make deps installs systemd`);
+    const dir = mkdtempSync(join(tmpdir(), 'fg-door-unit-'));
+    try {
+      // verify and security take an instance, not the template.
+      const instance = join(dir, 'facegate-door@front.service');
+      copyFileSync(join(PROJECT_ROOT, 'systemd/facegate-door@.service'), instance);
+      execFileSync(analyze, ['verify', instance], { stdio: 'pipe' });
+      const out = execFileSync(analyze, ['security', '--offline=true', instance], { encoding: 'utf8' });
+      const score = Number(
+        /Overall exposure level for facegate-door@front\.service: ([\d.]+)/.exec(out)?.[1],
+      );
+      expect(score).toBeLessThanOrEqual(3.0);
+      expect(readFileSync(instance, 'utf8')).toMatch(/bin\.js door \/etc\/facegate\/door-%i\.json/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
 describe('make install', () => {
   it('stages a runnable production tree, the unit, the user and the config (DESTDIR)', () => {
     const dest = mkdtempSync(join(tmpdir(), 'fg-install-'));
@@ -30,7 +51,11 @@ describe('make install', () => {
         stdio: 'pipe',
       });
       const root = join(dest, 'opt/facegate');
-      for (const f of ['etc/systemd/system/facegate.service', 'usr/lib/sysusers.d/facegate.conf'])
+      for (const f of [
+        'etc/systemd/system/facegate.service',
+        'etc/systemd/system/facegate-door@.service',
+        'usr/lib/sysusers.d/facegate.conf',
+      ])
         expect(existsSync(join(dest, f))).toBe(true);
       expect(readFileSync(join(dest, 'etc/facegate/config.json'), 'utf8').trim()).toBe('{}');
       expect(statSync(join(dest, 'etc/facegate/mqtt-password')).mode & 0o777).toBe(0o600);

@@ -4,21 +4,19 @@
 // spoof event and no match, and the example door controller does not unlock; the head gives a
 // live match, and it unlocks. With liveness 'report', the photo's match says it is not live, and
 // the controller refuses it. A real RTSP server, a real Mosquitto, the real daemon.
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/schema.js';
 import { Daemon } from '../../src/daemon.js';
-import { writeSceneClip } from '../../src/demo.js';
-import { presentationClip } from '../../src/eval/presentation-clips.js';
+import { headFrames, writeSceneClip } from '../../src/demo.js';
 import { verifyEvent } from '../../src/events/signing.js';
 import { enrollPerson } from '../../src/gallery/enroll.js';
 import { GalleryStore } from '../../src/gallery/store.js';
 import { FaceEngine } from '../../src/inference/faces.js';
 import { DEFAULT_ENCODER } from '../../src/inference/model-manifest.js';
-import { decodeImage } from '../../src/vision/image.js';
 import { doorController, enrollPolicy, writeDoorConfig } from '../helpers/daemon.js';
 import { sharedFacesAvailable } from '../helpers/fixtures.js';
 import { doorPeople } from '../helpers/faces.js';
@@ -40,26 +38,12 @@ beforeAll(async () => {
   writeFileSync(join(dir, 'photo.png'), await sharp(shown).png().toBuffer());
   // The same photo as a head turning a few degrees, 8 s at 10 fps.
   const engine = await FaceEngine.open();
-  const image = await decodeImage(shown);
-  const [face] = await engine.analyze(image, { select: 'largest', mirror: false });
+  const head = await headFrames(engine, shown, join(dir, 'head'), 21);
   await engine.release();
-  const head = await presentationClip(image, face!.landmarks, 'genuine', {
-    frames: 80,
-    fps: 10,
-    seed: 21,
-    width: 640,
-    height: 480,
-    eyeDistance: 64,
-  });
-  mkdirSync(join(dir, 'head'));
-  for (const [i, f] of head.frames.entries())
-    await sharp(f.data, { raw: { width: f.width, height: f.height, channels: 3 } })
-      .png()
-      .toFile(join(dir, 'head', `${String(i).padStart(3, '0')}.png`));
   writeSceneClip(join(dir, 'clip.mp4'), [
     { photo: join(dir, 'photo.png'), seconds: 10 },
     { photo: null, seconds: 3 },
-    { frames: join(dir, 'head', '%03d.png'), fps: 10, seconds: 8 },
+    head,
     { photo: null, seconds: 3 },
   ]);
   broker = await Mosquitto.start();

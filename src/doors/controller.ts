@@ -1,0 +1,232 @@
+// `facegate door`: the door controller, installable beside facegate (or on the lock's own box).
+// It subscribes to one door's access events and opens the door for a granted one only when the
+// event is an object, small, signed with the shared key, fresh, not seen before (the ids it acted
+// on are kept in SQLite, so a replay after a restart is refused too) and about its own door.
+// Opening is an output: a command (a GPIO tool, a relay board's CLI) or an MQTT message, then,
+// after `openSeconds`, its closing counterpart. Every message gets one JSON log line saying what
+// was done and why.
+import { execFile } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { Type, type Static } from '@sinclair/typebox';
+import { Value } from '@sinclair/typebox/value';
+import Database from 'better-sqlite3';
+import mqtt, { type MqttClient } from 'mqtt';
+import { readConfiguredFile } from '../config/files.js';
+import { FacegateError, readFileOrThrow } from '../errors.js';
+import { verifyEvent, type SeenIds } from '../events/signing.js';
+import { topics } from '../events/topics.js';
+
+const NAME = '^[A-Za-z0-9_-]{1,64}$';
+const Command = Type.Array(Type.String({ minLength: 1 }), {
+  minItems: 1,
+  description: 'a program and its arguments, run without a shell',
+});
+
+export const DoorControllerSchema = Type.Object(
+  {
+    door: Type.String({ pattern: NAME, description: "the door's name in facegate's doors" }),
+    mqtt: Type.Object(
+      {
+        url: Type.String({ pattern: '^mqtts?://', description: 'the broker, mqtt:// or mqtts://' }),
+        prefix: Type.String({ minLength: 1, description: "facegate's topic prefix, facegate/<device_id>" }),
+        username: Type.Optional(Type.String()),
+        passwordFile: Type.Optional(Type.String({ minLength: 1 })),
+        caFile: Type.Optional(Type.String({ minLength: 1 })),
+      },
+      { additionalProperties: false },
+    ),
+    signingKeyFile: Type.String({ minLength: 1, description: "facegate's mqtt.signingKeyFile key" }),
+    stateDir: Type.String({ minLength: 1, description: 'where the ids of events acted on are kept' }),
+    maxAgeSeconds: Type.Optional(
+      Type.Number({
+        exclusiveMinimum: 0,
+        maximum: 300,
+        description: 'the oldest event acted on; default 30',
+      }),
+    ),
+    output: Type.Union(
+      [
+        Type.Object(
+          {
+            command: Command,
+            closeCommand: Type.Optional(Command),
+            openSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+          },
+          { additionalProperties: false },
+        ),
+        Type.Object(
+          {
+            topic: Type.String({ minLength: 1 }),
+            openPayload: Type.Optional(Type.String()),
+            closePayload: Type.Optional(Type.String()),
+            openSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+          },
+          { additionalProperties: false },
+        ),
+      ],
+      {
+        description:
+          'what opens the door: {command, closeCommand, openSeconds} or {topic, openPayload, closePayload, openSeconds}',
+      },
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type DoorControllerConfig = Static<typeof DoorControllerSchema>;
+
+/** The largest payload looked at: an access event is under 1 KB. */
+const MAX_PAYLOAD = 16 * 1024;
+const DEFAULT_OPEN_SECONDS = 5;
+
+/** Reads and checks a controller's JSON file: every problem on its own line, exit 78. */
+export function loadDoorControllerConfig(file: string): DoorControllerConfig {
+  let value: unknown;
+  try {
+    value = JSON.parse(
+      readFileOrThrow(file, 'CONFIG_INVALID', (c) => `${file}: cannot read it: ${c}`).toString(),
+    );
+  } catch (err) {
+    if (err instanceof FacegateError) throw err;
+    throw new FacegateError('CONFIG_INVALID', `${file}: not valid JSON: ${(err as Error).message}`);
+  }
+  const problems = [...Value.Errors(DoorControllerSchema, value)].map((e) => {
+    const key = e.path.slice(1).replaceAll('/', '.') || 'the file';
+    const rule = (e.schema as { description?: string }).description;
+    return `${key}: ${rule ? `must be ${rule}` : e.message.toLowerCase()}${e.value === undefined ? '' : `, not ${JSON.stringify(e.value)}`}`;
+  });
+  if (problems.length)
+    throw new FacegateError(
+      'CONFIG_INVALID',
+      `${file}: invalid door controller configuration:\n  ${problems.join('\n  ')}`,
+    );
+  return value as DoorControllerConfig;
+}
+
+/** Event ids acted on, in SQLite: refused as replays after a restart too; older ones forgotten. */
+class SeenStore implements SeenIds {
+  private readonly db: Database.Database;
+
+  constructor(
+    file: string,
+    private readonly keepMs: number,
+  ) {
+    this.db = new Database(file);
+    this.db.pragma('journal_mode = WAL');
+    this.db.pragma('synchronous = FULL'); // written before the door opens: a crash cannot replay it
+    this.db.exec('CREATE TABLE IF NOT EXISTS seen (id TEXT PRIMARY KEY, at INTEGER NOT NULL)');
+  }
+
+  has(id: string): boolean {
+    return this.db.prepare('SELECT 1 FROM seen WHERE id = ?').get(id) !== undefined;
+  }
+
+  add(id: string): void {
+    const now = Date.now();
+    this.db.prepare('INSERT OR IGNORE INTO seen (id, at) VALUES (?, ?)').run(id, now);
+    this.db.prepare('DELETE FROM seen WHERE at < ?').run(now - this.keepMs);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}
+
+export type DoorLog = (fields: Record<string, unknown>) => void;
+
+export class DoorController {
+  private client: MqttClient | undefined;
+  private readonly seen: SeenStore;
+  private readonly key: Buffer;
+  private closeTimer: NodeJS.Timeout | undefined;
+  /** Opens so far (for tests and the log). */
+  opened = 0;
+
+  constructor(
+    private readonly c: DoorControllerConfig,
+    private readonly log: DoorLog,
+  ) {
+    this.key = readConfiguredFile(c.signingKeyFile, 'signingKeyFile');
+    mkdirSync(c.stateDir, { recursive: true });
+    // Kept twice the freshness window: an older replay is refused as stale anyway.
+    this.seen = new SeenStore(join(c.stateDir, `door-${c.door}-seen.sqlite`), 2 * this.maxAgeMs);
+  }
+
+  private get maxAgeMs(): number {
+    return (this.c.maxAgeSeconds ?? 30) * 1000;
+  }
+
+  /** Connects and subscribes; resolves once subscribed. */
+  async start(): Promise<void> {
+    const m = this.c.mqtt;
+    const topic = topics(m.prefix).access(this.c.door);
+    this.client = await mqtt.connectAsync(m.url, {
+      ...(m.username ? { username: m.username } : {}),
+      ...(m.passwordFile
+        ? { password: readConfiguredFile(m.passwordFile, 'mqtt.passwordFile').toString().trim() }
+        : {}),
+      ...(m.caFile ? { ca: readConfiguredFile(m.caFile, 'mqtt.caFile') } : {}),
+      reconnectPeriod: 2000,
+    });
+    this.client.on('message', (_topic, payload) => this.handle(payload));
+    await this.client.subscribeAsync(topic, { qos: 1 });
+    this.log({ message: 'ready', door: this.c.door, topic });
+  }
+
+  /** One message: refused with the reason, or the door opened. Never throws. */
+  handle(payload: Buffer): void {
+    const refuse = (reason: string, more: Record<string, unknown> = {}) =>
+      this.log({ message: 'refused', door: this.c.door, reason, ...more });
+    if (payload.length > MAX_PAYLOAD) return refuse(`payload of ${payload.length} bytes`);
+    let event: unknown;
+    try {
+      event = JSON.parse(payload.toString());
+    } catch {
+      return refuse('not JSON');
+    }
+    // The door before the replay check: another door's event does not use up its id here.
+    const door = (event as { door?: unknown } | null)?.door;
+    if (event && typeof event === 'object' && !Array.isArray(event) && door !== this.c.door)
+      return refuse('another door', { event_door: String(door) });
+    const verdict = verifyEvent(this.key, event, { maxAgeMs: this.maxAgeMs, seen: this.seen });
+    if (!verdict.ok) return refuse(verdict.reason);
+    const access = event as {
+      event_id: string;
+      result?: unknown;
+      reason?: unknown;
+      person?: { id?: unknown } | null;
+    };
+    const id = access.person?.id;
+    const fields = { event_id: access.event_id, person: typeof id === 'string' ? id : null };
+    if (access.result !== 'granted') return refuse(`denied: ${String(access.reason)}`, fields);
+    this.open(fields);
+  }
+
+  private open(fields: { event_id: string; person: string | null }): void {
+    const o = this.c.output;
+    const seconds = o.openSeconds ?? DEFAULT_OPEN_SECONDS;
+    this.opened++;
+    this.log({ message: 'open', door: this.c.door, seconds, ...fields });
+    const env = { ...process.env, FACEGATE_DOOR: this.c.door, FACEGATE_PERSON: fields.person ?? '' };
+    const run = (argv: string[], what: string) =>
+      execFile(argv[0]!, argv.slice(1), { env, timeout: 10_000 }, (err) => {
+        if (err) this.log({ message: `${what} command failed`, door: this.c.door, error: err.message });
+      });
+    if ('command' in o) run(o.command, 'open');
+    else this.client?.publish(o.topic, o.openPayload ?? 'open', { qos: 1 });
+    clearTimeout(this.closeTimer); // a second grant while open: open for its full time
+    this.closeTimer = setTimeout(() => {
+      if ('command' in o) {
+        if (o.closeCommand) run(o.closeCommand, 'close');
+      } else this.client?.publish(o.topic, o.closePayload ?? 'close', { qos: 1 });
+      this.log({ message: 'closed', door: this.c.door });
+    }, seconds * 1000);
+  }
+
+  async stop(): Promise<void> {
+    clearTimeout(this.closeTimer);
+    await this.client?.endAsync();
+    this.seen.close();
+  }
+}
