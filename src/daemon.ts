@@ -14,7 +14,7 @@ import { prepareDemo } from './demo.js';
 import { FacegateEvents } from './events/events.js';
 import { EmbeddedBroker } from './events/embedded-broker.js';
 import { mqttOptions, signingKey } from './events/from-config.js';
-import { startDiscovery } from './events/home-assistant.js';
+import { HomeAssistantDiscovery } from './events/home-assistant.js';
 import { eventId } from './events/ids.js';
 import { Outbox } from './events/outbox.js';
 import { MqttPublisher } from './events/publisher.js';
@@ -32,7 +32,8 @@ import { InferenceQueue } from './inference/queue.js';
 import { HealthServer, Metrics, type HealthProbe, type Progress } from './http/server.js';
 import type { SystemdNotifier } from './service/notify.js';
 import { DoorPolicy } from './doors/policy.js';
-import { CameraRecognition, type Decision } from './recognition/stage.js';
+import { SnapshotStore, type SnapshotKind } from './events/snapshots.js';
+import { CameraRecognition, type Decision, type Evidence } from './recognition/stage.js';
 import { sameFaceSpread, trackerOptionsFrom } from './recognition/tracker.js';
 import type { LivenessPolicy, LivenessVerdict } from './recognition/liveness.js';
 import { VERSION } from './project.js';
@@ -141,6 +142,8 @@ export class Daemon {
   private readonly loops: Promise<void>[] = [];
   /** Camera name -> when its last frame was analysed. */
   private readonly analysedAt = new Map<string, number>();
+  private snapshots: SnapshotStore | undefined;
+  private discovery: HomeAssistantDiscovery | undefined;
   /** Who may enter where: doors, their refusals and lockouts (fixed at start). */
   private readonly doors: DoorPolicy;
   /** Camera name -> its liveness settings (fixed at start, as its tracker is). */
@@ -216,6 +219,15 @@ export class Daemon {
     // Nothing configured: the demo camera, so a fresh `make run` shows facegate at work. The
     // config itself stays as given.
     this.store = new GalleryStore(join(c.stateDir, 'gallery.sqlite'));
+    const keep = c.snapshots.keepSeconds;
+    this.snapshots = new SnapshotStore(join(c.stateDir, 'snapshots'), keep);
+    this.snapshots.prune();
+    // Often enough that none outlives its time by much: half the shortest, between 1 s and 1 h.
+    const shortest = Math.min(...Object.values(keep).filter((s) => s > 0));
+    if (Number.isFinite(shortest)) {
+      const every = Math.min(3600, Math.max(1, shortest / 2)) * 1000;
+      this.timers.push(setInterval(() => this.snapshots?.prune(), every));
+    }
     const cameras = c.cameras.length ? c.cameras : [await prepareDemo(c, this.engine, this.store)];
     if (!c.cameras.length) {
       this.log('info', 'no camera configured: playing the demo clip (docs/cameras.md)', {
@@ -237,16 +249,25 @@ export class Daemon {
       this.events = new FacegateEvents(this.publisher, signingKey(c));
       this.publisher.start();
       if (c.mqtt.homeAssistant.enabled) {
-        startDiscovery(
+        const ha = c.mqtt.homeAssistant;
+        const store = this.store;
+        this.discovery = new HomeAssistantDiscovery(
           this.publisher,
           {
-            discoveryPrefix: c.mqtt.homeAssistant.discoveryPrefix,
+            discoveryPrefix: ha.discoveryPrefix,
             deviceId: this.deviceId,
             deviceName: `facegate ${this.deviceId}`,
             version: VERSION,
+            presenceSeconds: ha.presenceSeconds,
           },
-          cameras.map((x) => x.name),
+          () => ({
+            cameras: cameras.map((x) => x.name),
+            doors: c.doors.map((d) => d.name),
+            people: store.listPeople(),
+          }),
+          join(c.stateDir, 'home-assistant-entities.json'),
         );
+        this.discovery.start();
       }
     }
 
@@ -470,6 +491,7 @@ export class Daemon {
           : await Matcher.create(entries, aggregation),
       };
       await old?.release();
+      this.discovery?.update(); // people came or went: their presence entities too
     }
     return this.matcher.matcher;
   }
@@ -595,6 +617,7 @@ export class Daemon {
     }
     const ev = d.evidence;
     if (!ev) return;
+    const snapshot = this.snapshot(camera, d.kind, ev);
     const q = ev.face.quality;
     const base = {
       ...this.eventBase(camera, ev.face.box),
@@ -609,6 +632,7 @@ export class Daemon {
       captured_at: new Date(capturedAt).toISOString(),
       frame_age_ms: Math.round(age),
       gallery_version: this.store!.version,
+      snapshot,
       model: this.engine!.encoderId,
     };
     const latency = Date.now() - capturedAt;
@@ -652,6 +676,7 @@ export class Daemon {
         latency_ms: latency,
       });
       this.events?.match(event);
+      if (event.liveness.live !== false) this.events?.presence(d.personId);
     } else {
       this.stats.unknowns++;
       const event = { ...base, nearest: ev.nearest ?? null, threshold: this.threshold };
@@ -692,8 +717,23 @@ export class Daemon {
         person: named,
         decision: { kind: d.kind, event_id: base.event_id },
         captured_at: base.captured_at,
+        snapshot,
       });
     }
+  }
+
+  /**
+   * Keeps the decision's face crop and publishes it (in the background: encoding takes a few ms);
+   * returns its id, or null when this kind keeps none.
+   */
+  private snapshot(camera: string, kind: SnapshotKind, ev: Evidence): string | null {
+    if (!this.snapshots?.keeps(kind)) return null;
+    const id = eventId();
+    this.snapshots
+      .save(kind, id, ev.crop)
+      .then((jpeg) => this.events?.snapshot(camera, id, jpeg))
+      .catch((err: Error) => this.log('error', `snapshot ${id} not kept: ${err.message}`));
+    return id;
   }
 
   /** What a match or spoof event says of liveness at `camera`. */

@@ -13,6 +13,7 @@ const example = {
   quality: { score: 0.97, eye_distance: 58.2, sharpness: 74.1, yaw: -6.3, roll: 2.1 },
   frames: 4,
   gallery_version: 12,
+  snapshot: '01JDQ7Y8Z4M3X9K2B6N5C8V1T1',
   model: '276ab8bba638a09ab44e91482baba7e20eb9fb39dacd7757be3ad74ec36fd055/unit',
 };
 
@@ -50,10 +51,12 @@ once, in order; deduplicate by \`event_id\`.
 | \`<prefix>/cameras/<camera>/spoof\` | no | spoof event: a face that matched a person but never moved as a head does (\`liveness.mode\` 'require') |
 | \`<prefix>/doors/<door>/access\` | no | access event: what a door does about a camera decision, granted or denied with the reason (\`doors\`, docs/doors.md) |
 | \`<prefix>/cameras/<camera>/face_unusable\` | no | a face that never passed the quality gates, and why (\`recognition.reportUnusable\`) |
-| \`<prefix>/cameras/<camera>/snapshot/<event_id>\` | no | JPEG bytes of the face or frame of that event |
+| \`<prefix>/cameras/<camera>/snapshot/<id>\` | no | JPEG of the face crop behind a match, unknown or spoof event (its \`snapshot\` field), kept in \`<stateDir>/snapshots\` for \`snapshots.keepSeconds\` |
+| \`<prefix>/last_face/<camera>\` | no | the same JPEG again, on a fixed topic (Home Assistant's image entity) |
+| \`<prefix>/people/<id>/presence\` | no | \`ON\` at each live match of the person (Home Assistant's presence sensor) |
 | \`<prefix>/gallery/status\` | yes | gallery status (below), after every sync |
 | \`<prefix>/gallery/sync\` | (subscribed) | any message asks facegate for a gallery sync now |
-| \`homeassistant/sensor/facegate_<device>/<camera>_person/config\` | yes | Home Assistant discovery, when \`mqtt.homeAssistant.enabled\` |
+| \`homeassistant/<kind>/facegate_<device>/<entity>/config\` | yes | Home Assistant discovery, when \`mqtt.homeAssistant.enabled\` (below) |
 
 ## Outbox and delivery
 
@@ -89,10 +92,22 @@ MQTT_USERNAME=door MQTT_PASSWORD=... node --import tsx examples/door-controller.
 
 ## Home Assistant
 
-Per camera, a sensor whose state is the last recognised person's name and whose attributes are
-the match event, available while \`<prefix>/status\` is \`online\`. Configs are retained and
-announced again when Home Assistant publishes \`online\` on \`homeassistant/status\`; an empty
-retained config removes a camera's entity.
+With \`mqtt.homeAssistant.enabled\`, facegate announces its entities by MQTT discovery, all on one
+device, available while \`<prefix>/status\` is \`online\`:
+
+| entity | per | what it shows |
+| --- | --- | --- |
+| \`sensor\` \`<camera>_person\` | camera | the last recognised person's name; the match event as attributes |
+| \`event\` \`<camera>_match\`, \`<camera>_unknown\` | camera | each match (person, live) and each unknown face, as it happens |
+| \`image\` \`<camera>_face\` | camera | the face crop of the camera's last decision (\`<prefix>/last_face/<camera>\`) |
+| \`event\` \`door_<door>\` | door | each access decision: \`granted\` or \`denied\`, with the reason and person |
+| \`binary_sensor\` \`person_<id>\` | person in the gallery | presence: on at each live match (\`<prefix>/people/<id>/presence\`), off \`mqtt.homeAssistant.presenceSeconds\` (300) later |
+
+Configs are retained and announced again when Home Assistant publishes \`online\` on
+\`homeassistant/status\`, and when the gallery changes. An entity whose camera, door or person is
+gone gets an empty retained config, which removes it; what was announced is remembered in
+\`<stateDir>/home-assistant-entities.json\`, so this also holds across a restart. The door's relay
+is \`facegate door\`'s (docs/doors.md): its MQTT output can drive a Home Assistant switch.
 
 ## Payloads
 
@@ -130,7 +145,7 @@ door, fresh, seen once, and on nothing else.
 
 Example:
 
-${json({ event_id: '01JDQ7Y8Z9QW1E2R3T4Y5U6I7O', time: '2026-11-28T23:14:05.140Z', device: 'gateway-1', door: 'front', camera: 'front_door', result: 'granted', reason: null, person: { id: 'ann', name: 'Ann Example' }, decision: { kind: 'match', event_id: '01JDQ7Y8Z4M3X9K2B6N5C8V1T0' }, captured_at: '2026-11-28T23:14:04.890Z' })}
+${json({ event_id: '01JDQ7Y8Z9QW1E2R3T4Y5U6I7O', time: '2026-11-28T23:14:05.140Z', device: 'gateway-1', door: 'front', camera: 'front_door', result: 'granted', reason: null, person: { id: 'ann', name: 'Ann Example' }, decision: { kind: 'match', event_id: '01JDQ7Y8Z4M3X9K2B6N5C8V1T0' }, captured_at: '2026-11-28T23:14:04.890Z', snapshot: '01JDQ7Y8Z4M3X9K2B6N5C8V1T1' })}
 
 ${schema('AccessEventSchema')}
 

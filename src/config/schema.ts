@@ -135,6 +135,10 @@ const positive = (name: string) => (v: unknown) => {
   if (typeof v !== 'number' || !(v > 0)) throw new Error(`${name} must be a positive number`);
 };
 
+const seconds = (name: string) => (v: unknown) => {
+  if (typeof v !== 'number' || !(v >= 0)) throw new Error(`${name} must be a number of seconds, 0 or more`);
+};
+
 const frameCount = (name: string) => (v: unknown) => {
   if (!Number.isInteger(v) || (v as number) < 2 || (v as number) > 300)
     throw new Error(`${name} must be a whole number of frames from 2 to 300`);
@@ -321,6 +325,25 @@ export const schema = {
       default: DEFAULT_DETECTOR_OPTIONS.iouThreshold,
     },
   },
+  snapshots: {
+    keepSeconds: {
+      match: {
+        doc: "How long the face crop of a match is kept (<stateDir>/snapshots, 0600), then deleted; 0 keeps none and publishes none. Each match, unknown and spoof event names its snapshot's id, published as a JPEG on the snapshot topic (docs/mqtt.md).",
+        format: seconds('snapshots.keepSeconds.match'),
+        default: 7 * 24 * 3600,
+      },
+      unknown: {
+        doc: "How long the face crop of an unknown face is kept; 0 keeps none. Strangers' faces: keep them short.",
+        format: seconds('snapshots.keepSeconds.unknown'),
+        default: 24 * 3600,
+      },
+      spoof: {
+        doc: 'How long the face crop of a spoof (a photo or screen held up: docs/liveness.md) is kept; 0 keeps none.',
+        format: seconds('snapshots.keepSeconds.spoof'),
+        default: 7 * 24 * 3600,
+      },
+    },
+  },
   liveness: {
     mode: {
       doc: "Whether a track must show it is a head, not a picture of one (docs/liveness.md). A match waits until its track is live, at most maxFrames usable frames; then 'require' publishes a spoof event instead of the match, 'report' the match with live false. 'off' judges nothing. Each camera may set its own (cameras[].liveness).",
@@ -447,9 +470,7 @@ export const schema = {
     },
     maxEventAgeSeconds: {
       doc: 'Events (match, unknown, spoof, face_unusable, snapshots) still in the outbox when older than this are not sent but dropped, logged and counted (facegate_outbox_expired): after a broker outage a door or an automation must not act on a face seen minutes ago. Retained state (camera and gallery status) is always sent. 0: send everything, however old.',
-      format: (v: unknown) => {
-        if (typeof v !== 'number' || !(v >= 0)) throw new Error('must be a number of seconds, 0 or more');
-      },
+      format: seconds('mqtt.maxEventAgeSeconds'),
       default: 30,
     },
     outboxMaxEvents: {
@@ -469,11 +490,20 @@ export const schema = {
       env: 'FACEGATE_MQTT_SIGNING_KEY_FILE',
     },
     homeAssistant: {
-      enabled: { doc: 'Publish Home Assistant MQTT discovery configs.', format: 'flag', default: false },
+      enabled: {
+        doc: 'Publish Home Assistant MQTT discovery configs: per camera a last-person sensor, match and unknown events and the last face image; per door an access event; per person a presence sensor (docs/mqtt.md).',
+        format: 'flag',
+        default: false,
+      },
       discoveryPrefix: {
         doc: "Home Assistant's discovery prefix.",
         format: String,
         default: 'homeassistant',
+      },
+      presenceSeconds: {
+        doc: "How long a person's presence sensor stays on after their last live match.",
+        format: positive('mqtt.homeAssistant.presenceSeconds'),
+        default: 300,
       },
     },
   },

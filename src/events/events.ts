@@ -49,6 +49,12 @@ export class FacegateEvents {
   /** JPEG of the face or frame behind an event, on its own topic named by the event id. */
   snapshot(camera: string, eventId: string, jpeg: Buffer): void {
     this.publisher.publish('snapshot', this.publisher.topics.snapshot(camera, eventId), jpeg);
+    this.publisher.publish('snapshot', this.publisher.topics.lastSnapshot(camera), jpeg);
+  }
+
+  /** The person was seen, live, just now. */
+  presence(personId: string): void {
+    this.publisher.publish('presence', this.publisher.topics.presence(personId), 'ON');
   }
 
   cameraStatus(camera: string, status: CameraStatus): void {

@@ -40,6 +40,10 @@ const Evidence = {
       'How old that frame was when its analysis started (at most pipeline.maxFrameAgeMs); time minus captured_at is the whole latency',
   }),
   gallery_version: Type.Integer(),
+  snapshot: Type.Union([Type.String(), Type.Null()], {
+    description:
+      'The id of the face crop: a JPEG published on <prefix>/cameras/<camera>/snapshot/<id> and kept in the state directory for snapshots.retention; null when this kind keeps none',
+  }),
   model: Type.String({
     description:
       "What made the embeddings: the encoder's sha256 and /unit (unit-length embeddings), plus + and the head's sha256 with a triplet head",
@@ -153,6 +157,7 @@ export const AccessEventSchema = Type.Object(
       { description: 'The camera event this access decision is about' },
     ),
     captured_at: Evidence.captured_at,
+    snapshot: Evidence.snapshot,
     signature: Type.Optional(Signature),
   },
   {
@@ -226,6 +231,10 @@ export function topics(prefix: string) {
     faceUnusable: (camera: string) => `${cam(camera)}/face_unusable`,
     /** JPEG bytes of the face or frame of one event. */
     snapshot: (camera: string, eventId: string) => `${cam(camera)}/snapshot/${eventId}`,
+    /** The latest snapshot again, on a fixed topic (a Home Assistant image entity reads it). */
+    lastSnapshot: (camera: string) => `${prefix}/last_face/${topicSegment(camera)}`,
+    /** ON at each live match of the person (Home Assistant presence). */
+    presence: (personId: string) => `${prefix}/people/${topicSegment(personId)}/presence`,
     galleryStatus: `${prefix}/gallery/status`,
     /** Commands: any message asks for a gallery sync now. */
     gallerySync: `${prefix}/gallery/sync`,

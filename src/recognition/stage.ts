@@ -7,12 +7,16 @@ import type { Frame } from '../camera/frame-parser.js';
 import type { Config } from '../config/schema.js';
 import { decideFrom, nearDecision, type GallerySearch, type MatchResult } from '../gallery/matcher.js';
 import type { Face, FaceEngine, StageTimings } from '../inference/faces.js';
+import { faceCrop } from '../events/snapshots.js';
+import type { RgbImage } from '../vision/image.js';
 import { checkGates } from '../vision/quality.js';
 import { FaceTracker, type Observation, type TrackDecision, type TrackerOptions } from './tracker.js';
 
 /** What a track keeps of its best frame for the event (not the frame itself: 2.7 MB at 720p). */
 export type Evidence = {
   face: Face;
+  /** The face with a margin, raw pixels: the decision's snapshot. */
+  crop: RgbImage;
   distance: number;
   margin: number | null;
   nearest?: { id: string; name: string; distance: number };
@@ -107,6 +111,7 @@ export class CameraRecognition {
         distance: nearest?.distance ?? Infinity,
         evidence: {
           face,
+          crop: faceCrop(frame, face.box),
           distance: nearest?.distance ?? Infinity,
           margin: nearest && Number.isFinite(nearest.margin) ? nearest.margin : null,
           ...(nearest

@@ -145,6 +145,7 @@ describe('doors end to end', () => {
         person: { id: 'person-a', name: 'Person A' },
         decision: { kind: 'match' },
       });
+      expect(at('front')[0]!.payload.snapshot).toEqual(expect.any(String)); // the face the door decided on
       expect(at('front')[1]!.payload).toMatchObject({ person: null, decision: { kind: 'unknown' } });
       expect(outcome('office')[0]).toBe('denied not_allowed');
       expect(outcome('night')[0]).toBe('denied outside_schedule');

@@ -4,7 +4,8 @@
 // spoof event and no match, and the example door controller does not unlock; the head gives a
 // live match, and it unlocks. With liveness 'report', the photo's match says it is not live, and
 // the controller refuses it. A real RTSP server, a real Mosquitto, the real daemon.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import mqtt from 'mqtt';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
@@ -20,7 +21,7 @@ import { DEFAULT_ENCODER } from '../../src/inference/model-manifest.js';
 import { doorController, enrollPolicy, writeDoorConfig } from '../helpers/daemon.js';
 import { sharedFacesAvailable } from '../helpers/fixtures.js';
 import { doorPeople } from '../helpers/faces.js';
-import { Mosquitto, watchEvents } from '../helpers/mosquitto.js';
+import { Mosquitto, PASSWORD, USER, watchEvents } from '../helpers/mosquitto.js';
 import { RtspServer } from '../helpers/rtsp.js';
 import { sleep, until } from '../helpers/wait.js';
 
@@ -90,6 +91,11 @@ async function playClip(
   const controller = doorController(broker, `facegate/${name}`, join(dir, 'key'));
   await controller.waitFor(1);
   const { events, end } = await watchEvents(broker, `facegate/${name}/cameras/+/+`);
+  // Snapshots are JPEG bytes, not JSON: a client of their own.
+  const snapshots = new Map<string, Buffer>();
+  const jpegs = await mqtt.connectAsync(broker.url, { username: USER, password: PASSWORD });
+  jpegs.on('message', (topic, payload) => snapshots.set(topic.split('/').at(-1)!, payload));
+  await jpegs.subscribeAsync(`facegate/${name}/cameras/+/snapshot/+`, { qos: 1 });
   const daemon = new Daemon(config, () => undefined);
   try {
     await daemon.start();
@@ -101,17 +107,18 @@ async function playClip(
       90_000,
     );
     await sleep(1500); // anything else that was coming, and the controller's answer
-    return { config, decisions: decisions(), said: controller.lines.slice(1) };
+    return { config, decisions: decisions(), said: controller.lines.slice(1), snapshots, stateDir };
   } finally {
     await daemon.stop();
     await end();
+    await jpegs.endAsync();
     controller.stop();
   }
 }
 
 describe('liveness end to end', () => {
   it('on the default configuration: the photo gives a signed spoof and no unlock, the head a live match that unlocks', async () => {
-    const { config, decisions, said } = await playClip('default', {
+    const { config, decisions, said, snapshots, stateDir } = await playClip('default', {
       section: loadConfig(undefined, {}).liveness,
     });
     expect(config.liveness).toEqual(loadConfig(undefined, {}).liveness);
@@ -130,6 +137,15 @@ describe('liveness end to end', () => {
     });
     // The door opened once, for the head, never for the photo.
     expect(said).toEqual(['unlock person-a (Person A) at door']);
+    // Each event names its face crop: published as a JPEG, and kept 0600 in the state directory.
+    for (const e of [spoof!, match!]) {
+      const id = e.payload.snapshot as string;
+      const kind = e.topic.split('/').at(-1)!;
+      expect(snapshots.get(id)?.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
+      const file = join(stateDir, 'snapshots', kind, `${id}.jpg`);
+      expect(readFileSync(file)).toEqual(snapshots.get(id));
+      expect(statSync(file).mode & 0o777).toBe(0o600);
+    }
   }, 240_000);
 
   it("with 'report' on the camera: the photo's match says it is not live, and the controller refuses it", async () => {

@@ -43,6 +43,7 @@ const access = (o: Partial<AccessEvent> = {}): Omit<AccessEvent, 'signature'> =>
   person: { id: 'ann', name: 'Ann' },
   decision: { kind: 'match', event_id: eventId() },
   captured_at: new Date().toISOString(),
+  snapshot: null,
   ...o,
 });
 

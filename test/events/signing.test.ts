@@ -26,6 +26,7 @@ function match(overrides: Partial<MatchEvent> = {}): Omit<MatchEvent, 'signature
     captured_at: new Date().toISOString(),
     frame_age_ms: 40,
     gallery_version: 7,
+    snapshot: null,
     model: 'abc',
     person: { id: 'ann', name: 'Ann' },
     distance: 0.31,
