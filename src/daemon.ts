@@ -2,8 +2,9 @@
 // order (models, gallery, MQTT, gallery sync, cameras) and stops them in reverse. Per camera,
 // one loop takes the newest frame, skips it when motion gating says nothing changed, waits for
 // its turn at the shared inference queue and hands it to the camera's recognition stage
-// (recognition/stage.ts), whose decisions become events. Constructing does no I/O; start() does. Under systemd it reports READY=1 when it can
-// decide, and pings the watchdog only while every camera that delivers frames gets them analysed.
+// (recognition/stage.ts), whose decisions become events, snapshots and doors' access events.
+// Constructing does no I/O; start() does. Under systemd it reports READY=1 when it can decide,
+// and pings the watchdog only while every camera that delivers frames gets them analysed.
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CameraSource, type CameraState } from './camera/camera-source.js';
@@ -216,9 +217,6 @@ export class Daemon {
       if (check.maxDistance !== null) this.metrics.encoderSelfCheckDistance.set(check.maxDistance);
     }
 
-    // Nothing configured: the demo camera, so a fresh `make run` shows facegate at work. The
-    // config itself stays as given.
-    this.store = new GalleryStore(join(c.stateDir, 'gallery.sqlite'));
     const keep = c.snapshots.keepSeconds;
     this.snapshots = new SnapshotStore(join(c.stateDir, 'snapshots'), keep);
     this.snapshots.prune();
@@ -228,6 +226,9 @@ export class Daemon {
       const every = Math.min(3600, Math.max(1, shortest / 2)) * 1000;
       this.timers.push(setInterval(() => this.snapshots?.prune(), every));
     }
+    // Nothing configured: the demo camera, so a fresh `make run` shows facegate at work. The
+    // config itself stays as given.
+    this.store = new GalleryStore(join(c.stateDir, 'gallery.sqlite'));
     const cameras = c.cameras.length ? c.cameras : [await prepareDemo(c, this.engine, this.store)];
     if (!c.cameras.length) {
       this.log('info', 'no camera configured: playing the demo clip (docs/cameras.md)', {
@@ -693,6 +694,7 @@ export class Daemon {
       kind: d.kind,
       ...(named ? { person: { ...named, metadata: person?.metadata ?? {} } } : {}),
       live: d.kind === 'unknown' ? null : this.livenessReport(camera, d.liveness).live,
+      votes: d.kind === 'match' ? d.votes : 0,
       margin: ev.margin,
       capturedAt,
     });

@@ -20,9 +20,12 @@ closes it after openSeconds. Every message gets a JSON log line on stderr. FILE:
    "output": {"command": ["relay-ctl", "1", "on"], "closeCommand": ["relay-ctl", "1", "off"],
               "openSeconds": 5}}
 
-or "output": {"topic": "relays/front/set", "openPayload": "ON", "closePayload": "OFF"}. The
-command gets FACEGATE_DOOR and FACEGATE_PERSON in its environment. Exit 78 on a bad FILE.
-SIGTERM or SIGINT stop it.`;
+or "output": {"topic": "relays/front/set", "openPayload": "ON", "closePayload": "OFF"}, or
+"output": {"homeAssistant": {"url": "http://ha:8123", "tokenFile": "/etc/facegate/ha-token",
+"openService": "lock.unlock", "closeService": "lock.lock", "entityId": "lock.front_door"}}. The
+command gets FACEGATE_DOOR and FACEGATE_PERSON in its environment. "announce": {"remoteOpen":
+true} makes the door a Home Assistant lock that also opens on UNLOCK (docs/doors.md). Exit 78 on
+a bad FILE. SIGTERM or SIGINT stop it, closing the door if it is open.`;
 
 export async function doorCommand(argv: string[], ctx: CommandContext): Promise<number> {
   const { values, positionals } = parseCommand(argv, {}, DOOR_USAGE);

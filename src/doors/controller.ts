@@ -18,6 +18,7 @@ import { verifyEvent, type SeenIds } from '../events/signing.js';
 import { topics } from '../events/topics.js';
 
 const NAME = '^[A-Za-z0-9_-]{1,64}$';
+const SERVICE = '^[a-z_]+\\.[a-z_]+$';
 const Command = Type.Array(Type.String({ minLength: 1 }), {
   minItems: 1,
   description: 'a program and its arguments, run without a shell',
@@ -64,11 +65,58 @@ export const DoorControllerSchema = Type.Object(
           },
           { additionalProperties: false },
         ),
+        Type.Object(
+          {
+            homeAssistant: Type.Object(
+              {
+                url: Type.String({
+                  pattern: '^https?://',
+                  description: "Home Assistant's address, http(s)://host:8123",
+                }),
+                tokenFile: Type.String({
+                  minLength: 1,
+                  description: 'a file holding a long-lived access token',
+                }),
+                openService: Type.String({
+                  pattern: SERVICE,
+                  description: 'the service that opens: lock.unlock, switch.turn_on...',
+                }),
+                closeService: Type.Optional(
+                  Type.String({ pattern: SERVICE, description: 'the service that closes' }),
+                ),
+                entityId: Type.String({
+                  pattern: '^[a-z_]+\\.[a-z0-9_]+$',
+                  description: 'the entity, lock.front_door',
+                }),
+              },
+              { additionalProperties: false },
+            ),
+            openSeconds: Type.Optional(Type.Number({ minimum: 0 })),
+          },
+          { additionalProperties: false },
+        ),
       ],
       {
         description:
-          'what opens the door: {command, closeCommand, openSeconds} or {topic, openPayload, closePayload, openSeconds}',
+          'what opens the door: {command, closeCommand, openSeconds}, {topic, openPayload, closePayload, openSeconds} or {homeAssistant: {url, tokenFile, openService, closeService, entityId}, openSeconds}',
       },
+    ),
+    announce: Type.Optional(
+      Type.Object(
+        {
+          discoveryPrefix: Type.Optional(Type.String({ minLength: 1 })),
+          remoteOpen: Type.Optional(
+            Type.Boolean({
+              description:
+                'also open on UNLOCK from Home Assistant (a lock entity): anyone who may publish on its command topic can open the door, so restrict it with the broker ACL',
+            }),
+          ),
+        },
+        {
+          additionalProperties: false,
+          description: "announce the door's lock to Home Assistant: {discoveryPrefix, remoteOpen}",
+        },
+      ),
     ),
   },
   { additionalProperties: false },
@@ -139,6 +187,7 @@ export class DoorController {
   private client: MqttClient | undefined;
   private readonly seen: SeenStore;
   private readonly key: Buffer;
+  /** Set while the door is open: when it closes. */
   private closeTimer: NodeJS.Timeout | undefined;
   /** Opens so far (for tests and the log). */
   opened = 0;
@@ -168,10 +217,80 @@ export class DoorController {
         : {}),
       ...(m.caFile ? { ca: readConfiguredFile(m.caFile, 'mqtt.caFile') } : {}),
       reconnectPeriod: 2000,
+      will: { topic: this.lockTopics.availability, payload: Buffer.from('offline'), qos: 1, retain: true },
     });
-    this.client.on('message', (_topic, payload) => this.handle(payload));
+    const lock = this.lockTopics;
+    this.client.on('message', (t, payload) => {
+      if (t === lock.command) this.remote(payload.toString());
+      else this.handle(payload);
+    });
     await this.client.subscribeAsync(topic, { qos: 1 });
+    this.client.publish(lock.state, 'LOCKED', { qos: 1, retain: true });
+    this.client.publish(lock.availability, 'online', { qos: 1, retain: true });
+    if (this.c.announce) await this.announce(this.c.announce);
     this.log({ message: 'ready', door: this.c.door, topic });
+  }
+
+  /** This door's lock as other systems see it: its state (retained), a remote command, the controller's availability. */
+  private get lockTopics() {
+    const base = `${topics(this.c.mqtt.prefix)
+      .access(this.c.door)
+      .replace(/\/access$/, '')}/lock`;
+    return { state: `${base}/state`, command: `${base}/set`, availability: `${base}/availability` };
+  }
+
+  /**
+   * Home Assistant discovery of the door's lock: a `lock` entity that opens on UNLOCK when
+   * remoteOpen is set, else a `binary_sensor` that shows it (ON: unlocked).
+   */
+  private async announce(a: NonNullable<DoorControllerConfig['announce']>): Promise<void> {
+    const lock = this.lockTopics;
+    const node = `facegate_door_${this.c.door}`;
+    const common = {
+      name: `${this.c.door} door`,
+      unique_id: `${node}_lock`,
+      state_topic: lock.state,
+      availability_topic: lock.availability,
+      device: {
+        identifiers: [node],
+        name: `facegate door ${this.c.door}`,
+        manufacturer: 'facegate',
+        model: 'facegate door',
+      },
+    };
+    const [component, config] = a.remoteOpen
+      ? [
+          'lock',
+          {
+            ...common,
+            command_topic: lock.command,
+            payload_lock: 'LOCK',
+            payload_unlock: 'UNLOCK',
+            state_locked: 'LOCKED',
+            state_unlocked: 'UNLOCKED',
+          },
+        ]
+      : ['binary_sensor', { ...common, device_class: 'lock', payload_on: 'UNLOCKED', payload_off: 'LOCKED' }];
+    const prefix = a.discoveryPrefix ?? 'homeassistant';
+    for (const other of ['lock', 'binary_sensor'].filter((c) => c !== component))
+      this.client!.publish(`${prefix}/${other}/${node}/lock/config`, '', { qos: 1, retain: true }); // the other kind, if announced before
+    await this.client!.publishAsync(`${prefix}/${component}/${node}/lock/config`, JSON.stringify(config), {
+      qos: 1,
+      retain: true,
+    });
+    if (a.remoteOpen) await this.client!.subscribeAsync(lock.command, { qos: 1 });
+  }
+
+  /** UNLOCK or LOCK from Home Assistant (remoteOpen only: otherwise not subscribed). */
+  private remote(command: string): void {
+    if (command === 'UNLOCK') this.open({ event_id: null, person: null });
+    else if (command === 'LOCK') this.close();
+    else
+      this.log({
+        message: 'refused',
+        door: this.c.door,
+        reason: `remote command ${JSON.stringify(command.slice(0, 32))}`,
+      });
   }
 
   /** One message: refused with the reason, or the door opened. Never throws. */
@@ -203,29 +322,67 @@ export class DoorController {
     this.open(fields);
   }
 
-  private open(fields: { event_id: string; person: string | null }): void {
+  /** Opens the door for openSeconds: `why` is the grant's event id and person, or a remote UNLOCK. */
+  private open(fields: { event_id: string | null; person: string | null }): void {
     const o = this.c.output;
     const seconds = o.openSeconds ?? DEFAULT_OPEN_SECONDS;
     this.opened++;
     this.log({ message: 'open', door: this.c.door, seconds, ...fields });
-    const env = { ...process.env, FACEGATE_DOOR: this.c.door, FACEGATE_PERSON: fields.person ?? '' };
-    const run = (argv: string[], what: string) =>
-      execFile(argv[0]!, argv.slice(1), { env, timeout: 10_000 }, (err) => {
-        if (err) this.log({ message: `${what} command failed`, door: this.c.door, error: err.message });
-      });
-    if ('command' in o) run(o.command, 'open');
-    else this.client?.publish(o.topic, o.openPayload ?? 'open', { qos: 1 });
+    this.drive('open', fields.person);
+    this.client?.publish(this.lockTopics.state, 'UNLOCKED', { qos: 1, retain: true });
     clearTimeout(this.closeTimer); // a second grant while open: open for its full time
-    this.closeTimer = setTimeout(() => {
-      if ('command' in o) {
-        if (o.closeCommand) run(o.closeCommand, 'close');
-      } else this.client?.publish(o.topic, o.closePayload ?? 'close', { qos: 1 });
-      this.log({ message: 'closed', door: this.c.door });
-    }, seconds * 1000);
+    this.closeTimer = setTimeout(() => this.close(), seconds * 1000);
+  }
+
+  private close(): void {
+    clearTimeout(this.closeTimer);
+    this.closeTimer = undefined;
+    this.drive('close', null);
+    this.client?.publish(this.lockTopics.state, 'LOCKED', { qos: 1, retain: true });
+    this.log({ message: 'closed', door: this.c.door });
+  }
+
+  /** The output's open or close: a command, an MQTT message, or a Home Assistant service. */
+  private drive(what: 'open' | 'close', person: string | null): void {
+    const o = this.c.output;
+    const failed = (error: string) => this.log({ message: `${what} failed`, door: this.c.door, error });
+    if ('command' in o) {
+      const argv = what === 'open' ? o.command : o.closeCommand;
+      if (!argv) return;
+      const env = { ...process.env, FACEGATE_DOOR: this.c.door, FACEGATE_PERSON: person ?? '' };
+      execFile(argv[0]!, argv.slice(1), { env, timeout: 10_000 }, (err) => {
+        if (err) failed(err.message);
+      });
+    } else if ('topic' in o) {
+      this.client?.publish(
+        o.topic,
+        what === 'open' ? (o.openPayload ?? 'open') : (o.closePayload ?? 'close'),
+        {
+          qos: 1,
+        },
+      );
+    } else {
+      const ha = o.homeAssistant;
+      const service = what === 'open' ? ha.openService : ha.closeService;
+      if (!service) return;
+      const token = readConfiguredFile(ha.tokenFile, 'output.homeAssistant.tokenFile').toString().trim();
+      fetch(`${ha.url.replace(/\/$/, '')}/api/services/${service.replace('.', '/')}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ entity_id: ha.entityId }),
+        signal: AbortSignal.timeout(10_000),
+      })
+        .then((r) => {
+          if (!r.ok) failed(`Home Assistant answered ${r.status} to ${service}`);
+        })
+        .catch((err: Error) => failed(err.message));
+    }
   }
 
   async stop(): Promise<void> {
-    clearTimeout(this.closeTimer);
+    if (this.closeTimer) this.close(); // never left open by a stop
+    if (this.client?.connected)
+      await this.client.publishAsync(this.lockTopics.availability, 'offline', { qos: 1, retain: true });
     await this.client?.endAsync();
     this.seen.close();
   }

@@ -55,6 +55,14 @@ export const DoorSchema = Type.Object(
     requireLive: Type.Optional(
       Type.Boolean({ description: 'grant only a live track (docs/liveness.md); default true' }),
     ),
+    minVotes: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 100,
+        description:
+          "frames of the track that must have named the person (the match's votes; a match by the track's fused mean may have fewer); default 1",
+      }),
+    ),
     minMargin: Type.Optional(
       Type.Number({
         minimum: 0,
@@ -121,6 +129,7 @@ export const DOOR_LIST_DOC =
 
 export const DOOR_DEFAULTS = {
   requireLive: true,
+  minVotes: 1,
   minMargin: 0,
   maxDecisionAgeMs: 5000,
   lockout: { refusals: 5, windowSeconds: 30, seconds: 60 },
@@ -145,6 +154,8 @@ export type CameraDecision = {
   person?: { id: string; name: string; metadata?: Record<string, unknown> };
   /** The liveness verdict: true, false, or null when liveness is off. */
   live: boolean | null;
+  /** Frames of the track that named the person (0 for unknown and spoof). */
+  votes: number;
   margin: number | null;
   /** When the newest frame of the decision arrived (ms since the epoch). */
   capturedAt: number;
@@ -225,6 +236,8 @@ export class DoorPolicy {
     if (d.kind === 'spoof') return 'not_live';
     if (d.kind === 'unknown' || !d.person) return 'unknown';
     if ((door.requireLive ?? DOOR_DEFAULTS.requireLive) && d.live !== true) return 'not_live';
+    // Not clear enough for this door: too few frames named the person, or the runner-up too near.
+    if (d.votes < (door.minVotes ?? DOOR_DEFAULTS.minVotes)) return 'unknown';
     if ((d.margin ?? Infinity) < (door.minMargin ?? DOOR_DEFAULTS.minMargin)) return 'unknown';
     if (!allowed(door, d.person)) return 'not_allowed';
     if (!inSchedule(door.schedule, now)) return 'outside_schedule';

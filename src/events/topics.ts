@@ -144,7 +144,7 @@ export const AccessEventSchema = Type.Object(
     result: Type.Union([Type.Literal('granted'), Type.Literal('denied')]),
     reason: Type.Union([...ACCESS_REASONS.map((r) => Type.Literal(r)), Type.Null()], {
       description:
-        "Why it was denied (null when granted): not_allowed (the person may not use this door), outside_schedule, unknown (nobody enrolled, or not clear of the runner-up by the door's minMargin), not_live (a spoof, or liveness not shown), locked_out (too many refusals lately), stale (the decision's frame too old)",
+        "Why it was denied (null when granted): not_allowed (the person may not use this door), outside_schedule, unknown (nobody enrolled, or too few votes or too small a margin for the door's minVotes and minMargin), not_live (a spoof, or liveness not shown), locked_out (too many refusals lately), stale (the decision's frame too old)",
     }),
     person: Type.Union([Person, Type.Null()], {
       description: 'Whom the face was (or, for a spoof, looked like); null for an unknown face',

@@ -11,15 +11,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon.js';
 import { headFrames, writeSceneClip, type Scene } from '../../src/demo.js';
 import { verifyEvent } from '../../src/events/signing.js';
-import { enrollPerson } from '../../src/gallery/enroll.js';
-import { GalleryStore } from '../../src/gallery/store.js';
 import { FaceEngine } from '../../src/inference/faces.js';
 import { DEFAULT_ENCODER } from '../../src/inference/model-manifest.js';
-import { enrollPolicy, writeDoorConfig } from '../helpers/daemon.js';
+import { enrollGallery, writeDoorConfig } from '../helpers/daemon.js';
 import { doorPeople } from '../helpers/faces.js';
 import { sharedFacesAvailable } from '../helpers/fixtures.js';
 import { Mosquitto, watchEvents } from '../helpers/mosquitto.js';
-import { RtspServer } from '../helpers/rtsp.js';
+import { playFile, RtspServer } from '../helpers/rtsp.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const haveShared = sharedFacesAvailable('doors end-to-end test with ../shared/faces photos');
@@ -53,10 +51,7 @@ beforeAll(async () => {
     { photo: null, seconds: 2 },
   ]);
   broker = await Mosquitto.start();
-  server = await RtspServer.start(
-    `filesrc location=${join(dir, 'clip.mp4')} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1`,
-    '/door',
-  );
+  server = await RtspServer.start(playFile(join(dir, 'clip.mp4')), '/door');
   writeFileSync(join(dir, 'key'), key);
 }, 120_000);
 
@@ -75,17 +70,9 @@ const clock = (hours: number) => {
 describe('doors end to end', () => {
   it('grants, denies with the reason, and locks out after five strangers', async () => {
     const stateDir = join(dir, 'state');
-    const engine = await FaceEngine.open();
-    const store = new GalleryStore(join(stateDir, 'gallery.sqlite'));
-    await enrollPerson(
-      engine,
-      store,
-      { id: 'person-a', name: 'Person A', metadata: { groups: ['residents'] } },
-      [{ bytes: enrollPhoto, source: 'enroll.jpg' }],
-      enrollPolicy(DEFAULT_ENCODER),
-    );
-    store.close();
-    await engine.release();
+    await enrollGallery(stateDir, DEFAULT_ENCODER, [
+      { id: 'person-a', name: 'Person A', metadata: { groups: ['residents'] }, photo: enrollPhoto },
+    ]);
     const config = writeDoorConfig(join(dir, 'config.json'), {
       stateDir,
       encoder: DEFAULT_ENCODER,

@@ -8,15 +8,13 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon.js';
 import { writeSceneClip } from '../../src/demo.js';
-import { enrollPerson } from '../../src/gallery/enroll.js';
-import { GalleryStore } from '../../src/gallery/store.js';
-import { DOOR_THRESHOLDS, FaceEngine } from '../../src/inference/faces.js';
+import { DOOR_THRESHOLDS } from '../../src/inference/faces.js';
 import { ENCODERS } from '../../src/inference/model-manifest.js';
 import { sharedFacesAvailable } from '../helpers/fixtures.js';
 import { doorPeople } from '../helpers/faces.js';
 import { Mosquitto, PASSWORD, watchEvents } from '../helpers/mosquitto.js';
-import { RtspServer } from '../helpers/rtsp.js';
-import { enrollPolicy, writeDoorConfig } from '../helpers/daemon.js';
+import { playFile, RtspServer } from '../helpers/rtsp.js';
+import { enrollGallery, writeDoorConfig } from '../helpers/daemon.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const haveShared = sharedFacesAvailable('end-to-end test with ../shared/faces photos');
@@ -38,10 +36,7 @@ beforeAll(async () => {
     { photo: join(dir, 'b.png'), seconds: 5 },
   ]);
   broker = await Mosquitto.start();
-  server = await RtspServer.start(
-    `filesrc location=${join(dir, 'clip.mp4')} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1`,
-    '/door',
-  );
+  server = await RtspServer.start(playFile(join(dir, 'clip.mp4')), '/door');
 });
 
 afterAll(async () => {
@@ -53,17 +48,7 @@ afterAll(async () => {
 describe.each(ENCODERS)('facegate end to end with the %s encoder', (encoder) => {
   it('publishes exactly one match for the enrolled person and one unknown for the stranger', async () => {
     const stateDir = join(dir, `state-${encoder}`);
-    const engine = await FaceEngine.open({ encoder });
-    const store = new GalleryStore(join(stateDir, 'gallery.sqlite'));
-    await enrollPerson(
-      engine,
-      store,
-      { id: 'person-a', name: 'Person A' },
-      [{ bytes: enrollPhoto, source: 'enroll.jpg' }],
-      enrollPolicy(encoder),
-    );
-    store.close();
-    await engine.release();
+    await enrollGallery(stateDir, encoder, [{ id: 'person-a', name: 'Person A', photo: enrollPhoto }]);
 
     const config = writeDoorConfig(join(dir, 'config.json'), {
       stateDir,

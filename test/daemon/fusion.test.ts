@@ -19,7 +19,7 @@ import { fusedEmbedding } from '../../src/recognition/fusion.js';
 import { decodeImage } from '../../src/vision/image.js';
 import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
 import { Mosquitto, watchEvents } from '../helpers/mosquitto.js';
-import { RtspServer } from '../helpers/rtsp.js';
+import { playFile, RtspServer } from '../helpers/rtsp.js';
 import { enrollPolicy, writeDoorConfig } from '../helpers/daemon.js';
 import { sleep, until } from '../helpers/wait.js';
 
@@ -55,10 +55,7 @@ beforeAll(async () => {
     { photo: null, seconds: 3 },
   ]);
   broker = await Mosquitto.start();
-  server = await RtspServer.start(
-    `filesrc location=${join(dir, 'clip.mp4')} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1`,
-    '/door',
-  );
+  server = await RtspServer.start(playFile(join(dir, 'clip.mp4')), '/door');
 });
 
 afterAll(async () => {

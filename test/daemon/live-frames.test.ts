@@ -13,7 +13,7 @@ import { loadConfig } from '../../src/config/schema.js';
 import { Daemon } from '../../src/daemon.js';
 import { writeSceneClip } from '../../src/demo.js';
 import { faceCrop } from '../helpers/faces.js';
-import { LIVE_25FPS, LIVE_SMALL, RtspServer } from '../helpers/rtsp.js';
+import { LIVE_25FPS, LIVE_SMALL, playFile, RtspServer } from '../helpers/rtsp.js';
 import { sleep, until } from '../helpers/wait.js';
 
 let dir: string;
@@ -66,9 +66,7 @@ describe('an analysis slower than the camera', () => {
       ...['-pix_fmt', 'yuv420p', '-b:v', '1M', '-maxrate', '1M', '-bufsize', '1M'],
       clip,
     ]);
-    const server = await RtspServer.start(
-      `filesrc location=${clip} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1`,
-    );
+    const server = await RtspServer.start(playFile(clip));
     servers.push(server);
     const daemon = new Daemon(
       loadConfig(undefined, {}, [
@@ -164,9 +162,7 @@ describe('motion gating', () => {
       ],
       { pad: 'gray', noise: 6 },
     );
-    const server = await RtspServer.start(
-      `filesrc location=${clip} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1`,
-    );
+    const server = await RtspServer.start(playFile(clip));
     servers.push(server);
     const run = async (motion: boolean) => {
       const logs: { message: string; at: number }[] = [];

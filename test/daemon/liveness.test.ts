@@ -14,15 +14,13 @@ import { loadConfig } from '../../src/config/schema.js';
 import { Daemon } from '../../src/daemon.js';
 import { headFrames, writeSceneClip } from '../../src/demo.js';
 import { verifyEvent } from '../../src/events/signing.js';
-import { enrollPerson } from '../../src/gallery/enroll.js';
-import { GalleryStore } from '../../src/gallery/store.js';
 import { FaceEngine } from '../../src/inference/faces.js';
 import { DEFAULT_ENCODER } from '../../src/inference/model-manifest.js';
-import { doorController, enrollPolicy, writeDoorConfig } from '../helpers/daemon.js';
+import { doorController, enrollGallery, writeDoorConfig } from '../helpers/daemon.js';
 import { sharedFacesAvailable } from '../helpers/fixtures.js';
 import { doorPeople } from '../helpers/faces.js';
 import { Mosquitto, PASSWORD, USER, watchEvents } from '../helpers/mosquitto.js';
-import { RtspServer } from '../helpers/rtsp.js';
+import { playFile, RtspServer } from '../helpers/rtsp.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const haveShared = sharedFacesAvailable('liveness end-to-end test with ../shared/faces photos');
@@ -48,10 +46,7 @@ beforeAll(async () => {
     { photo: null, seconds: 3 },
   ]);
   broker = await Mosquitto.start();
-  server = await RtspServer.start(
-    `filesrc location=${join(dir, 'clip.mp4')} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1`,
-    '/door',
-  );
+  server = await RtspServer.start(playFile(join(dir, 'clip.mp4')), '/door');
   writeFileSync(join(dir, 'key'), key);
 }, 120_000);
 
@@ -67,17 +62,7 @@ async function playClip(
   liveness: { section: Record<string, unknown>; camera?: Record<string, unknown> },
 ) {
   const stateDir = join(dir, `state-${name}`);
-  const engine = await FaceEngine.open();
-  const store = new GalleryStore(join(stateDir, 'gallery.sqlite'));
-  await enrollPerson(
-    engine,
-    store,
-    { id: 'person-a', name: 'Person A' },
-    [{ bytes: enrollPhoto, source: 'enroll.jpg' }],
-    enrollPolicy(DEFAULT_ENCODER),
-  );
-  store.close();
-  await engine.release();
+  await enrollGallery(stateDir, DEFAULT_ENCODER, [{ id: 'person-a', name: 'Person A', photo: enrollPhoto }]);
   const config = writeDoorConfig(join(dir, `config-${name}.json`), {
     stateDir,
     encoder: DEFAULT_ENCODER,

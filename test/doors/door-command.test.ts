@@ -3,9 +3,12 @@
 // granted access event for its door, and not for a replay (also after a restart), `null`, `[]`,
 // a 1 MB payload, another door's event, a stale one or a denial; a bad file exits 78.
 import { spawn } from 'node:child_process';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Value } from '@sinclair/typebox/value';
 import mqtt from 'mqtt';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
@@ -13,6 +16,7 @@ import { eventId } from '../../src/events/ids.js';
 import { signPayload } from '../../src/events/signing.js';
 import type { AccessEvent } from '../../src/events/topics.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
+import { HOME_ASSISTANT_SCHEMAS } from '../helpers/home-assistant-schemas.js';
 import { Mosquitto, PASSWORD, USER } from '../helpers/mosquitto.js';
 import { sleep, until } from '../helpers/wait.js';
 
@@ -140,6 +144,101 @@ describe('facegate door', () => {
       await raw.endAsync();
     }
   }, 90_000);
+
+  it("drives a Home Assistant service, announces the door's lock, and opens on a remote UNLOCK", async () => {
+    // Home Assistant's REST API as the documentation gives it: POST /api/services/<domain>/<service>
+    // with a bearer token and {"entity_id"}. (Home Assistant itself cannot be installed here.)
+    const calls: { path: string; auth: string | undefined; body: unknown }[] = [];
+    const ha = createServer((req, res) => {
+      let body = '';
+      req.on('data', (d: Buffer) => (body += d.toString()));
+      req.on('end', () => {
+        calls.push({ path: req.url!, auth: req.headers.authorization, body: JSON.parse(body) as unknown });
+        res.writeHead(req.headers.authorization === 'Bearer ha-token' ? 200 : 401).end('[]');
+      });
+    });
+    await new Promise<void>((r) => ha.listen(0, '127.0.0.1', () => r()));
+    writeFileSync(join(dir, 'ha-token'), 'ha-token\n');
+    const file = join(dir, 'door-ha.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        door: 'gate',
+        mqtt: {
+          url: broker.url,
+          prefix: 'facegate/gw1',
+          username: USER,
+          passwordFile: join(dir, 'password'),
+        },
+        signingKeyFile: join(dir, 'key'),
+        stateDir: join(dir, 'state-ha'),
+        output: {
+          homeAssistant: {
+            url: `http://127.0.0.1:${(ha.address() as AddressInfo).port}`,
+            tokenFile: join(dir, 'ha-token'),
+            openService: 'lock.unlock',
+            closeService: 'lock.lock',
+            entityId: 'lock.garden_gate',
+          },
+          openSeconds: 0.3,
+        },
+        announce: { remoteOpen: true },
+      }),
+    );
+    const watcher = await mqtt.connectAsync(broker.url, { username: USER, password: PASSWORD });
+    const seen: { topic: string; payload: string }[] = [];
+    watcher.on('message', (topic, p) => seen.push({ topic, payload: p.toString() }));
+    await watcher.subscribeAsync([
+      'homeassistant/+/facegate_door_gate/lock/config',
+      'facegate/gw1/doors/gate/lock/+',
+    ]);
+    const door = startDoor(file);
+    try {
+      await until('ready', () => door.lines.some((l) => l.message === 'ready'), 30_000);
+      await until(
+        'announced',
+        () => seen.some((m) => m.topic === 'homeassistant/lock/facegate_door_gate/lock/config'),
+        10_000,
+      );
+      const config = JSON.parse(
+        seen.find((m) => m.topic.startsWith('homeassistant/lock/'))!.payload,
+      ) as Record<string, unknown>;
+      expect(
+        [...Value.Errors(HOME_ASSISTANT_SCHEMAS.lock!, config)].map((e) => `${e.path} ${e.message}`),
+      ).toEqual([]);
+      expect(config).toMatchObject({
+        command_topic: 'facegate/gw1/doors/gate/lock/set',
+        state_topic: 'facegate/gw1/doors/gate/lock/state',
+        availability_topic: 'facegate/gw1/doors/gate/lock/availability',
+      });
+      await watcher.publishAsync(
+        'facegate/gw1/doors/gate/access',
+        JSON.stringify(signPayload(key, access({ door: 'gate', person: { id: 'bob', name: 'Bob' } }))),
+        { qos: 1 },
+      );
+      await until('unlocked, then locked', () => calls.length >= 2, 10_000);
+      // From Home Assistant: UNLOCK opens (remoteOpen), and the door locks again on its own.
+      await watcher.publishAsync('facegate/gw1/doors/gate/lock/set', 'UNLOCK', { qos: 1 });
+      await until('remote unlock, then locked', () => calls.length >= 4, 10_000);
+      expect(calls.map((c) => c.path)).toEqual([
+        '/api/services/lock/unlock',
+        '/api/services/lock/lock',
+        '/api/services/lock/unlock',
+        '/api/services/lock/lock',
+      ]);
+      for (const c of calls)
+        expect(c).toMatchObject({ auth: 'Bearer ha-token', body: { entity_id: 'lock.garden_gate' } });
+      const states = () => seen.filter((m) => m.topic.endsWith('/lock/state')).map((m) => m.payload);
+      await until('the lock state published', () => states().length >= 5, 10_000);
+      expect(states()).toEqual(['LOCKED', 'UNLOCKED', 'LOCKED', 'UNLOCKED', 'LOCKED']);
+      expect(door.lines.filter((l) => l.message === 'open').map((l) => l.person)).toEqual(['bob', null]);
+    } finally {
+      door.child.kill('SIGTERM');
+      await door.exited;
+      await watcher.endAsync();
+      await new Promise((r) => ha.close(r));
+    }
+  }, 60_000);
 
   it('exits 78 naming each problem of its file', async () => {
     const file = join(dir, 'bad.json');

@@ -21,6 +21,7 @@ const seen = (o: Partial<CameraDecision> & { at: number }): CameraDecision => ({
   kind: 'match',
   person: { id: 'ann', name: 'Ann' },
   live: true,
+  votes: 3,
   margin: 0.3,
   capturedAt: o.at - 300,
   ...o,
@@ -76,6 +77,8 @@ describe('door policy', () => {
     expect(reason({ capturedAt: at - 6000 }, { maxDecisionAgeMs: 10_000 })).toBeNull();
     expect(reason({ margin: 0.05 }, { minMargin: 0.1 })).toBe('unknown');
     expect(reason({ margin: null }, { minMargin: 0.1 })).toBeNull(); // one person enrolled: no runner-up
+    expect(reason({ votes: 3 }, { minVotes: 4 })).toBe('unknown');
+    expect(reason({ votes: 1 })).toBeNull(); // a match by the fused mean, at a door that does not ask for more
   });
 
   it('locks out after 5 refusals in 30 s, for 60 s, whoever comes; then opens again', () => {

@@ -4,8 +4,9 @@ import { spawn } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { loadConfig, type Config } from '../../src/config/schema.js';
-import { DEFAULT_SIMILAR_FACE_RATIO } from '../../src/gallery/enroll.js';
-import { ENCODER_THRESHOLDS } from '../../src/inference/faces.js';
+import { DEFAULT_SIMILAR_FACE_RATIO, enrollPerson } from '../../src/gallery/enroll.js';
+import { GalleryStore } from '../../src/gallery/store.js';
+import { ENCODER_THRESHOLDS, FaceEngine } from '../../src/inference/faces.js';
 import type { EncoderName } from '../../src/inference/model-manifest.js';
 import { DEFAULT_QUALITY_GATES } from '../../src/vision/quality.js';
 import { PROJECT_ROOT } from './fixtures.js';
@@ -17,6 +18,29 @@ export const enrollPolicy = (encoder: EncoderName) => ({
   gates: DEFAULT_QUALITY_GATES,
   similarFaceRatio: DEFAULT_SIMILAR_FACE_RATIO,
 });
+
+/** A gallery in `stateDir` with these people enrolled from one photo each, as the CLI would. */
+export async function enrollGallery(
+  stateDir: string,
+  encoder: EncoderName,
+  people: { id: string; name: string; metadata?: Record<string, unknown>; photo: Buffer }[],
+): Promise<void> {
+  const engine = await FaceEngine.open({ encoder });
+  const store = new GalleryStore(join(stateDir, 'gallery.sqlite'));
+  try {
+    for (const { photo, ...person } of people)
+      await enrollPerson(
+        engine,
+        store,
+        person,
+        [{ bytes: photo, source: `${person.id}.jpg` }],
+        enrollPolicy(encoder),
+      );
+  } finally {
+    store.close();
+    await engine.release();
+  }
+}
 
 /**
  * Writes `file` (and the broker's password beside it) for a daemon on camera `cameraUrl` that

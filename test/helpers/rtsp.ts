@@ -22,6 +22,10 @@ function liveCamera(o: {
   );
 }
 
+/** A launch line that plays an H.264 MP4 file once, as a camera would stream it. */
+export const playFile = (file: string): string =>
+  `filesrc location=${file} ! qtdemux ! h264parse ! rtph264pay name=pay0 pt=96 config-interval=1`;
+
 export const LIVE_720P = liveCamera({ width: 1280, height: 720, fps: 25, keyInt: 25, bitrate: 2000 });
 
 /**
