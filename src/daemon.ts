@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { CameraSource, type CameraState } from './camera/camera-source.js';
 import type { Frame } from './camera/frame-parser.js';
 import { MotionGate, thumbnailOf } from './camera/motion.js';
+import { exposure } from './config/files.js';
 import { livenessPolicy, modelOptions, type Config } from './config/schema.js';
 import { prepareDemo } from './demo.js';
 import { FacegateEvents } from './events/events.js';
@@ -238,6 +239,14 @@ export class Daemon {
     const re = await reembedGallery(this.engine, this.store);
     if (re.embedded || re.failed.length) this.log('warn', 'gallery re-embedded for this encoder', re);
 
+    // A password or TLS key others can read: said, not refused (the broker's side can change it).
+    for (const [key, file] of [
+      ['mqtt.passwordFile', c.mqtt.passwordFile],
+      ['mqtt.keyFile', c.mqtt.keyFile],
+    ] as const) {
+      const exposed = file && exposure(file, key);
+      if (exposed) this.log('warn', exposed);
+    }
     this.mqttUrl = c.mqtt.url || (c.mqtt.embedded.enabled ? await this.startEmbeddedBroker() : undefined);
     if (this.mqttUrl) {
       const options = { ...mqttOptions(c), url: this.mqttUrl };

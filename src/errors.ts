@@ -1,4 +1,4 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { chmodSync, readFileSync, writeFileSync } from 'node:fs';
 
 // Every error facegate reports on purpose carries a code from this list, so callers (the CLI,
 // the daemon, tests) can tell bad input from a broken installation without parsing messages.
@@ -46,10 +46,14 @@ export function fileErrorWords(code: string): string {
   return words[code] ? `${words[code]} (${code})` : code;
 }
 
-/** Writes a file; a failure becomes a FacegateError (NOT_FOUND) naming the file and the reason. */
+/**
+ * Writes a file, readable by its owner only (0600, whatever the umask; an existing file is made
+ * so); a failure becomes a FacegateError (NOT_FOUND) naming the file and the reason.
+ */
 export function writeFileOrThrow(file: string, data: string | Uint8Array): void {
   try {
-    writeFileSync(file, data);
+    writeFileSync(file, data, { mode: 0o600 });
+    chmodSync(file, 0o600);
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code ?? String(err);
     throw new FacegateError('NOT_FOUND', `${file}: cannot write it: ${fileErrorWords(code)}`, { cause: err });

@@ -12,7 +12,7 @@ import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
-import { readConfiguredFile } from '../config/files.js';
+import { exposure, privateFile, readConfiguredFile, readSecretFile } from '../config/files.js';
 import { FacegateError, readFileOrThrow } from '../errors.js';
 import { verifyEvent, type SeenIds } from '../events/signing.js';
 import { topics } from '../events/topics.js';
@@ -160,6 +160,7 @@ class SeenStore implements SeenIds {
     file: string,
     private readonly keepMs: number,
   ) {
+    privateFile(file);
     this.db = new Database(file);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma('synchronous = FULL'); // written before the door opens: a crash cannot replay it
@@ -196,7 +197,9 @@ export class DoorController {
     private readonly c: DoorControllerConfig,
     private readonly log: DoorLog,
   ) {
-    this.key = readConfiguredFile(c.signingKeyFile, 'signingKeyFile');
+    this.key = readSecretFile(c.signingKeyFile, 'signingKeyFile');
+    if ('homeAssistant' in c.output)
+      readSecretFile(c.output.homeAssistant.tokenFile, 'output.homeAssistant.tokenFile');
     mkdirSync(c.stateDir, { recursive: true });
     // Kept twice the freshness window: an older replay is refused as stale anyway.
     this.seen = new SeenStore(join(c.stateDir, `door-${c.door}-seen.sqlite`), 2 * this.maxAgeMs);
@@ -210,6 +213,8 @@ export class DoorController {
   async start(): Promise<void> {
     const m = this.c.mqtt;
     const topic = topics(m.prefix).access(this.c.door);
+    const exposed = m.passwordFile && exposure(m.passwordFile, 'mqtt.passwordFile');
+    if (exposed) this.log({ message: 'warning', door: this.c.door, warning: exposed });
     this.client = await mqtt.connectAsync(m.url, {
       ...(m.username ? { username: m.username } : {}),
       ...(m.passwordFile

@@ -1,7 +1,7 @@
 // MQTT options from the validated configuration. Secrets come from files or the environment,
 // never from the command line; a missing or unreadable file is a configuration error naming it.
 import { hostname } from 'node:os';
-import { readConfiguredFile } from '../config/files.js';
+import { readConfiguredFile, readSecretFile } from '../config/files.js';
 import type { Config } from '../config/schema.js';
 import type { MqttOptions } from './publisher.js';
 import { defaultPrefix } from './topics.js';
@@ -31,6 +31,6 @@ export function mqttOptions(config: Config, env: NodeJS.ProcessEnv = process.env
 
 export function signingKey(config: Config): Buffer | undefined {
   return config.mqtt.signingKeyFile
-    ? readConfiguredFile(config.mqtt.signingKeyFile, 'mqtt.signingKeyFile')
+    ? readSecretFile(config.mqtt.signingKeyFile, 'mqtt.signingKeyFile')
     : undefined;
 }

@@ -6,8 +6,7 @@
 // decisions most. Nothing is dropped silently: each drop is counted per kind (`dropped`), the
 // caller logs it, and the counts are exported as metrics.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { privateFile } from '../config/files.js';
 
 export type OutboxRow = {
   id: number;
@@ -34,7 +33,7 @@ export class Outbox {
     path: string,
     private readonly options: OutboxOptions,
   ) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
+    if (path !== ':memory:') privateFile(path);
     this.db = new Database(path);
     this.db.pragma('journal_mode = WAL');
     this.db.pragma(`synchronous = ${options.fsync ? 'FULL' : 'NORMAL'}`);

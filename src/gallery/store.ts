@@ -4,8 +4,7 @@
 // killed mid-write leaves the old gallery or the new one, never a mix.
 import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import { dirname } from 'node:path';
+import { privateFile } from '../config/files.js';
 import { FacegateError } from '../errors.js';
 import type { FaceQuality } from '../vision/quality.js';
 import type { GalleryEntry } from './matcher.js';
@@ -47,6 +46,47 @@ export function validatePersonId(id: string): void {
   }
 }
 
+/**
+ * Control characters (C0, DEL, C1) and bidirectional overrides: printed raw by `gallery list` or
+ * shown in a console they rewrite the terminal or the text around them.
+ */
+// eslint-disable-next-line no-control-regex
+const UNPRINTABLE = /[\u0000-\u001f\u007f-\u009f\u202a-\u202e\u2066-\u2069]/;
+
+/** A person's name and metadata as they may be stored: printable text, of a sane size. */
+export function validatePersonText(person: {
+  id: string;
+  name: string;
+  metadata?: Record<string, unknown>;
+}): void {
+  const where = `person "${person.id}"`;
+  if (person.name.length < 1 || person.name.length > 200 || UNPRINTABLE.test(person.name))
+    throw new FacegateError(
+      'USAGE',
+      `${where}: the name must be 1 to 200 printable characters (no control characters or direction overrides), not ${JSON.stringify(person.name)}`,
+    );
+  const metadata = JSON.stringify(person.metadata ?? {});
+  if (metadata.length > 16_384)
+    throw new FacegateError('USAGE', `${where}: metadata of ${metadata.length} bytes (at most 16384)`);
+  const walk = (v: unknown, path: string): void => {
+    if (typeof v === 'string' && UNPRINTABLE.test(v))
+      throw new FacegateError(
+        'USAGE',
+        `${where}: metadata ${path} holds a control character: ${JSON.stringify(v)}`,
+      );
+    if (v && typeof v === 'object')
+      for (const [k, x] of Object.entries(v)) {
+        if (UNPRINTABLE.test(k))
+          throw new FacegateError(
+            'USAGE',
+            `${where}: metadata key ${JSON.stringify(k)} holds a control character`,
+          );
+        walk(x, `${path}.${k}`);
+      }
+  };
+  walk(person.metadata ?? {}, 'metadata');
+}
+
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 export class GalleryStore {
@@ -54,8 +94,8 @@ export class GalleryStore {
   private staging = false;
 
   constructor(readonly path: string) {
-    if (path !== ':memory:') mkdirSync(dirname(path), { recursive: true });
     try {
+      if (path !== ':memory:') privateFile(path);
       this.db = new Database(path);
       // WAL: readers (the daemon) never block on a writer (a sync); FULL: a committed change
       // survives a power cut, which matters more than write speed for a gallery.
@@ -189,6 +229,7 @@ export class GalleryStore {
     model: string,
   ): void {
     validatePersonId(person.id);
+    validatePersonText(person);
     const now = new Date().toISOString();
     this.db
       .prepare(

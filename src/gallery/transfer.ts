@@ -4,7 +4,7 @@
 import { FacegateError } from '../errors.js';
 import type { FaceEngine } from '../inference/faces.js';
 import { enrollmentFace, EnrollmentRejected, type EnrollmentPolicy } from './enroll.js';
-import { sha256, validatePersonId, type GalleryStore, type NewImage } from './store.js';
+import { sha256, validatePersonId, validatePersonText, type GalleryStore, type NewImage } from './store.js';
 
 export const EXPORT_FORMAT = 'facegate-gallery';
 
@@ -59,6 +59,12 @@ export function parseExport(text: string, file: string): GalleryExport {
       throw new FacegateError('USAGE', `${where}: needs id, name and images`);
     }
     validatePersonId(p.id);
+    validatePersonText(p);
+    if (!p.images.length)
+      throw new FacegateError(
+        'USAGE',
+        `${where} (${p.id}): no photo; a person needs at least one enrollment photo`,
+      );
     p.images.forEach((img, k) => {
       if (typeof img?.data !== 'string' || typeof img.sha256 !== 'string')
         throw new FacegateError('USAGE', `${where}.images[${k}]: needs data and sha256`);

@@ -47,7 +47,7 @@ beforeAll(async () => {
   ]);
   broker = await Mosquitto.start();
   server = await RtspServer.start(playFile(join(dir, 'clip.mp4')), '/door');
-  writeFileSync(join(dir, 'key'), key);
+  writeFileSync(join(dir, 'key'), key, { mode: 0o600 });
 }, 120_000);
 
 afterAll(async () => {

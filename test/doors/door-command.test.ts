@@ -27,7 +27,7 @@ let dir: string;
 beforeAll(async () => {
   broker = await Mosquitto.start();
   dir = mkdtempSync(join(tmpdir(), 'fg-door-'));
-  writeFileSync(join(dir, 'key'), key);
+  writeFileSync(join(dir, 'key'), key, { mode: 0o600 });
   writeFileSync(join(dir, 'password'), PASSWORD);
 });
 
@@ -158,7 +158,7 @@ describe('facegate door', () => {
       });
     });
     await new Promise<void>((r) => ha.listen(0, '127.0.0.1', () => r()));
-    writeFileSync(join(dir, 'ha-token'), 'ha-token\n');
+    writeFileSync(join(dir, 'ha-token'), 'ha-token\n', { mode: 0o600 });
     const file = join(dir, 'door-ha.json');
     writeFileSync(
       file,

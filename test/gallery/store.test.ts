@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { GalleryStore } from '../../src/gallery/store.js';
+import { EXPORT_FORMAT, parseExport } from '../../src/gallery/transfer.js';
 import { PROJECT_ROOT } from '../helpers/fixtures.js';
 
 let dir: string;
@@ -168,5 +169,40 @@ describe('GalleryStore', () => {
     expect(afterCommit.version).toBe(2);
     expect(afterCommit.listPeople()).toHaveLength(102);
     afterCommit.close();
+  });
+});
+
+describe('what a person may be', () => {
+  it('refuses control characters and direction overrides in names and metadata, storing nothing', () => {
+    const store = new GalleryStore(path);
+    const put =
+      (person: { id: string; name: string; metadata?: Record<string, unknown> }, images = [photo(1)]) =>
+      () =>
+        store.write(() => store.putPerson(person, images, 'model-a'));
+    expect(put({ id: 'eve', name: '\u001b[31mEve\u001b[0m' })).toThrow(
+      /person "eve": the name must be 1 to 200 printable characters .* not "\\u001b\[31mEve\\u001b\[0m"/,
+    );
+    expect(put({ id: 'eve', name: 'Eve\u202egnp.exe' })).toThrow(/printable characters/);
+    expect(put({ id: 'eve', name: '' })).toThrow(/printable characters/);
+    expect(put({ id: 'eve', name: 'Eve', metadata: { note: 'hi\u0007' } })).toThrow(
+      /metadata metadata\.note holds a control character/,
+    );
+    expect(put({ id: 'eve', name: 'Eve', metadata: { 'a\nb': 1 } })).toThrow(/metadata key "a\\nb"/);
+    expect(store.peopleCount).toBe(0);
+    expect(store.version).toBe(0);
+    put({ id: 'eve', name: 'Ève Müller-Łukasz 李' })();
+    expect(store.getPerson('eve')?.name).toBe('Ève Müller-Łukasz 李');
+    store.close();
+  });
+
+  it('refuses an export with a person without a photo, or with a control character in a name', () => {
+    const doc = (person: Record<string, unknown>) =>
+      JSON.stringify({ format: EXPORT_FORMAT, version: 1, people: [person] });
+    expect(() => parseExport(doc({ id: 'bob', name: 'Bob', images: [] }), 'g.json')).toThrow(
+      /g\.json: people\[0\] \(bob\): no photo/,
+    );
+    expect(() => parseExport(doc({ id: 'bob', name: 'B\u0000b', images: [] }), 'g.json')).toThrow(
+      /printable/,
+    );
   });
 });
