@@ -92,6 +92,8 @@ export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).
 export class GalleryStore {
   private readonly db: Database.Database;
   private staging = false;
+  /** A person was removed in the current write: the log is checkpointed after it. */
+  private removed = false;
 
   constructor(readonly path: string) {
     try {
@@ -102,6 +104,9 @@ export class GalleryStore {
       this.db.pragma('journal_mode = WAL');
       this.db.pragma('synchronous = FULL');
       this.db.pragma('foreign_keys = ON');
+      // A removed person's photos and embeddings are overwritten with zeros where they lay, not
+      // left in free pages for anyone with the file to read back.
+      this.db.pragma('secure_delete = ON');
       this.migrate();
     } catch (err) {
       if (err instanceof FacegateError) throw err;
@@ -183,7 +188,8 @@ export class GalleryStore {
 
   /** Runs `fn` as one transaction that bumps the gallery version once. */
   write<T>(fn: () => T): T {
-    return this.db
+    this.removed = false;
+    const result = this.db
       .transaction(() => {
         const result = fn();
         this.db
@@ -192,6 +198,10 @@ export class GalleryStore {
         return result;
       })
       .immediate();
+    // The write-ahead log still holds the pages as they were: copied back and emptied, so the
+    // removed person's photos are in no file any more.
+    if (this.removed) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    return result;
   }
 
   getPerson(id: string): Person | undefined {
@@ -307,7 +317,9 @@ export class GalleryStore {
   }
 
   removePerson(id: string): boolean {
-    return this.db.prepare('DELETE FROM people WHERE id = ?').run(id).changes > 0;
+    const gone = this.db.prepare('DELETE FROM people WHERE id = ?').run(id).changes > 0;
+    this.removed ||= gone;
+    return gone;
   }
 
   images(personId?: string): StoredImage[] {

@@ -1,6 +1,7 @@
 // The gallery store: transactions, versions, model tags, and what survives a SIGKILL mid-write.
 import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -204,5 +205,24 @@ describe('what a person may be', () => {
     expect(() => parseExport(doc({ id: 'bob', name: 'B\u0000b', images: [] }), 'g.json')).toThrow(
       /printable/,
     );
+  });
+});
+
+describe('removing a person', () => {
+  it('leaves the bytes of their photo and embedding in no file under the gallery folder', () => {
+    const store = new GalleryStore(path);
+    const bytes = randomBytes(64 * 1024); // a photo spills over many pages
+    const embedding = new Float32Array(128).map((_, i) => Math.sin(i + 0.5));
+    const anns = { bytes, source: 'ann.jpg', embedding, quality };
+    store.write(() => store.putPerson({ id: 'ann', name: 'Ann' }, [anns], 'model-a'));
+    store.write(() => store.putPerson({ id: 'bob', name: 'Bob' }, [photo(2)], 'model-a'));
+    const everything = () => Buffer.concat(readdirSync(dir).map((f) => readFileSync(join(dir, f))));
+    const needles = [bytes.subarray(30_000, 30_064), Buffer.from(embedding.buffer).subarray(64, 128)];
+    for (const n of needles) expect(everything().includes(n)).toBe(true); // the search finds them while stored
+    expect(store.write(() => store.removePerson('ann'))).toBe(true);
+    for (const n of needles) expect(everything().includes(n)).toBe(false);
+    expect(store.getPerson('bob')).toBeDefined();
+    store.close();
+    for (const n of needles) expect(everything().includes(n)).toBe(false);
   });
 });
