@@ -651,6 +651,7 @@ export class Daemon {
     this.metrics.eventLatency.observe(latency / 1000);
     const person = d.kind === 'unknown' ? undefined : this.store!.getPerson(d.personId);
     const named = d.kind === 'unknown' ? null : { id: d.personId, name: person?.name ?? d.personId };
+    const liveness = d.kind === 'unknown' ? undefined : this.livenessReport(camera, d.liveness);
     if (d.kind === 'spoof') {
       this.stats.spoofs++;
       const event = {
@@ -658,7 +659,7 @@ export class Daemon {
         person: named!,
         distance: ev.distance,
         threshold: this.threshold,
-        liveness: this.livenessReport(camera, d.liveness),
+        liveness: liveness!,
       };
       this.log('warn', `spoof at ${camera}: a face like ${d.personId} did not move as a head does`, {
         event_id: event.event_id,
@@ -675,7 +676,7 @@ export class Daemon {
         threshold: this.threshold,
         margin: ev.margin,
         decided_by: d.by,
-        liveness: this.livenessReport(camera, d.liveness),
+        liveness: liveness!,
       };
       this.log('info', `match ${d.personId} at ${camera}`, {
         event_id: event.event_id,
@@ -702,7 +703,7 @@ export class Daemon {
       camera,
       kind: d.kind,
       ...(named ? { person: { ...named, metadata: person?.metadata ?? {} } } : {}),
-      live: d.kind === 'unknown' ? null : this.livenessReport(camera, d.liveness).live,
+      live: liveness?.live ?? null,
       votes: d.kind === 'match' ? d.votes : 0,
       margin: ev.margin,
       capturedAt,

@@ -9,13 +9,13 @@ import { execFile } from 'node:child_process';
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { Type, type Static } from '@sinclair/typebox';
-import { Value } from '@sinclair/typebox/value';
 import Database from 'better-sqlite3';
 import mqtt, { type MqttClient } from 'mqtt';
 import { exposure, privateFile, readConfiguredFile, readSecretFile } from '../config/files.js';
 import { FacegateError, readFileOrThrow } from '../errors.js';
 import { verifyEvent, type SeenIds } from '../events/signing.js';
 import { topics } from '../events/topics.js';
+import { schemaProblems } from './policy.js';
 
 const NAME = '^[A-Za-z0-9_-]{1,64}$';
 const SERVICE = '^[a-z_]+\\.[a-z_]+$';
@@ -139,11 +139,9 @@ export function loadDoorControllerConfig(file: string): DoorControllerConfig {
     if (err instanceof FacegateError) throw err;
     throw new FacegateError('CONFIG_INVALID', `${file}: not valid JSON: ${(err as Error).message}`);
   }
-  const problems = [...Value.Errors(DoorControllerSchema, value)].map((e) => {
-    const key = e.path.slice(1).replaceAll('/', '.') || 'the file';
-    const rule = (e.schema as { description?: string }).description;
-    return `${key}: ${rule ? `must be ${rule}` : e.message.toLowerCase()}${e.value === undefined ? '' : `, not ${JSON.stringify(e.value)}`}`;
-  });
+  const problems = schemaProblems(DoorControllerSchema, value, 'the file').map(
+    (p) => `${p.key}: ${p.rule}${p.value ? `, ${p.value}` : ''}`,
+  );
   if (problems.length)
     throw new FacegateError(
       'CONFIG_INVALID',

@@ -6,7 +6,7 @@
 // granted, or denied with the reason. Refusals in a row lock a door out for a while (a stranger
 // trying again and again, or photos of several residents), and a person granted once is not
 // granted again at that door within the cooldown.
-import { Type, type Static } from '@sinclair/typebox';
+import { Type, type Static, type TSchema } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 
 const DAYS = ['sun', 'mon', 'tue', 'wed', 'thu', 'fri', 'sat'] as const;
@@ -102,6 +102,26 @@ export const DoorSchema = Type.Object(
 
 export type DoorConfig = Static<typeof DoorSchema>;
 
+/**
+ * What is wrong with `value` under `schema`, one entry per problem: the key (dotted; `whole` for
+ * the value itself), the rule in words (its schema's description, else TypeBox's message), and
+ * the value found (undefined when missing). Callers put them in their own sentences.
+ */
+export function schemaProblems(
+  schema: TSchema,
+  value: unknown,
+  whole: string,
+): { key: string; rule: string; value: string | undefined }[] {
+  return [...Value.Errors(schema, value)].map((e) => {
+    const rule = (e.schema as { description?: string }).description;
+    return {
+      key: e.path.slice(1).replaceAll('/', '.') || whole,
+      rule: rule ? `must be ${rule}` : e.message.toLowerCase(),
+      value: e.value === undefined ? undefined : `not ${JSON.stringify(e.value)}`,
+    };
+  });
+}
+
 /** Every problem with the door list, one line each naming the door and the setting; empty when valid. */
 export function doorListProblems(list: unknown): string[] {
   if (!Array.isArray(list)) return ['must be a list of doors'];
@@ -109,12 +129,9 @@ export function doorListProblems(list: unknown): string[] {
   return list.flatMap((door: unknown, i) => {
     const name = (door as { name?: unknown } | null)?.name;
     const at = `doors[${i}]${typeof name === 'string' ? ` (${name})` : ''}`;
-    const problems = [...Value.Errors(DoorSchema, door)].map((e) => {
-      const key = e.path.slice(1).replaceAll('/', '.') || 'the entry';
-      const rule = (e.schema as { description?: string }).description;
-      const value = e.value === undefined ? 'missing' : `not ${JSON.stringify(e.value)}`;
-      return `${at}: ${key} ${rule ? `must be ${rule}` : e.message.toLowerCase()}, ${value}`;
-    });
+    const problems = schemaProblems(DoorSchema, door, 'the entry').map(
+      (p) => `${at}: ${p.key} ${p.rule}, ${p.value ?? 'missing'}`,
+    );
     if (typeof name === 'string') {
       if (names.has(name)) problems.push(`${at}: the name "${name}" is used twice`);
       names.add(name);
@@ -122,10 +139,6 @@ export function doorListProblems(list: unknown): string[] {
     return problems;
   });
 }
-
-/** The doors' documentation for docs/configuration.md. */
-export const DOOR_LIST_DOC =
-  'Doors (docs/doors.md): a list of {name, cameras, allow: {people, groups}, schedule: [{days, from, to}], requireLive, minMargin, maxDecisionAgeMs, lockout: {refusals, windowSeconds, seconds}, cooldownSeconds}. Each camera decision becomes a signed access event per door its camera serves: granted, or denied with the reason. Defaults: requireLive true, minMargin 0, maxDecisionAgeMs 5000, lockout 5 refusals in 30 s for 60 s, cooldownSeconds 10; no schedule: always.';
 
 export const DOOR_DEFAULTS = {
   requireLive: true,
@@ -135,6 +148,13 @@ export const DOOR_DEFAULTS = {
   lockout: { refusals: 5, windowSeconds: 30, seconds: 60 },
   cooldownSeconds: 10,
 } as const;
+
+/** The doors' documentation for docs/configuration.md. */
+export const DOOR_LIST_DOC = `Doors (docs/doors.md): a list of {${Object.keys(DoorSchema.properties).join(', ')}}. Each camera decision becomes a signed access event per door its camera serves: granted, or denied with the reason. Defaults: ${Object.entries(
+  DOOR_DEFAULTS,
+)
+  .map(([k, v]) => `${k} ${JSON.stringify(v)}`)
+  .join(', ')}; no schedule: always.`;
 
 export const ACCESS_REASONS = [
   'not_allowed',

@@ -126,15 +126,22 @@ export class HomeAssistantDiscovery {
     private readonly announcedFile: string,
   ) {}
 
+  /** The configs last announced, as JSON: an unchanged set is not announced again. */
+  private announced: string | undefined;
+
   start(): void {
     this.publisher.onMessage(`${this.o.discoveryPrefix}/status`, (payload) => {
-      if (payload.toString() === 'online') this.update();
+      if (payload.toString() === 'online') this.update(true); // it forgot them: all again
     });
     this.update();
   }
 
-  update(): void {
+  /** Announces the entities when they changed since the last time, or always with `force`. */
+  update(force = false): void {
     const entities = discoveryEntities(this.o, this.publisher, this.things());
+    const json = JSON.stringify([...entities]);
+    if (!force && json === this.announced) return;
+    this.announced = json;
     for (const [topic, { config }] of entities) this.publisher.publish('discovery', topic, config, true);
     let before: string[] = [];
     try {
