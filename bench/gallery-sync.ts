@@ -1,21 +1,28 @@
 // `make bench` (gallery part): one sync of N people (default 1,000) from a local HTTP server,
 // unsigned, each with one 240 px photo, and the process's peak RSS during it.
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { createServer } from 'node:http';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { DEFAULT_SIMILAR_FACE_RATIO } from '../src/gallery/enroll.js';
 import { HttpSource } from '../src/gallery/sources.js';
 import { GalleryStore } from '../src/gallery/store.js';
+import { openDataKey } from '../src/privacy/sealing.js';
 import { syncGallery } from '../src/gallery/sync.js';
 import { DEFAULT_THRESHOLD, FaceEngine } from '../src/inference/faces.js';
 import { DEFAULT_QUALITY_GATES } from '../src/vision/quality.js';
 import { faceCrop } from '../test/helpers/faces.js';
 import { Table } from './harness.js';
 
-export async function benchGallerySync(people = 1000, engine?: FaceEngine): Promise<string> {
+function keyFile(dir: string): string {
+  const file = join(dir, 'key');
+  writeFileSync(file, randomBytes(32).toString('hex'), { mode: 0o600 });
+  return file;
+}
+
+export async function benchGallerySync(people = 1000, engine?: FaceEngine, sealed = false): Promise<string> {
   const own = !engine;
   const e = engine ?? (await FaceEngine.open());
   // Distinct photos: three faces, each with its own small brightness change per person.
@@ -47,7 +54,9 @@ export async function benchGallerySync(people = 1000, engine?: FaceEngine): Prom
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
   const dir = mkdtempSync(join(tmpdir(), 'fg-bench-sync-'));
-  const store = new GalleryStore(join(dir, 'gallery.sqlite'));
+  // Encrypted at rest (AES-256-GCM, privacy/sealing.ts): photos staged and stored sealed.
+  const sealer = sealed ? openDataKey(dir, { file: keyFile(dir), key: 'bench key' }).data : undefined;
+  const store = new GalleryStore(join(dir, 'gallery.sqlite'), sealer ? { sealer } : {});
   try {
     const source = new HttpSource({
       manifestUrl: `http://127.0.0.1:${(server.address() as { port: number }).port}/manifest.json`,
@@ -70,6 +79,7 @@ export async function benchGallerySync(people = 1000, engine?: FaceEngine): Prom
     const seconds = (performance.now() - t0) / 1000;
     const t = new Table(['measure', 'value']);
     t.add('people in the manifest', people);
+    t.add('encryption at rest', sealed ? 'AES-256-GCM' : 'off');
     t.add('enrolled / refused', `${report.added.length} / ${report.refused.length}`);
     t.add('sync time, s', seconds.toFixed(1));
     t.add('per person, ms', ((1000 * seconds) / people).toFixed(1));
@@ -85,4 +95,6 @@ export async function benchGallerySync(people = 1000, engine?: FaceEngine): Prom
 }
 
 if (process.argv[1] === import.meta.filename)
-  console.log(await benchGallerySync(Number(process.argv[2] ?? 1000)));
+  console.log(
+    await benchGallerySync(Number(process.argv[2] ?? 1000), undefined, process.argv[3] === 'sealed'),
+  );

@@ -12,6 +12,7 @@ import { benchGallerySync } from './gallery-sync.js';
 import { benchEncoders, faceChips } from './encoders.js';
 import { benchLiveness } from './liveness.js';
 import { benchMqtt } from './mqtt.js';
+import { benchPrivacy } from './privacy.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces } from '../src/inference/detector.js';
 import { FaceEngine, type StageTimings } from '../src/inference/faces.js';
 import { GraphBuilder } from '../src/inference/onnx-writer.js';
@@ -244,6 +245,11 @@ if (process.argv.includes('--models-only')) process.exit(0);
 
 console.log('\n## Gallery sync\n');
 console.log(await benchGallerySync(1000));
+console.log('\n## Gallery sync, encrypted at rest\n');
+console.log(await benchGallerySync(1000, undefined, true));
+
+console.log('\n## Encryption at rest: gallery load and match (bench/privacy.ts)\n');
+console.log(await benchPrivacy());
 
 console.log('\n## MQTT events through the outbox\n');
 try {

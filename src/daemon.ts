@@ -34,7 +34,9 @@ import { InferenceQueue } from './inference/queue.js';
 import { HealthServer, Metrics, type HealthProbe, type Progress } from './http/server.js';
 import type { SystemdNotifier } from './service/notify.js';
 import { DoorPolicy } from './doors/policy.js';
-import { SnapshotStore, type SnapshotKind } from './events/snapshots.js';
+import type { SnapshotKind } from './events/snapshots.js';
+import { PrivateState } from './privacy/state.js';
+import { RETENTION_KINDS, sweep } from './privacy/retention.js';
 import { CameraRecognition, type Decision, type Evidence } from './recognition/stage.js';
 import { sameFaceSpread, trackerOptionsFrom } from './recognition/tracker.js';
 import type { LivenessPolicy, LivenessVerdict } from './recognition/liveness.js';
@@ -144,7 +146,8 @@ export class Daemon {
   private readonly loops: Promise<void>[] = [];
   /** Camera name -> when its last frame was analysed. */
   private readonly analysedAt = new Map<string, number>();
-  private snapshots: SnapshotStore | undefined;
+  /** The audit log, snapshots and keys of the state directory. */
+  private state: PrivateState | undefined;
   private discovery: HomeAssistantDiscovery | undefined;
   /** Who may enter where: doors, their refusals and lockouts (fixed at start). */
   private readonly doors: DoorPolicy;
@@ -186,6 +189,14 @@ export class Daemon {
   async start(): Promise<void> {
     const c = this.config;
     this.running = true;
+    // First: a missing or wrong encryption key stops facegate before anything is loaded.
+    this.state = new PrivateState(c, c.stateDir);
+    this.log(
+      'info',
+      this.state.sealers
+        ? 'photos, embeddings, snapshots and queued events are encrypted at rest'
+        : 'encryption at rest is off (encryption.keyFile): photos and embeddings are stored unencrypted',
+    );
     const head = c.match.comparator === 'distance' ? undefined : await HeadModel.open(c.match.headFile);
     this.engine = await FaceEngine.open({
       ...modelOptions(c.models),
@@ -218,18 +229,9 @@ export class Daemon {
       if (check.maxDistance !== null) this.metrics.encoderSelfCheckDistance.set(check.maxDistance);
     }
 
-    const keep = c.snapshots.keepSeconds;
-    this.snapshots = new SnapshotStore(join(c.stateDir, 'snapshots'), keep);
-    this.snapshots.prune();
-    // Often enough that none outlives its time by much: half the shortest, between 1 s and 1 h.
-    const shortest = Math.min(...Object.values(keep).filter((s) => s > 0));
-    if (Number.isFinite(shortest)) {
-      const every = Math.min(3600, Math.max(1, shortest / 2)) * 1000;
-      this.timers.push(setInterval(() => this.snapshots?.prune(), every));
-    }
     // Nothing configured: the demo camera, so a fresh `make run` shows facegate at work. The
     // config itself stays as given.
-    this.store = new GalleryStore(join(c.stateDir, 'gallery.sqlite'));
+    this.store = this.state.gallery('daemon');
     const cameras = c.cameras.length ? c.cameras : [await prepareDemo(c, this.engine, this.store)];
     if (!c.cameras.length) {
       this.log('info', 'no camera configured: playing the demo clip (docs/cameras.md)', {
@@ -254,6 +256,7 @@ export class Daemon {
       this.outbox = new Outbox(join(c.stateDir, 'outbox.sqlite'), {
         maxEvents: c.mqtt.outboxMaxEvents,
         fsync: c.mqtt.outboxFsync,
+        ...(this.state.sealers ? { sealer: this.state.sealers.data } : {}),
       });
       this.publisher = new MqttPublisher(options, this.outbox, (level, message) => this.log(level, message));
       this.events = new FacegateEvents(this.publisher, signingKey(c));
@@ -280,6 +283,12 @@ export class Daemon {
         this.discovery.start();
       }
     }
+
+    this.sweep();
+    // Often enough that no snapshot outlives its time by much: half the shortest, 1 s to 1 h.
+    const shortest = Math.min(...Object.values(c.snapshots.keepSeconds).filter((s) => s > 0));
+    const every = Math.min(3600, Math.max(1, Number.isFinite(shortest) ? shortest / 2 : 3600)) * 1000;
+    this.timers.push(setInterval(() => this.sweep(), every));
 
     const source = gallerySource(c);
     if (source) {
@@ -452,9 +461,26 @@ export class Daemon {
     this.config = updated;
     this.matcher = undefined; // rebuilt from the store on the next frame
     this.log('info', 'configuration reloaded', { applied });
+    this.state?.audit.append('config.reload', 'daemon', 'config', { applied, needRestart });
     if (needRestart.length) this.log('warn', 'changed settings that need a restart', { keys: needRestart });
     if (this.syncer) await this.syncer.syncNow();
     return { applied, needRestart };
+  }
+
+  /** The retention sweep (privacy/retention.ts), counted in the metrics. */
+  private sweep(): void {
+    if (!this.state || !this.store) return;
+    try {
+      const report = sweep(this.state, this.store, this.outbox, {
+        auditDays: this.config.retention.auditDays,
+        maxEventAgeSeconds: this.config.mqtt.maxEventAgeSeconds,
+      });
+      for (const kind of RETENTION_KINDS) this.metrics.retentionDeleted.inc({ kind }, report[kind]);
+      this.metrics.retentionSweep.setToCurrentTime();
+      if (report.person_expired) this.log('info', 'retention: people past their retainUntil wiped', report);
+    } catch (err) {
+      this.log('error', `retention sweep failed: ${(err as Error).message}`);
+    }
   }
 
   private cameraState(s: CameraState): void {
@@ -627,7 +653,7 @@ export class Daemon {
     }
     const ev = d.evidence;
     if (!ev) return;
-    const snapshot = this.snapshot(camera, d.kind, ev);
+    const snapshot = this.snapshot(camera, d.kind, ev, d.kind === 'unknown' ? undefined : d.personId);
     const q = ev.face.quality;
     const base = {
       ...this.eventBase(camera, ev.face.box),
@@ -710,6 +736,15 @@ export class Daemon {
     });
     for (const a of access) {
       this.metrics.access.inc({ door: a.door, result: a.result, reason: a.reason ?? '' });
+      const accessId = eventId();
+      this.state?.audit.append('access', 'daemon', a.door, {
+        result: a.result,
+        ...(a.reason ? { reason: a.reason } : {}),
+        camera,
+        person: named?.id ?? null,
+        decision: { kind: d.kind, event_id: base.event_id },
+        event_id: accessId,
+      });
       this.log(
         a.result === 'granted' ? 'info' : 'warn',
         `door ${a.door}: ${a.result}${a.reason ? ` (${a.reason})` : ''}`,
@@ -719,7 +754,7 @@ export class Daemon {
         },
       );
       this.events?.access({
-        event_id: eventId(),
+        event_id: accessId,
         time: new Date().toISOString(),
         device: this.deviceId,
         door: a.door,
@@ -738,11 +773,11 @@ export class Daemon {
    * Keeps the decision's face crop and publishes it (in the background: encoding takes a few ms);
    * returns its id, or null when this kind keeps none.
    */
-  private snapshot(camera: string, kind: SnapshotKind, ev: Evidence): string | null {
-    if (!this.snapshots?.keeps(kind)) return null;
+  private snapshot(camera: string, kind: SnapshotKind, ev: Evidence, personId?: string): string | null {
+    if (!this.state?.snapshots.keeps(kind)) return null;
     const id = eventId();
-    this.snapshots
-      .save(kind, id, ev.crop)
+    this.state.snapshots
+      .save(kind, id, ev.crop, personId)
       .then((jpeg) => this.events?.snapshot(camera, id, jpeg))
       .catch((err: Error) => this.log('error', `snapshot ${id} not kept: ${err.message}`));
     return id;
@@ -802,6 +837,7 @@ export class Daemon {
       await this.pairHead?.release();
     }
     this.store?.close();
+    this.state?.close();
     this.options.notifier?.close();
     this.log('info', 'facegate stopped');
   }

@@ -12,6 +12,8 @@ export function galleryReference(): string {
         id: 'ann',
         name: 'Ann Example',
         metadata: { flat: '3B' },
+        consent: { basis: 'explicit-consent', recordedAt: '2026-03-01', reference: 'form 2026-017' },
+        retainUntil: '2029-03-01',
         images: [{ url: 'photos/ann.jpg', sha256: '<64 hex digits>' }],
       },
       {
@@ -39,11 +41,24 @@ again.
 
 Refused, the last good gallery kept, with the reason: a manifest that cannot be fetched (network,
 HTTP error, timeout, a server that stalls), whose signature does not verify, that is not JSON or
-does not match the schema, that repeats a person id, or whose version is lower than the one in
-use. A person whose photo is refused (wrong sha256, not an image, no face, two faces, below the
+does not match the schema, that repeats a person id, whose version is lower than the gallery's,
+or whose version is the gallery's but whose content is not what was applied at that version.
+The version floor is one per gallery, not one per URL: a correctly signed older manifest served
+from a mirror or an old URL cannot roll the gallery back. Moving to a source that counts from a
+lower version means continuing its numbering above the gallery's (\`facegate gallery status\`
+shows it). A person whose photo is refused (wrong sha256, not an image, no face, two faces, below the
 quality gates, too large) is reported by id and reason; with \`gallery.partial\` =
 \`keep-last-good\` (default) the whole previous gallery stays, with \`apply-valid\` everyone else is
 applied.
+
+## Consent and retention
+
+Two optional fields per person carry what the controller of the data knows (docs/privacy.md):
+\`consent\` (\`basis\`, \`recordedAt\`, and a \`reference\` to where the signed form is kept) is
+stored with the person and written into the audit log with every change of them; \`retainUntil\`
+is the date after which the person is wiped (by the sync that sees it, or by the retention sweep,
+whichever comes first) and not enrolled again while the manifest still lists them: the sync
+reports them as \`expired\`.
 
 ## Manifest
 

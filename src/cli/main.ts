@@ -13,6 +13,7 @@ import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
 import { enrollCommand, galleryCommand } from './gallery.js';
 import { probeCommand } from './probe.js';
+import { auditCommand, keyCommand } from './privacy.js';
 import { runCommand } from './run.js';
 import { trainCommand } from './train.js';
 import { verifyCommand } from './verify.js';
@@ -35,6 +36,8 @@ const COMMANDS: Record<string, { run: Command; summary: string; optionsInConfig?
   calibrate: { run: calibrateCommand, summary: 'choose the threshold for a false-accept rate' },
   train: { run: trainCommand, summary: 'learn a comparison head (triplet or binary) on labelled photos' },
   config: { run: configCommand, summary: 'check or print the configuration, or its schema' },
+  audit: { run: auditCommand, summary: 'verify or export the hash-chained audit log' },
+  key: { run: keyCommand, summary: 'rotate the key that seals the encrypted state' },
   door: {
     run: doorCommand,
     summary: "open one door for facegate's signed access events (a relay command or MQTT)",

@@ -344,6 +344,27 @@ export const schema = {
       },
     },
   },
+  retention: {
+    auditDays: {
+      doc: 'Days the audit log keeps an entry (access decisions, gallery changes, reloads: docs/privacy.md); the retention sweep cuts older ones and records the cut in the chain. 0 keeps them forever.',
+      format: seconds('retention.auditDays'),
+      default: 365,
+    },
+  },
+  encryption: {
+    keyFile: {
+      doc: "A 256-bit key (64 hex digits: openssl rand -hex 32) that seals the data key encrypting photos, embeddings, snapshots, the outbox's payloads and exports (AES-256-GCM, docs/privacy.md). Empty, with no credential: stored unencrypted. Refused when others can read it; a missing or wrong key stops facegate (exit 78).",
+      format: 'readable-file',
+      default: '',
+      env: 'FACEGATE_ENCRYPTION_KEY_FILE',
+    },
+    credential: {
+      doc: 'Instead of keyFile: the name of a systemd credential holding the key (LoadCredentialEncrypted=NAME:..., read from $CREDENTIALS_DIRECTORY; sealed by the TPM where the board has one).',
+      format: String,
+      default: '',
+      env: 'FACEGATE_ENCRYPTION_CREDENTIAL',
+    },
+  },
   liveness: {
     mode: {
       doc: "Whether a track must show it is a head, not a picture of one (docs/liveness.md). A match waits until its track is live, at most maxFrames usable frames; then 'require' publishes a spoof event instead of the match, 'report' the match with live false. 'off' judges nothing. Each camera may set its own (cameras[].liveness).",

@@ -3,19 +3,30 @@
 // entity) sees the face it was about. They are photos of faces: files 0600 and folders 0700
 // whatever the umask, and each kind of decision keeps its own for only as long as configured,
 // then they are deleted.
-import { mkdirSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import type { Sealer } from '../privacy/sealing.js';
 import sharp from '../vision/libvips.js';
 import type { RgbImage } from '../vision/image.js';
 
 export const SNAPSHOT_KINDS = ['match', 'unknown', 'spoof'] as const;
 export type SnapshotKind = (typeof SNAPSHOT_KINDS)[number];
 
+/** A sealed snapshot's file name ends so; a plain one is a .jpg. */
+const SEALED = '.jpg.sealed';
+const ID = /^[A-Za-z0-9_-]{1,64}$/;
+
+/**
+ * `<dir>/<kind>/<id>.jpg`, or `<dir>/<kind>/<person>/<id>.jpg` for a face that was matched to a
+ * person (a match, or a spoof of someone's photo), so removing the person takes their snapshots
+ * with them. With a sealer (encryption at rest) each file is sealed: `<id>.jpg.sealed`.
+ */
 export class SnapshotStore {
   constructor(
     private readonly dir: string,
     /** Seconds each kind is kept; 0 keeps none of that kind. */
     private readonly retention: Record<SnapshotKind, number>,
+    private readonly sealer?: Sealer,
   ) {}
 
   /** Whether snapshots of `kind` are kept at all. */
@@ -23,37 +34,75 @@ export class SnapshotStore {
     return this.retention[kind] > 0;
   }
 
-  /** The JPEG of `crop`, written as `<dir>/<kind>/<id>.jpg` (0600); returns its bytes. */
-  async save(kind: SnapshotKind, id: string, crop: RgbImage): Promise<Buffer> {
+  /** The JPEG of `crop`, written (0600) and returned. */
+  async save(kind: SnapshotKind, id: string, crop: RgbImage, personId?: string): Promise<Buffer> {
     const jpeg = await sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } })
       .jpeg({ quality: 85 })
       .toBuffer();
-    const folder = join(this.dir, kind);
+    const folder = personId ? join(this.dir, kind, personId) : join(this.dir, kind);
     // mode is masked by the umask, which only takes bits away: 0700 and 0600 stay so under any.
     mkdirSync(folder, { recursive: true, mode: 0o700 });
-    writeFileSync(join(folder, `${id}.jpg`), jpeg, { mode: 0o600 });
+    if (this.sealer)
+      writeFileSync(join(folder, `${id}${SEALED}`), this.sealer.seal(jpeg, `snapshot:${id}`), {
+        mode: 0o600,
+      });
+    else writeFileSync(join(folder, `${id}.jpg`), jpeg, { mode: 0o600 });
     return jpeg;
   }
 
-  /** Deletes the snapshots older than their kind's retention; returns how many. */
-  prune(now = Date.now()): number {
-    let deleted = 0;
-    for (const kind of SNAPSHOT_KINDS) {
-      const folder = join(this.dir, kind);
-      let names: string[];
+  /** A kept snapshot's JPEG by id, or undefined when there is none (any more). */
+  read(id: string): Buffer | undefined {
+    if (!ID.test(id)) return undefined;
+    for (const { file, name } of this.files())
+      if (name === `${id}.jpg`) return readFileSync(file);
+      else if (name === `${id}${SEALED}` && this.sealer)
+        return this.sealer.open(readFileSync(file), `snapshot:${id}`, file);
+    return undefined;
+  }
+
+  /** Every snapshot file, with its kind. */
+  private *files(): Generator<{ kind: SnapshotKind; file: string; name: string }> {
+    const list = (folder: string) => {
       try {
-        names = readdirSync(folder);
+        return readdirSync(folder, { withFileTypes: true });
       } catch {
-        continue; // none of this kind yet
+        return []; // none of this kind yet
       }
-      for (const name of names) {
-        const file = join(folder, name);
-        if (now - statSync(file).mtimeMs > this.retention[kind] * 1000) {
-          rmSync(file, { force: true });
-          deleted++;
+    };
+    for (const kind of SNAPSHOT_KINDS)
+      for (const entry of list(join(this.dir, kind))) {
+        const path = join(this.dir, kind, entry.name);
+        if (entry.isDirectory())
+          for (const inner of list(path))
+            if (inner.isFile()) yield { kind, file: join(path, inner.name), name: inner.name };
+        if (entry.isFile()) yield { kind, file: path, name: entry.name };
+      }
+  }
+
+  /** Deletes the snapshots older than their kind's retention; returns how many per kind. */
+  prune(now = Date.now()): Record<SnapshotKind, number> {
+    const deleted = { match: 0, unknown: 0, spoof: 0 };
+    for (const { kind, file } of this.files())
+      if (now - statSync(file).mtimeMs > this.retention[kind] * 1000) {
+        rmSync(file, { force: true });
+        deleted[kind]++;
+      }
+    return deleted;
+  }
+
+  /** Deletes every snapshot of these people (they were removed from the gallery); returns how many. */
+  wipe(personIds: readonly string[]): number {
+    let deleted = 0;
+    for (const kind of SNAPSHOT_KINDS)
+      for (const id of personIds) {
+        const folder = join(this.dir, kind, id);
+        try {
+          deleted += readdirSync(folder).length;
+        } catch {
+          continue;
         }
+        rmSync(folder, { recursive: true, force: true });
       }
-    }
     return deleted;
   }
 }

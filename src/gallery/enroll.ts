@@ -7,7 +7,7 @@ import { matchThreshold, type Face, type FaceEngine } from '../inference/faces.j
 import { decodeImage, type RgbImage } from '../vision/image.js';
 import { checkGates, type QualityGates } from '../vision/quality.js';
 import { Matcher } from './matcher.js';
-import type { GalleryStore, NewImage } from './store.js';
+import type { GalleryStore, NewImage, StoredImage } from './store.js';
 
 /** The smallest face (px) looked for to tell "too small" from "no face" in a refused photo. */
 const SMALLEST_FACE = 16;
@@ -171,23 +171,20 @@ export async function reembedGallery(
   store: GalleryStore,
 ): Promise<{ embedded: number; failed: { personId: string; reason: string }[] }> {
   const pending = store.imagesMissingEmbedding(engine.encoderId);
-  const results: { id: number; face?: Face; personId: string; reason?: string }[] = [];
-  for (const img of pending) {
+  const results: { image: StoredImage; face?: Face; personId: string; reason?: string }[] = [];
+  for (const image of pending) {
+    const { personId } = image;
     try {
-      const [face] = await engine.analyze(await decodeImage(img.bytes), { select: 'largest' });
-      results.push(
-        face
-          ? { id: img.id, face, personId: img.personId }
-          : { id: img.id, personId: img.personId, reason: 'no face found' },
-      );
+      const [face] = await engine.analyze(await decodeImage(image.bytes), { select: 'largest' });
+      results.push(face ? { image, face, personId } : { image, personId, reason: 'no face found' });
     } catch (err) {
-      results.push({ id: img.id, personId: img.personId, reason: (err as Error).message });
+      results.push({ image, personId, reason: (err as Error).message });
     }
   }
   if (pending.length) {
     store.write(() => {
       for (const r of results)
-        if (r.face) store.putEmbedding(r.id, engine.encoderId, r.face.embedding, r.face.quality);
+        if (r.face) store.putEmbedding(r.image, engine.encoderId, r.face.embedding, r.face.quality);
       store.pruneEmbeddings(engine.encoderId);
     });
   }

@@ -4,7 +4,27 @@
 import { Type, type Static } from '@sinclair/typebox';
 import { Value } from '@sinclair/typebox/value';
 import { FacegateError } from '../errors.js';
-import { validatePersonId } from './store.js';
+import { validatePersonId, validatePersonText } from './store.js';
+
+const ISO_DATE = '^\\d{4}-\\d{2}-\\d{2}(T\\d{2}:\\d{2}(:\\d{2}(\\.\\d+)?)?(Z|[+-]\\d{2}:\\d{2}))?$';
+
+/** Why the source may hold this person's face: recorded with every change in the audit log. */
+export const ConsentSchema = Type.Object(
+  {
+    basis: Type.String({
+      minLength: 1,
+      maxLength: 100,
+      description: "The legal basis, e.g. 'explicit-consent' (GDPR Art. 9(2)(a)) or 'written-release' (BIPA)",
+    }),
+    recordedAt: Type.String({ pattern: ISO_DATE, description: 'When it was given (ISO 8601)' }),
+    reference: Type.Optional(
+      Type.String({ minLength: 1, maxLength: 200, description: 'Where the signed form is kept' }),
+    ),
+  },
+  { additionalProperties: false },
+);
+
+export type Consent = Static<typeof ConsentSchema>;
 
 export const GalleryManifestSchema = Type.Object(
   {
@@ -15,6 +35,14 @@ export const GalleryManifestSchema = Type.Object(
           id: Type.String({ minLength: 1, maxLength: 128 }),
           name: Type.String({ minLength: 1 }),
           metadata: Type.Optional(Type.Record(Type.String(), Type.Unknown())),
+          consent: Type.Optional(ConsentSchema),
+          retainUntil: Type.Optional(
+            Type.String({
+              pattern: ISO_DATE,
+              description:
+                'After this date (ISO 8601) the person is wiped and not enrolled again, whatever the manifest says',
+            }),
+          ),
           images: Type.Array(
             Type.Object(
               {
@@ -59,6 +87,15 @@ export function parseManifest(bytes: Buffer, source: string): GalleryManifest {
   for (const p of doc.people) {
     try {
       validatePersonId(p.id);
+    } catch (err) {
+      throw new FacegateError('SYNC_REJECTED', `${source}: ${(err as Error).message}`);
+    }
+    for (const date of [p.retainUntil, p.consent?.recordedAt])
+      if (date !== undefined && Number.isNaN(Date.parse(date)))
+        throw new FacegateError('SYNC_REJECTED', `${source}: person "${p.id}": ${date} is not a date`);
+    try {
+      validatePersonText(p);
+      if (p.consent) validatePersonText({ id: p.id, name: p.name, metadata: p.consent });
     } catch (err) {
       throw new FacegateError('SYNC_REJECTED', `${source}: ${(err as Error).message}`);
     }

@@ -6,10 +6,14 @@ import Database from 'better-sqlite3';
 import { createHash } from 'node:crypto';
 import { privateFile } from '../config/files.js';
 import { FacegateError } from '../errors.js';
+import type { AuditLog } from '../privacy/audit.js';
+import type { Sealer } from '../privacy/sealing.js';
 import type { FaceQuality } from '../vision/quality.js';
+import type { Consent } from './manifest.js';
 import type { GalleryEntry } from './matcher.js';
 
-const SCHEMA_VERSION = 1;
+// 2: consent and retain_until per person (added to a version 1 file when it is opened).
+const SCHEMA_VERSION = 2;
 
 export type Person = {
   id: string;
@@ -18,6 +22,15 @@ export type Person = {
   createdAt: string;
   updatedAt: string;
   images: number;
+  /** Why the source may hold this face (from a synced manifest), when it says. */
+  consent?: Consent;
+  /** The person is wiped by the retention sweep after this date. */
+  retainUntil?: string;
+};
+
+/** What a write may set about a person. */
+export type PersonDetails = Pick<Person, 'id' | 'name' | 'consent' | 'retainUntil'> & {
+  metadata?: Record<string, unknown>;
 };
 
 export type StoredImage = {
@@ -89,13 +102,34 @@ export function validatePersonText(person: {
 
 export const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
+export type GalleryStoreOptions = {
+  /** Seals photos and embeddings (encryption at rest); a gallery once sealed needs it. */
+  sealer?: Sealer;
+  /** Where each committed change is recorded, and by whom (`cli:<user>`, `daemon`...). */
+  audit?: { log: AuditLog; actor: string };
+  /** Called after a write that removed people: their other traces (snapshots) go too. */
+  onRemoved?: (ids: string[]) => void;
+};
+
+const imageContext = (personId: string, sha: string) => `image:${personId}:${sha}`;
+const embeddingContext = (personId: string, sha: string, model: string) =>
+  `embedding:${personId}:${sha}:${model}`;
+
 export class GalleryStore {
   private readonly db: Database.Database;
+  private readonly sealer: Sealer | undefined;
   private staging = false;
-  /** A person was removed in the current write: the log is checkpointed after it. */
-  private removed = false;
+  /** What the current write changed: recorded in the audit log once it commits. */
+  private changes = {
+    put: new Map<string, { photos: number; consent?: unknown }>(),
+    removed: [] as string[],
+  };
 
-  constructor(readonly path: string) {
+  constructor(
+    readonly path: string,
+    private readonly options: GalleryStoreOptions = {},
+  ) {
+    this.sealer = options.sealer;
     try {
       if (path !== ':memory:') privateFile(path);
       this.db = new Database(path);
@@ -108,6 +142,7 @@ export class GalleryStore {
       // left in free pages for anyone with the file to read back.
       this.db.pragma('secure_delete = ON');
       this.migrate();
+      this.checkSealing();
     } catch (err) {
       if (err instanceof FacegateError) throw err;
       throw new FacegateError(
@@ -126,7 +161,9 @@ export class GalleryStore {
         name TEXT NOT NULL,
         metadata TEXT NOT NULL DEFAULT '{}',
         created_at TEXT NOT NULL,
-        updated_at TEXT NOT NULL
+        updated_at TEXT NOT NULL,
+        consent TEXT,
+        retain_until TEXT
       );
       CREATE TABLE IF NOT EXISTS images (
         id INTEGER PRIMARY KEY,
@@ -150,12 +187,86 @@ export class GalleryStore {
       this.db
         .prepare('INSERT INTO meta (key, value) VALUES (?, ?), (?, ?)')
         .run('schema_version', String(SCHEMA_VERSION), 'gallery_version', '0');
+    } else if (Number(version) === 1) {
+      this.db.transaction(() => {
+        this.db.exec(
+          'ALTER TABLE people ADD COLUMN consent TEXT; ALTER TABLE people ADD COLUMN retain_until TEXT;',
+        );
+        this.db.prepare("UPDATE meta SET value = ? WHERE key = 'schema_version'").run(String(SCHEMA_VERSION));
+      })();
     } else if (Number(version) !== SCHEMA_VERSION) {
       throw new FacegateError(
         'GALLERY_INVALID',
         `${this.path}: gallery schema ${version}, this facegate reads ${SCHEMA_VERSION}`,
       );
     }
+  }
+
+  /**
+   * A sealed gallery opened without the key is refused (no plain fallback); a plain one opened
+   * with a key is sealed now, in one transaction, and its plain pages wiped.
+   */
+  private checkSealing(): void {
+    const sealed = this.meta('sealed') === '1';
+    if (sealed && !this.sealer)
+      throw new FacegateError(
+        'CONFIG_INVALID',
+        `${this.path}: the gallery is encrypted; configure its key (encryption.keyFile or encryption.credential)`,
+      );
+    if (sealed && this.sealer) {
+      const check = this.db.prepare("SELECT value FROM meta WHERE key = 'seal_check'").get() as
+        { value: string } | undefined;
+      try {
+        this.sealer.open(Buffer.from(check?.value ?? '', 'base64'), 'gallery', this.path);
+      } catch {
+        throw new FacegateError(
+          'CONFIG_INVALID',
+          `${this.path}: the gallery was encrypted with another data key than keyring.json's (was the keyring replaced?)`,
+        );
+      }
+    }
+    if (sealed || !this.sealer) return;
+    const sealer = this.sealer;
+    this.db.transaction(() => {
+      const images = this.db.prepare('SELECT id, person_id, sha256, bytes FROM images').all() as {
+        id: number;
+        person_id: string;
+        sha256: string;
+        bytes: Buffer;
+      }[];
+      for (const i of images)
+        this.db
+          .prepare('UPDATE images SET bytes = ? WHERE id = ?')
+          .run(sealer.seal(i.bytes, imageContext(i.person_id, i.sha256)), i.id);
+      const vectors = this.db
+        .prepare(
+          'SELECT e.image_id, e.model, e.vector, i.person_id, i.sha256 FROM embeddings e JOIN images i ON i.id = e.image_id',
+        )
+        .all() as { image_id: number; model: string; vector: Buffer; person_id: string; sha256: string }[];
+      for (const v of vectors)
+        this.db
+          .prepare('UPDATE embeddings SET vector = ? WHERE image_id = ? AND model = ?')
+          .run(sealer.seal(v.vector, embeddingContext(v.person_id, v.sha256, v.model)), v.image_id, v.model);
+      this.db
+        .prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('sealed', '1'), ('seal_check', ?)")
+        .run(sealer.seal(Buffer.from('facegate'), 'gallery').toString('base64'));
+    })();
+    this.db.pragma('wal_checkpoint(TRUNCATE)');
+  }
+
+  /** Whether photos and embeddings are stored encrypted. */
+  get sealed(): boolean {
+    return this.meta('sealed') === '1';
+  }
+
+  private seal(plain: Uint8Array, context: string): Buffer {
+    return this.sealer ? this.sealer.seal(plain, context) : Buffer.from(plain);
+  }
+
+  private open(box: Buffer, context: string): Buffer {
+    return this.sealer
+      ? this.sealer.open(box, context, `${this.path} (${context.split(':', 2).join(' ')})`)
+      : box;
   }
 
   private meta(key: string): string | undefined {
@@ -187,8 +298,8 @@ export class GalleryStore {
   }
 
   /** Runs `fn` as one transaction that bumps the gallery version once. */
-  write<T>(fn: () => T): T {
-    this.removed = false;
+  write<T>(fn: () => T, actor = this.options.audit?.actor): T {
+    this.changes = { put: new Map(), removed: [] };
     const result = this.db
       .transaction(() => {
         const result = fn();
@@ -200,14 +311,34 @@ export class GalleryStore {
       .immediate();
     // The write-ahead log still holds the pages as they were: copied back and emptied, so the
     // removed person's photos are in no file any more.
-    if (this.removed) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    const { put, removed } = this.changes;
+    if (removed.length) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    if (this.options.audit && actor && (put.size || removed.length))
+      for (const [id, change] of put)
+        this.options.audit.log.append('gallery.change', actor, id, {
+          change: 'put',
+          galleryVersion: this.version,
+          ...change,
+        });
+    if (this.options.audit && actor)
+      for (const id of removed)
+        this.options.audit.log.append('gallery.change', actor, id, {
+          change: 'removed',
+          galleryVersion: this.version,
+        });
+    if (removed.length) this.options.onRemoved?.(removed);
     return result;
+  }
+
+  /** Records something about the gallery that is not a write (a refused sync) in the audit log. */
+  record(kind: 'gallery.sync', actor: string, details: Record<string, unknown>): void {
+    this.options.audit?.log.append(kind, actor, 'gallery', details);
   }
 
   getPerson(id: string): Person | undefined {
     const row = this.db
       .prepare(
-        `SELECT p.id, p.name, p.metadata, p.created_at, p.updated_at, COUNT(i.id) AS images
+        `SELECT p.id, p.name, p.metadata, p.created_at, p.updated_at, p.consent, p.retain_until, COUNT(i.id) AS images
          FROM people p LEFT JOIN images i ON i.person_id = p.id WHERE p.id = ? GROUP BY p.id`,
       )
       .get(id) as PersonRow | undefined;
@@ -222,7 +353,7 @@ export class GalleryStore {
   listPeople(): Person[] {
     const rows = this.db
       .prepare(
-        `SELECT p.id, p.name, p.metadata, p.created_at, p.updated_at, COUNT(i.id) AS images
+        `SELECT p.id, p.name, p.metadata, p.created_at, p.updated_at, p.consent, p.retain_until, COUNT(i.id) AS images
          FROM people p LEFT JOIN images i ON i.person_id = p.id GROUP BY p.id ORDER BY p.id`,
       )
       .all() as PersonRow[];
@@ -233,44 +364,64 @@ export class GalleryStore {
    * Creates or updates a person and adds images with their embeddings (an image already stored
    * for that person is kept once). Call inside write() to combine with other changes.
    */
-  putPerson(
-    person: { id: string; name: string; metadata?: Record<string, unknown> },
-    images: readonly NewImage[],
-    model: string,
-  ): void {
+  putPerson(person: PersonDetails, images: readonly NewImage[], model: string): void {
     validatePersonId(person.id);
     validatePersonText(person);
     const now = new Date().toISOString();
     this.db
       .prepare(
-        `INSERT INTO people (id, name, metadata, created_at, updated_at) VALUES (@id, @name, @metadata, @now, @now)
-         ON CONFLICT(id) DO UPDATE SET name = excluded.name, metadata = excluded.metadata, updated_at = excluded.updated_at`,
+        `INSERT INTO people (id, name, metadata, created_at, updated_at, consent, retain_until)
+         VALUES (@id, @name, @metadata, @now, @now, @consent, @retainUntil)
+         ON CONFLICT(id) DO UPDATE SET name = excluded.name, metadata = excluded.metadata,
+           updated_at = excluded.updated_at, consent = excluded.consent, retain_until = excluded.retain_until`,
       )
-      .run({ id: person.id, name: person.name, metadata: JSON.stringify(person.metadata ?? {}), now });
-    // A photo given as bytes, or copied from the staging area (stage()); kept once per person.
-    const upsert = 'ON CONFLICT(person_id, sha256) DO UPDATE SET source = excluded.source RETURNING id';
+      .run({
+        id: person.id,
+        name: person.name,
+        metadata: JSON.stringify(person.metadata ?? {}),
+        now,
+        consent: person.consent ? JSON.stringify(person.consent) : null,
+        retainUntil: person.retainUntil ?? null,
+      });
+    // A photo given as bytes, or taken from the staging area (stage()); kept once per person.
     const insertImage = this.db.prepare(
-      `INSERT INTO images (person_id, sha256, source, bytes, added_at) VALUES (?, ?, ?, ?, ?) ${upsert}`,
+      `INSERT INTO images (person_id, sha256, source, bytes, added_at) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT(person_id, sha256) DO UPDATE SET source = excluded.source RETURNING id`,
     );
-    const insertStaged = this.staging
-      ? this.db.prepare(
-          `INSERT INTO images (person_id, sha256, source, bytes, added_at)
-           SELECT ?, sha256, ?, bytes, ? FROM staging.photos WHERE sha256 = ? ${upsert}`,
-        )
-      : undefined;
     const insertEmbedding = this.db.prepare(
       'INSERT OR REPLACE INTO embeddings (image_id, model, vector, quality) VALUES (?, ?, ?, ?)',
     );
     for (const img of images) {
-      let row;
-      if ('bytes' in img) row = insertImage.get(person.id, sha256(img.bytes), img.source, img.bytes, now);
-      else {
-        row = insertStaged?.get(person.id, img.source, now, img.staged);
-        if (!row) throw new Error(`${person.id}: photo ${img.staged} was not staged`);
-      }
-      const { id } = row as { id: number };
-      insertEmbedding.run(id, model, vectorBlob(img.embedding), JSON.stringify(img.quality));
+      const bytes = 'bytes' in img ? img.bytes : this.staged(person.id, img.staged);
+      const hash = 'bytes' in img ? sha256(bytes) : img.staged;
+      const { id } = insertImage.get(
+        person.id,
+        hash,
+        img.source,
+        this.seal(bytes, imageContext(person.id, hash)),
+        now,
+      ) as { id: number };
+      insertEmbedding.run(
+        id,
+        model,
+        this.seal(vectorBlob(img.embedding), embeddingContext(person.id, hash, model)),
+        JSON.stringify(img.quality),
+      );
     }
+    const change = this.changes.put.get(person.id);
+    this.changes.put.set(person.id, {
+      photos: (change?.photos ?? 0) + images.length,
+      ...(person.consent ? { consent: person.consent } : {}),
+    });
+  }
+
+  private staged(personId: string, hash: string): Buffer {
+    const row = this.staging
+      ? (this.db.prepare('SELECT bytes FROM staging.photos WHERE sha256 = ?').get(hash) as
+          { bytes: Buffer } | undefined)
+      : undefined;
+    if (!row) throw new Error(`${personId}: photo ${hash} was not staged`);
+    return this.open(row.bytes, `staged:${hash}`);
   }
 
   /**
@@ -286,7 +437,10 @@ export class GalleryStore {
         CREATE TABLE staging.photos (sha256 TEXT PRIMARY KEY, bytes BLOB NOT NULL);`);
       this.staging = true;
     }
-    this.db.prepare('INSERT OR IGNORE INTO staging.photos (sha256, bytes) VALUES (?, ?)').run(hash, bytes);
+    // Sealed too: the staging file is on disk (in the temporary folder) until the sync ends.
+    this.db
+      .prepare('INSERT OR IGNORE INTO staging.photos (sha256, bytes) VALUES (?, ?)')
+      .run(hash, this.seal(bytes, `staged:${hash}`));
     return hash;
   }
 
@@ -307,42 +461,54 @@ export class GalleryStore {
   }
 
   /** Replaces a person's images: the previous ones are removed in the same transaction. */
-  replacePerson(
-    person: { id: string; name: string; metadata?: Record<string, unknown> },
-    images: readonly NewImage[],
-    model: string,
-  ): void {
+  replacePerson(person: PersonDetails, images: readonly NewImage[], model: string): void {
     this.db.prepare('DELETE FROM images WHERE person_id = ?').run(person.id);
     this.putPerson(person, images, model);
   }
 
   removePerson(id: string): boolean {
     const gone = this.db.prepare('DELETE FROM people WHERE id = ?').run(id).changes > 0;
-    this.removed ||= gone;
+    if (gone) {
+      this.changes.removed.push(id);
+      this.changes.put.delete(id);
+    }
     return gone;
+  }
+
+  private openImages(rows: StoredImage[]): StoredImage[] {
+    return rows.map((r) => ({ ...r, bytes: this.open(r.bytes, imageContext(r.personId, r.sha256)) }));
   }
 
   images(personId?: string): StoredImage[] {
     const sql =
       'SELECT id, person_id AS personId, sha256, source, bytes FROM images' +
       (personId ? ' WHERE person_id = ? ORDER BY id' : ' ORDER BY id');
-    return (personId ? this.db.prepare(sql).all(personId) : this.db.prepare(sql).all()) as StoredImage[];
+    return this.openImages(
+      (personId ? this.db.prepare(sql).all(personId) : this.db.prepare(sql).all()) as StoredImage[],
+    );
   }
 
   /** Images that have no embedding from `model` yet: what a model change must re-embed. */
   imagesMissingEmbedding(model: string): StoredImage[] {
-    return this.db
-      .prepare(
-        `SELECT i.id, i.person_id AS personId, i.sha256, i.source, i.bytes FROM images i
-         WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = i.id AND e.model = ?) ORDER BY i.id`,
-      )
-      .all(model) as StoredImage[];
+    return this.openImages(
+      this.db
+        .prepare(
+          `SELECT i.id, i.person_id AS personId, i.sha256, i.source, i.bytes FROM images i
+           WHERE NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.image_id = i.id AND e.model = ?) ORDER BY i.id`,
+        )
+        .all(model) as StoredImage[],
+    );
   }
 
-  putEmbedding(imageId: number, model: string, embedding: Float32Array, quality: FaceQuality): void {
+  putEmbedding(image: StoredImage, model: string, embedding: Float32Array, quality: FaceQuality): void {
     this.db
       .prepare('INSERT OR REPLACE INTO embeddings (image_id, model, vector, quality) VALUES (?, ?, ?, ?)')
-      .run(imageId, model, vectorBlob(embedding), JSON.stringify(quality));
+      .run(
+        image.id,
+        model,
+        this.seal(vectorBlob(embedding), embeddingContext(image.personId, image.sha256, model)),
+        JSON.stringify(quality),
+      );
   }
 
   /** Drops embeddings made by other models, once everything has one from `model`. */
@@ -350,16 +516,42 @@ export class GalleryStore {
     return this.db.prepare('DELETE FROM embeddings WHERE model <> ?').run(keepModel).changes;
   }
 
+  /** Every embedding of one person, from any model (what removal must leave nowhere). */
+  personEmbeddings(personId: string): Float32Array[] {
+    const rows = this.db
+      .prepare(
+        'SELECT i.sha256, e.model, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id WHERE i.person_id = ?',
+      )
+      .all(personId) as { sha256: string; model: string; vector: Buffer }[];
+    return rows.map((r) => blobVector(this.open(r.vector, embeddingContext(personId, r.sha256, r.model))));
+  }
+
+  /** People whose retainUntil has passed (the retention sweep removes them). */
+  expiredPeople(now = new Date()): string[] {
+    return (
+      this.db.prepare('SELECT id, retain_until FROM people WHERE retain_until IS NOT NULL').all() as {
+        id: string;
+        retain_until: string;
+      }[]
+    )
+      .filter((r) => Date.parse(r.retain_until) <= now.getTime())
+      .map((r) => r.id);
+  }
+
   /** Every embedding from `model`, with its person: what the matcher is built from. */
   entries(model: string): GalleryEntry[] {
     const rows = this.db
       .prepare(
-        `SELECT p.id AS personId, p.name, e.vector FROM embeddings e
+        `SELECT p.id AS personId, p.name, i.sha256, e.vector FROM embeddings e
          JOIN images i ON i.id = e.image_id JOIN people p ON p.id = i.person_id
          WHERE e.model = ? ORDER BY p.id, i.id`,
       )
-      .all(model) as { personId: string; name: string; vector: Buffer }[];
-    return rows.map((r) => ({ personId: r.personId, name: r.name, embedding: blobVector(r.vector) }));
+      .all(model) as { personId: string; name: string; sha256: string; vector: Buffer }[];
+    return rows.map((r) => ({
+      personId: r.personId,
+      name: r.name,
+      embedding: blobVector(this.open(r.vector, embeddingContext(r.personId, r.sha256, model))),
+    }));
   }
 
   close(): void {
@@ -373,6 +565,8 @@ type PersonRow = {
   metadata: string;
   created_at: string;
   updated_at: string;
+  consent: string | null;
+  retain_until: string | null;
   images: number;
 };
 
@@ -384,6 +578,8 @@ function toPerson(r: PersonRow): Person {
     createdAt: r.created_at,
     updatedAt: r.updated_at,
     images: r.images,
+    ...(r.consent ? { consent: JSON.parse(r.consent) as Consent } : {}),
+    ...(r.retain_until ? { retainUntil: r.retain_until } : {}),
   };
 }
 

@@ -9,7 +9,8 @@ import type { FaceEngine } from '../inference/faces.js';
 import { enrollmentFace, EnrollmentRejected, type EnrollmentPolicy } from './enroll.js';
 import type { GalleryManifest } from './manifest.js';
 import type { GallerySource } from './sources.js';
-import type { GalleryStore, NewImage } from './store.js';
+import { sha256, type GalleryStore, type NewImage } from './store.js';
+import { canonicalJson } from '../events/signing.js';
 
 export type PartialPolicy = 'keep-last-good' | 'apply-valid';
 
@@ -22,9 +23,20 @@ export type SyncReport = {
   added: string[];
   changed: string[];
   removed: string[];
+  /** In the manifest, but past their retainUntil: wiped, not enrolled. */
+  expired: string[];
   refused: { id: string; reason: string }[];
   error?: string;
 };
+
+// One version floor per gallery, whatever the URL: an older signed manifest replayed from a
+// mirror or an old URL must not roll the gallery back. The digest of the manifest applied at the
+// floor tells a re-serve of the same content from a same-numbered manifest with other content.
+const FLOOR_KEY = 'sync:version';
+const DIGEST_KEY = 'sync:digest';
+
+/** What a manifest says, independent of key order and whitespace. */
+const manifestDigest = (m: GalleryManifest): string => sha256(Buffer.from(canonicalJson(m)));
 
 type SyncOptions = {
   partial: PartialPolicy;
@@ -40,7 +52,16 @@ export async function syncGallery(
   opts: SyncOptions,
 ): Promise<SyncReport> {
   try {
-    return await syncStaged(engine, store, source, opts);
+    const report = await syncStaged(engine, store, source, opts);
+    // Applied syncs are recorded person by person by the write; a refused one (a rollback, a
+    // changed manifest under the same version, refused photos) is worth a line of its own.
+    if (report.status === 'rejected')
+      store.record('gallery.sync', `sync:${source.description}`, {
+        status: report.status,
+        error: report.error,
+        refused: report.refused,
+      });
+    return report;
   } finally {
     // Fetched photos wait in the store's staging area until the switch; applied or not, drop them.
     store.clearStaged();
@@ -60,10 +81,12 @@ async function syncStaged(
     added: [],
     changed: [],
     removed: [],
+    expired: [],
     refused: [],
   };
   const etagKey = `sync:${source.description}:etag`;
-  const versionKey = `sync:${source.description}:version`;
+  // Before the floor was one per gallery it was kept per source: still honoured.
+  const legacyVersionKey = `sync:${source.description}:version`;
   let fetched;
   try {
     fetched = await source.fetchManifest(store.getState(etagKey));
@@ -76,20 +99,31 @@ async function syncStaged(
   }
   if (!fetched) return report;
   const { manifest } = fetched;
-  const current = Number(store.getState(versionKey) ?? -1);
-  if (fetched.versioned && manifest.version < current) {
-    return {
-      ...report,
-      status: 'rejected',
-      error: `${source.description}: manifest version ${manifest.version} is older than the gallery's ${current}`,
-    };
+  const digest = manifestDigest(manifest);
+  if (fetched.versioned) {
+    const floor = Math.max(
+      Number(store.getState(FLOOR_KEY) ?? -1),
+      Number(store.getState(legacyVersionKey) ?? -1),
+    );
+    const applied = store.getState(DIGEST_KEY);
+    const problem =
+      manifest.version < floor
+        ? `manifest version ${manifest.version} is older than the gallery's ${floor}`
+        : manifest.version === floor && applied !== undefined && applied !== digest
+          ? `manifest version ${manifest.version} is the gallery's, but its content differs from what was applied at that version (a new content needs a new version)`
+          : undefined;
+    if (problem) return { ...report, status: 'rejected', error: `${source.description}: ${problem}` };
   }
 
-  const wanted = new Map(manifest.people.map((p) => [p.id, p]));
+  const now = Date.now();
+  const expired = (p: { retainUntil?: string }) =>
+    p.retainUntil !== undefined && Date.parse(p.retainUntil) <= now;
+  report.expired = manifest.people.filter(expired).map((p) => p.id);
+  const wanted = new Map(manifest.people.filter((p) => !expired(p)).map((p) => [p.id, p]));
   const existing = new Map(store.listPeople().map((p) => [p.id, p]));
   const updates: { person: GalleryManifest['people'][number]; images?: NewImage[] }[] = [];
-  for (const [index, person] of manifest.people.entries()) {
-    if (index) opts.onProgress?.(index, manifest.people.length);
+  for (const [index, person] of [...wanted.values()].entries()) {
+    if (index) opts.onProgress?.(index, wanted.size);
     const have = existing.get(person.id);
     const hashes = [...new Set(person.images.map((i) => i.sha256))].sort();
     const sameImages =
@@ -97,7 +131,9 @@ async function syncStaged(
     const sameDetails =
       have !== undefined &&
       have.name === person.name &&
-      JSON.stringify(have.metadata) === JSON.stringify(person.metadata ?? {});
+      canonicalJson(have.metadata) === canonicalJson(person.metadata ?? {}) &&
+      canonicalJson(have.consent ?? null) === canonicalJson(person.consent ?? null) &&
+      have.retainUntil === person.retainUntil;
     if (sameImages && sameDetails) continue;
     if (sameImages) {
       updates.push({ person }); // name or metadata only
@@ -133,7 +169,7 @@ async function syncStaged(
       report.refused.push({ id: person.id, reason });
     }
   }
-  if (manifest.people.length) opts.onProgress?.(manifest.people.length, manifest.people.length);
+  if (wanted.size) opts.onProgress?.(wanted.size, wanted.size);
   report.removed = [...existing.keys()].filter((id) => !wanted.has(id));
 
   if (report.refused.length && opts.partial === 'keep-last-good') {
@@ -153,7 +189,11 @@ async function syncStaged(
     }
     for (const id of report.removed) store.removePerson(id);
     store.setState(etagKey, fetched.etag);
-    store.setState(versionKey, String(manifest.version));
-  });
+    if (fetched.versioned) {
+      store.setState(FLOOR_KEY, String(manifest.version));
+      store.setState(DIGEST_KEY, digest);
+      store.setState(legacyVersionKey, undefined);
+    }
+  }, `sync:${source.description}`);
   return { ...report, status: 'applied', version: manifest.version, galleryVersion: store.version };
 }

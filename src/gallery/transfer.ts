@@ -3,6 +3,7 @@
 // re-encodes the photos with this device's encoder and applies all people in one transaction.
 import { FacegateError } from '../errors.js';
 import type { FaceEngine } from '../inference/faces.js';
+import type { Consent } from './manifest.js';
 import { enrollmentFace, EnrollmentRejected, type EnrollmentPolicy } from './enroll.js';
 import { sha256, validatePersonId, validatePersonText, type GalleryStore, type NewImage } from './store.js';
 
@@ -17,6 +18,8 @@ export type GalleryExport = {
     id: string;
     name: string;
     metadata: Record<string, unknown>;
+    consent?: Consent;
+    retainUntil?: string;
     images: { sha256: string; source: string; data: string }[];
   }[];
 };
@@ -31,6 +34,8 @@ export function exportGallery(store: GalleryStore): GalleryExport {
       id: p.id,
       name: p.name,
       metadata: p.metadata,
+      ...(p.consent ? { consent: p.consent } : {}),
+      ...(p.retainUntil ? { retainUntil: p.retainUntil } : {}),
       images: store
         .images(p.id)
         .map((i) => ({ sha256: i.sha256, source: i.source, data: i.bytes.toString('base64') })),

@@ -130,6 +130,17 @@ export class Metrics {
     labelNames: ['kind'],
     registers: [this.registry],
   });
+  readonly retentionDeleted = new Counter({
+    name: 'facegate_retention_deleted_total',
+    help: 'What the retention sweep deleted, by kind: snapshots per decision kind, people past retainUntil, events waiting too long, audit entries',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  readonly retentionSweep = new Gauge({
+    name: 'facegate_retention_last_sweep_seconds',
+    help: 'When the retention sweep last ran (Unix time)',
+    registers: [this.registry],
+  });
   readonly galleryPeople = new Gauge({
     name: 'facegate_gallery_people',
     help: 'People in the gallery',

@@ -8,6 +8,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog } from '../../src/privacy/audit.js';
 import { Daemon } from '../../src/daemon.js';
 import { headFrames, writeSceneClip, type Scene } from '../../src/demo.js';
 import { verifyEvent } from '../../src/events/signing.js';
@@ -140,5 +141,17 @@ describe('doors end to end', () => {
       await daemon.stop();
       await end();
     }
+    // Every access decision is on the audit log's chain, with the event that announced it.
+    const audit = new AuditLog(join(stateDir, 'audit.sqlite'));
+    const access = audit.range().filter((e) => e.kind === 'access');
+    expect(audit.verify()).toMatchObject({ ok: true });
+    audit.close();
+    const published = events.map((e) => e.payload.event_id);
+    expect(access.map((e) => e.details.event_id)).toEqual(published);
+    expect(access[0]).toMatchObject({
+      actor: 'daemon',
+      subject: 'front',
+      details: { result: 'granted', camera: 'door', person: 'person-a', decision: { kind: 'match' } },
+    });
   }, 240_000);
 });

@@ -127,7 +127,8 @@ describe('liveness end to end', () => {
       const id = e.payload.snapshot as string;
       const kind = e.topic.split('/').at(-1)!;
       expect(snapshots.get(id)?.subarray(0, 2)).toEqual(Buffer.from([0xff, 0xd8]));
-      const file = join(stateDir, 'snapshots', kind, `${id}.jpg`);
+      // In the matched person's folder, so removing them takes their snapshots with them.
+      const file = join(stateDir, 'snapshots', kind, 'person-a', `${id}.jpg`);
       expect(readFileSync(file)).toEqual(snapshots.get(id));
       expect(statSync(file).mode & 0o777).toBe(0o600);
     }

@@ -26,7 +26,7 @@ describe('snapshots', () => {
       expect(statSync(join(dir, 'a/unknown/u1.jpg')).mode & 0o777).toBe(0o600);
       expect(store.keeps('spoof')).toBe(false);
       // Ten seconds on: the unknown face (1 s) goes, the match (60 s) stays.
-      expect(store.prune(Date.now() + 10_000)).toBe(1);
+      expect(store.prune(Date.now() + 10_000)).toEqual({ match: 0, unknown: 1, spoof: 0 });
       expect(() => statSync(join(dir, 'a/unknown/u1.jpg'))).toThrow();
       expect(statSync(join(dir, 'a/match/m1.jpg')).isFile()).toBe(true);
       // An hour on, by the file's own time (a restart does not reset it).
@@ -35,7 +35,7 @@ describe('snapshots', () => {
         new Date(Date.now() - 3600_000),
         new Date(Date.now() - 3600_000),
       );
-      expect(store.prune()).toBe(1);
+      expect(store.prune()).toEqual({ match: 1, unknown: 0, spoof: 0 });
     } finally {
       process.umask(old);
     }

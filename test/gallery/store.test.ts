@@ -60,7 +60,7 @@ describe('GalleryStore', () => {
     expect(missing.map((i) => i.personId)).toEqual(['bob']);
     expect(missing[0]!.bytes.toString()).toBe('photo 1'); // the enrollment photo itself is kept
     store.write(() => {
-      store.putEmbedding(missing[0]!.id, 'model-b', vec(7), quality);
+      store.putEmbedding(missing[0]!, 'model-b', vec(7), quality);
       store.pruneEmbeddings('model-b');
     });
     expect(store.imagesMissingEmbedding('model-b')).toEqual([]);

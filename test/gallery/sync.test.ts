@@ -341,6 +341,73 @@ describe('gallery sync over HTTPS', () => {
     expect(people()).toEqual(['a', 'b', 'c']);
   });
 
+  it('keeps one version floor per gallery: an older manifest at another URL is refused', async () => {
+    const old = serve(3, { a: [0] });
+    const oldRoutes = new Map(routes);
+    serve(4, { a: [0], x: [1] });
+    expect((await sync()).status).toBe('applied');
+    // The version-3 manifest, correctly signed, served from a mirror the config now points at.
+    for (const [path, route] of oldRoutes) routes.set(path.replace('/gallery/', '/mirror/'), route);
+    const mirror = source({ manifestUrl: `${base}/mirror/manifest.json` });
+    const r = await sync(mirror);
+    expect(old.version).toBe(3);
+    expect(r.status).toBe('rejected');
+    expect(r.error).toMatch(/mirror\/manifest\.json: manifest version 3 is older than the gallery's 4/);
+    expect(people()).toEqual(['a', 'x']);
+  });
+
+  it('refuses a manifest with the applied version but other content; takes the same content again', async () => {
+    serve(4, { a: [0], x: [1] });
+    expect((await sync()).status).toBe('applied');
+    serve(4, { a: [0] }); // x dropped without a new version
+    const r = await sync();
+    expect(r.status).toBe('rejected');
+    expect(r.error).toMatch(/version 4 is the gallery's, but its content differs/);
+    expect(people()).toEqual(['a', 'x']);
+    // The same content, served with other whitespace and key order, is the same manifest.
+    const same = serve(4, { a: [0], x: [1] });
+    resign(() => Buffer.from(JSON.stringify({ people: same.people, version: 4 }, null, 2)));
+    expect((await sync()).status).toBe('applied');
+    serve(5, { a: [0] });
+    expect((await sync()).removed).toEqual(['x']);
+  });
+
+  it('stores consent, and wipes a person past retainUntil without enrolling them again', async () => {
+    const consent = { basis: 'explicit-consent', recordedAt: '2026-01-02', reference: 'form 17' };
+    serve(
+      1,
+      { a: [0], x: [1] },
+      {
+        mutate: (m) => {
+          const [a, x] = m.people as Record<string, unknown>[];
+          a!.consent = consent;
+          x!.retainUntil = '2999-01-01T00:00:00Z';
+        },
+      },
+    );
+    expect((await sync()).added).toEqual(['a', 'x']);
+    expect(store.getPerson('a')?.consent).toEqual(consent);
+    expect(store.getPerson('x')?.retainUntil).toBe('2999-01-01T00:00:00Z');
+    serve(
+      2,
+      { a: [0], x: [1] },
+      {
+        mutate: (m) => ((m.people as Record<string, unknown>[])[1]!.retainUntil = '2020-01-01'),
+      },
+    );
+    const r = await sync();
+    expect(r).toMatchObject({ status: 'applied', expired: ['x'], removed: ['x'], refused: [] });
+    expect(people()).toEqual(['a']);
+    serve(
+      3,
+      { a: [0] },
+      {
+        mutate: (m) => ((m.people as Record<string, unknown>[])[0]!.consent = { basis: '', recordedAt: 'x' }),
+      },
+    );
+    expect((await sync()).error).toMatch(/manifest does not match the schema \(\/people\/0\/consent\/basis/);
+  });
+
   it('refuses an unsigned source unless allowed explicitly', async () => {
     expect(() => source({ publicKey: undefined })).toThrow(/no public key to verify the manifest/);
     serve(1, { a: [0] });
