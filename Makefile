@@ -9,12 +9,13 @@ export ONNXRUNTIME_NODE_INSTALL := skip
 # Debian packages the project needs: ffmpeg reads the cameras; systemd-analyze checks the unit;
 # mosquitto_sub (mosquitto-clients) watches the events of `make run`; Mosquitto (and openssl for
 # its test CA) and the GStreamer RTSP server (Python GObject bindings) are the real broker and
-# camera the tests use; qemu-user runs the int8 encoder test on an emulated CPU without VNNI.
-DEB_PACKAGES := ffmpeg mosquitto mosquitto-clients openssl systemd qemu-user python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
+# camera the tests use; qemu-user runs the int8 encoder test on an emulated CPU without VNNI;
+# chromium is the real browser the console's tests drive (playwright-core).
+DEB_PACKAGES := chromium ffmpeg mosquitto mosquitto-clients openssl systemd qemu-user python3-gi gir1.2-gst-rtsp-server-1.0 gstreamer1.0-plugins-base \
 	gstreamer1.0-plugins-good gstreamer1.0-plugins-bad gstreamer1.0-plugins-ugly gstreamer1.0-libav \
 	gstreamer1.0-tools
 
-.PHONY: all deps node-deps install models int8-ranges build check typecheck lint format test bench bench-quality config-docs mqtt-docs gallery-docs run clean
+.PHONY: all deps node-deps install models int8-ranges build check typecheck lint format test bench bench-quality config-docs mqtt-docs gallery-docs api-docs run clean
 
 all: build
 
@@ -81,6 +82,9 @@ mqtt-docs: node-deps
 gallery-docs: node-deps
 	$(BIN)/tsx tools/gallery-docs.ts
 
+api-docs: node-deps
+	$(BIN)/tsx tools/api-docs.ts
+
 # Installs facegate as a systemd service: the built project with its production packages in
 # $(PREFIX), the unit, the system user, and (if absent) /etc/facegate/config.json and an empty
 # mqtt-password (the unit loads it as a credential). DESTDIR stages it elsewhere (packaging, tests).
@@ -90,7 +94,7 @@ PREFIX ?= /opt/facegate
 install: build
 	install -d $(DESTDIR)$(PREFIX) $(DESTDIR)/etc/systemd/system $(DESTDIR)/usr/lib/sysusers.d
 	rm -rf $(DESTDIR)$(PREFIX)/dist $(DESTDIR)$(PREFIX)/node_modules
-	cp -a dist models package.json package-lock.json README.md $(DESTDIR)$(PREFIX)/
+	cp -a dist models web package.json package-lock.json README.md $(DESTDIR)$(PREFIX)/
 	cp -a node_modules $(DESTDIR)$(PREFIX)/
 	cd $(DESTDIR)$(PREFIX) && npm prune --omit=dev --no-audit --no-fund >/dev/null
 	# onnxruntime-node ships binaries for every OS (about 200 MB that never load here).

@@ -13,6 +13,7 @@ import { benchEncoders, faceChips } from './encoders.js';
 import { benchLiveness } from './liveness.js';
 import { benchMqtt } from './mqtt.js';
 import { benchPrivacy } from './privacy.js';
+import { benchConsole } from './console.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces } from '../src/inference/detector.js';
 import { FaceEngine, type StageTimings } from '../src/inference/faces.js';
 import { GraphBuilder } from '../src/inference/onnx-writer.js';
@@ -250,6 +251,9 @@ console.log(await benchGallerySync(1000, undefined, true));
 
 console.log('\n## Encryption at rest: gallery load and match (bench/privacy.ts)\n');
 console.log(await benchPrivacy());
+
+console.log('\n## The console: live view cost per viewer (bench/console.ts)\n');
+console.log(await benchConsole());
 
 console.log('\n## MQTT events through the outbox\n');
 try {

@@ -36,6 +36,12 @@ import type { SystemdNotifier } from './service/notify.js';
 import { DoorPolicy } from './doors/policy.js';
 import type { SnapshotKind } from './events/snapshots.js';
 import { PrivateState } from './privacy/state.js';
+import { ConsoleApi } from './console/api.js';
+import { AttemptLog, type Attempt } from './console/attempts.js';
+import { ConsoleAuth } from './console/auth.js';
+import { daemonBackend } from './console/backend.js';
+import { LiveView, type LiveBox } from './console/live.js';
+import { readConfiguredFile } from './config/files.js';
 import { RETENTION_KINDS, sweep } from './privacy/retention.js';
 import { CameraRecognition, type Decision, type Evidence } from './recognition/stage.js';
 import { sameFaceSpread, trackerOptionsFrom } from './recognition/tracker.js';
@@ -148,6 +154,15 @@ export class Daemon {
   private readonly analysedAt = new Map<string, number>();
   /** The audit log, snapshots and keys of the state directory. */
   private state: PrivateState | undefined;
+  /** Every face decided on, for the console (console/attempts.ts). */
+  private attempts: AttemptLog | undefined;
+  /** Browsers watching a camera (console/live.ts): frames are drawn only for them. */
+  readonly live = new LiveView();
+  /** Per camera: the last decision's label and box, drawn over the live view for a while. */
+  private readonly lastLabels = new Map<
+    string,
+    { box: LiveBox['box']; label: string; kind: LiveBox['kind']; at: number }[]
+  >();
   private discovery: HomeAssistantDiscovery | undefined;
   /** Who may enter where: doors, their refusals and lockouts (fixed at start). */
   private readonly doors: DoorPolicy;
@@ -191,6 +206,7 @@ export class Daemon {
     this.running = true;
     // First: a missing or wrong encryption key stops facegate before anything is loaded.
     this.state = new PrivateState(c, c.stateDir);
+    this.attempts = new AttemptLog(join(c.stateDir, 'attempts.sqlite'));
     this.log(
       'info',
       this.state.sealers
@@ -313,9 +329,29 @@ export class Daemon {
       this.loops.push(this.cameraLoop(source));
     }
     if (c.http.enabled) {
-      this.http = new HealthServer(this.metrics, this.healthProbe());
+      const tls = c.http.tls.certFile
+        ? {
+            cert: readConfiguredFile(c.http.tls.certFile, 'http.tls.certFile'),
+            key: readConfiguredFile(c.http.tls.keyFile, 'http.tls.keyFile'),
+          }
+        : undefined;
+      const auth = new ConsoleAuth(c.http.console.usersFile || join(c.stateDir, 'console-users'), {
+        secure: tls !== undefined,
+        sessionSeconds: c.http.console.sessionHours * 3600,
+        maxFailures: 5,
+        windowSeconds: 60,
+      });
+      const api = c.http.console.enabled ? this.consoleApi(auth) : undefined;
+      this.http = new HealthServer(this.metrics, this.healthProbe(), {
+        ...(tls ? { tls } : {}),
+        ...(api ? { handle: (req, res) => api.handle(req, res) } : {}),
+        authorised: (req) => auth.principal(req) !== undefined,
+      });
       this.httpPort = await this.http.start(c.http.host, c.http.port);
-      this.log('info', `health and metrics on http://${c.http.host}:${this.httpPort}/metrics`);
+      const base = `${tls ? 'https' : 'http'}://${c.http.host}:${this.httpPort}`;
+      this.log('info', `health and metrics on ${base}/metrics${api ? `, the console on ${base}/` : ''}`);
+      if (api && !auth.configured)
+        this.log('warn', 'no console user yet: facegate console passwd (docs/console.md)');
     }
     await this.waitForBroker();
     this.log('info', 'facegate running', {
@@ -324,6 +360,27 @@ export class Daemon {
       mqtt: this.publisher?.redactedUrl,
     });
     this.startSystemdReporting();
+  }
+
+  /** The console and API over this daemon's parts (console/backend.ts). */
+  private consoleApi(auth: ConsoleAuth): ConsoleApi {
+    const backend = daemonBackend({
+      config: () => this.config,
+      engine: this.engine!,
+      store: this.store!,
+      state: this.state!,
+      attempts: this.attempts!,
+      live: this.live,
+      matcher: () => this.currentMatcher(),
+      threshold: () => this.threshold,
+      syncer: this.syncer,
+      cameras: () => Object.entries(this.progress().cameras).map(([name, s]) => ({ name, ...s })),
+      reload: (next) => this.reload(next),
+    });
+    return new ConsoleApi(backend, auth, (user, ok, address) => {
+      this.state?.audit.append('console.login', `api:${user}`, user, { ok, address });
+      if (!ok) this.log('warn', `console: failed login for "${user}" from ${address}`);
+    });
   }
 
   /** The embedded broker's URL; if its port is taken, the broker already listening there. */
@@ -467,6 +524,52 @@ export class Daemon {
     return { applied, needRestart };
   }
 
+  private recordAttempt(a: Omit<Attempt, 'id' | 'at' | 'threshold' | 'wrong' | 'enrolledAs'>): void {
+    try {
+      this.attempts?.add({
+        ...a,
+        id: eventId(),
+        at: new Date().toISOString(),
+        threshold: this.threshold,
+        wrong: null,
+        enrolledAs: null,
+      });
+    } catch (err) {
+      this.log('error', `attempt not recorded: ${(err as Error).message}`);
+    }
+  }
+
+  /** Keeps a decision's label over the live view for a few seconds. */
+  private labelFace(camera: string, box: LiveBox['box'], label: string, kind: LiveBox['kind']): void {
+    if (!this.live.watching(camera)) return;
+    const now = Date.now();
+    const kept = (this.lastLabels.get(camera) ?? []).filter((l) => now - l.at < 3000);
+    this.lastLabels.set(camera, [...kept, { box, label, kind, at: now }]);
+  }
+
+  /** The frame with its faces boxed and named, for the browsers watching this camera. */
+  private async showLive(
+    camera: string,
+    frame: Frame,
+    faces: readonly { box: LiveBox['box'] }[],
+  ): Promise<void> {
+    const now = Date.now();
+    const labels = (this.lastLabels.get(camera) ?? []).filter((l) => now - l.at < 3000);
+    const overlap = (a: LiveBox['box'], b: LiveBox['box']) =>
+      Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x)) *
+        Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y)) >
+      0.3 * a.width * a.height;
+    const boxes = faces.map((f): LiveBox => {
+      const l = [...labels].reverse().find((x) => overlap(f.box, x.box));
+      return { box: f.box, label: l?.label ?? 'looking…', kind: l?.kind ?? 'other' };
+    });
+    try {
+      await this.live.frame(camera, frame, boxes, now);
+    } catch (err) {
+      this.log('warn', `live view of ${camera}: ${(err as Error).message}`);
+    }
+  }
+
   /** The retention sweep (privacy/retention.ts), counted in the metrics. */
   private sweep(): void {
     if (!this.state || !this.store) return;
@@ -476,6 +579,12 @@ export class Daemon {
         maxEventAgeSeconds: this.config.mqtt.maxEventAgeSeconds,
       });
       for (const kind of RETENTION_KINDS) this.metrics.retentionDeleted.inc({ kind }, report[kind]);
+      // Attempts go with their snapshots; an unusable face's (it has none) with an unknown's.
+      const keep = this.config.snapshots.keepSeconds;
+      for (const kind of ['match', 'unknown', 'spoof', 'unusable'] as const) {
+        const seconds = keep[kind === 'unusable' ? 'unknown' : kind];
+        this.attempts?.prune(kind, new Date(Date.now() - Math.max(seconds, 3600) * 1000));
+      }
       this.metrics.retentionSweep.setToCurrentTime();
       if (report.person_expired) this.log('info', 'retention: people past their retainUntil wiped', report);
     } catch (err) {
@@ -607,6 +716,7 @@ export class Daemon {
     for (const [stage, ms] of Object.entries(timings))
       this.metrics.stageSeconds.observe({ stage }, ms / 1000);
     for (const d of decisions) this.decide(camera, d, frame.capturedAt, age);
+    if (this.live.watching(camera)) void this.showLive(camera, frame, faces);
     this.metrics.frames.inc({ camera });
     this.metrics.frameSeconds.observe((performance.now() - started) / 1000);
     this.analysedAt.set(camera, Date.now());
@@ -642,6 +752,16 @@ export class Daemon {
         frames: d.frames,
       });
       this.metrics.decisions.inc({ camera, kind: 'face_unusable' });
+      this.recordAttempt({
+        camera,
+        kind: 'unusable',
+        person: null,
+        nearest: null,
+        quality: null,
+        liveness: null,
+        reason: `${d.gate}: ${d.reason}`,
+        snapshot: null,
+      });
       if (c.recognition.reportUnusable)
         this.events?.faceUnusable({
           ...this.eventBase(camera, d.box),
@@ -678,6 +798,23 @@ export class Daemon {
     const person = d.kind === 'unknown' ? undefined : this.store!.getPerson(d.personId);
     const named = d.kind === 'unknown' ? null : { id: d.personId, name: person?.name ?? d.personId };
     const liveness = d.kind === 'unknown' ? undefined : this.livenessReport(camera, d.liveness);
+    const nearest = d.kind === 'unknown' ? ev.nearest : { id: d.personId, distance: ev.distance };
+    this.recordAttempt({
+      camera,
+      kind: d.kind,
+      person: named?.id ?? null,
+      nearest: nearest ? { id: nearest.id, distance: nearest.distance } : null,
+      quality: base.quality,
+      liveness: liveness ?? null,
+      reason: null,
+      snapshot,
+    });
+    this.labelFace(
+      camera,
+      ev.face.box,
+      d.kind === 'unknown' ? 'unknown' : `${named!.name}${d.kind === 'spoof' ? ' (spoof)' : ''}`,
+      d.kind === 'unknown' ? 'other' : d.kind,
+    );
     if (d.kind === 'spoof') {
       this.stats.spoofs++;
       const event = {
@@ -836,7 +973,9 @@ export class Daemon {
       await this.engine?.release();
       await this.pairHead?.release();
     }
+    this.live.close();
     this.store?.close();
+    this.attempts?.close();
     this.state?.close();
     this.options.notifier?.close();
     this.log('info', 'facegate stopped');

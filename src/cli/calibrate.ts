@@ -1,5 +1,10 @@
 // facegate calibrate: the threshold for a chosen false-accept rate on labelled pairs, printed
 // with the config line that applies it. A threshold is an operating point, not a constant.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { writeMarkedPairs } from '../console/backend.js';
+import { PrivateState } from '../privacy/state.js';
 import { readPairs } from '../eval/datasets.js';
 import { measurable, opensetCalibration, opensetScores, scorePairs } from '../eval/evaluate.js';
 import type { PersonAggregation } from '../gallery/matcher.js';
@@ -39,6 +44,8 @@ Options:
   --passes MODE       --openset: FPIR per pass in front of the door, decided as the daemon does
                       (votes, and the track's mean with recognition.fusion on), on passes made as
                       facegate eval --passes makes them: photos or jitter (--jitter-frames N)
+  --marked            the pairs marked wrong in the console (<stateDir>/marked), instead of
+                      --pairs and --root: a threshold from your own door's mistakes
   --force             print the config line even from fewer than 3/F different pairs or strangers
   --root DIR, --prefix P, --select MODE, --crop MODE, --gate, --json   as for facegate eval
   -h, --help          this text`;
@@ -50,6 +57,8 @@ const CALIBRATE_OPTIONS = {
   far: { type: 'string' },
   force: { type: 'boolean' },
   fpir: { type: 'string' },
+  marked: { type: 'boolean' },
+  'state-dir': { type: 'string' },
 } as const;
 
 export async function calibrateCommand(argv: string[], ctx: CommandContext): Promise<number> {
@@ -60,6 +69,7 @@ export async function calibrateCommand(argv: string[], ctx: CommandContext): Pro
     return 0;
   }
   if (values.openset) return calibrateOpenset(values, ctx);
+  if (values.marked) return calibrateMarked(values, ctx);
   if (!values.pairs) throw new FacegateError('USAGE', `--pairs FILE is required\n\n${CALIBRATE_USAGE}`);
   if (values.far === undefined) throw new FacegateError('USAGE', `--far F is required\n\n${CALIBRATE_USAGE}`);
   const far = rate('far', values.far);
@@ -107,6 +117,40 @@ export async function calibrateCommand(argv: string[], ctx: CommandContext): Pro
       `facegate calibrate: FAR ${far} rests on ${Math.floor(far * different)} of ${different} different pairs (about ${Math.ceil(3 / far)} needed)${usable ? '' : ': no config line without --force'}`,
     );
   return usable ? 0 : 1;
+}
+
+/** --marked: the pairs marked wrong in the console, as a pairs file in a private temporary folder. */
+async function calibrateMarked(
+  values: ReturnType<typeof parseCommand<typeof CALIBRATE_OPTIONS>>['values'],
+  ctx: CommandContext,
+): Promise<number> {
+  const dir = mkdtempSync(join(tmpdir(), 'facegate-marked-'));
+  const state = new PrivateState(ctx.config, values['state-dir'] ?? ctx.config.stateDir);
+  try {
+    const n = writeMarkedPairs(state, dir);
+    if (!n)
+      throw new FacegateError(
+        'NOT_FOUND',
+        "no pairs marked wrong yet (the console's Attempts page, or POST /api/v1/attempts/{id}/wrong)",
+      );
+    ctx.io.err(`facegate calibrate: ${n} pairs marked in the console`);
+    const argv = [
+      '--pairs',
+      join(dir, 'pairs.tsv'),
+      '--root',
+      dir,
+      '--select',
+      'largest',
+      '--far',
+      values.far ?? '0.1',
+    ];
+    if (values.force) argv.push('--force');
+    if (values.json) argv.push('--json');
+    return await calibrateCommand(argv, ctx);
+  } finally {
+    state.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 }
 
 function rate(name: string, value: string): number {

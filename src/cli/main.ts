@@ -8,6 +8,7 @@ import { loadConfig, modelOptions, type Config, type ConfigOverride } from '../c
 import { processIo, type CommandContext, type Io } from './args.js';
 import { calibrateCommand } from './calibrate.js';
 import { configCommand } from './config.js';
+import { consoleCommand } from './console.js';
 import { doorCommand } from './door.js';
 import { embedCommand } from './embed.js';
 import { evalCommand } from './eval.js';
@@ -37,6 +38,7 @@ const COMMANDS: Record<string, { run: Command; summary: string; optionsInConfig?
   train: { run: trainCommand, summary: 'learn a comparison head (triplet or binary) on labelled photos' },
   config: { run: configCommand, summary: 'check or print the configuration, or its schema' },
   audit: { run: auditCommand, summary: 'verify or export the hash-chained audit log' },
+  console: { run: consoleCommand, summary: "set the web console's passwords and API tokens" },
   key: { run: keyCommand, summary: 'rotate the key that seals the encrypted state' },
   door: {
     run: doorCommand,

@@ -4,6 +4,7 @@
 // exit. SIGHUP reads the configuration again and applies what can change live.
 import type { ConfigOverride } from '../config/schema.js';
 import { Daemon, jsonLogger } from '../daemon.js';
+import { consoleSettings } from '../console/backend.js';
 import { FacegateError } from '../errors.js';
 import { SystemdNotifier } from '../service/notify.js';
 import { parseCommand, type CommandContext } from './args.js';
@@ -80,8 +81,11 @@ export async function runCommand(argv: string[], ctx: CommandContext): Promise<n
   }
   if (positionals.length)
     throw new FacegateError('USAGE', `unexpected argument ${positionals[0]}\n\n${RUN_USAGE}`);
-  const overrides = overridesFrom(values);
-  const config = ctx.loadConfig(overrides);
+  const given = overridesFrom(values);
+  // What the console saved (the threshold) goes over the file, at start and at each SIGHUP.
+  const stateDir = ctx.loadConfig(given).stateDir;
+  const overrides = () => [...given, ...consoleSettings(stateDir)];
+  const config = ctx.loadConfig(overrides());
 
   const jsonLog = jsonLogger(config.log.level as 'info' | 'warn' | 'error');
   const notifier = SystemdNotifier.fromEnv(process.env, jsonLog);
@@ -92,7 +96,7 @@ export async function runCommand(argv: string[], ctx: CommandContext): Promise<n
     reloading = reloading.then(async () => {
       notifier?.reloading();
       try {
-        await daemon.reload(ctx.loadConfig(overrides));
+        await daemon.reload(ctx.loadConfig(overrides()));
       } catch (err) {
         // A bad edit must not take a running door down: keep the old settings, say why.
         jsonLog('error', 'SIGHUP: configuration not reloaded', { error: (err as Error).message });

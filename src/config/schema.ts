@@ -602,6 +602,31 @@ export const schema = {
       default: 9789,
       env: 'FACEGATE_HTTP_PORT',
     },
+    tls: {
+      certFile: {
+        doc: 'Certificate (PEM) to serve HTTPS with; needed when http.host is not a loopback address.',
+        format: 'readable-file',
+        default: '',
+      },
+      keyFile: { doc: "The certificate's private key (PEM).", format: 'readable-file', default: '' },
+    },
+    console: {
+      enabled: {
+        doc: 'Serve the web console at / and the API at /api/v1 (docs/console.md, docs/api.md); every request but login needs a user or an API token.',
+        format: 'flag',
+        default: true,
+      },
+      usersFile: {
+        doc: 'Console users (scrypt hashes) and API tokens (sha256), written by facegate console passwd|token; empty: <stateDir>/console-users.',
+        format: String,
+        default: '',
+      },
+      sessionHours: {
+        doc: 'How long a login lasts.',
+        format: positive('http.console.sessionHours'),
+        default: 12,
+      },
+    },
   },
   enrollment: {
     similarFaceRatio: {
@@ -728,6 +753,10 @@ export type ConfigOverride = { key: string; value: unknown; append?: boolean };
  * Defaults, then `file` (JSON) if given, then the environment, then `overrides`; every problem
  * listed with its key.
  */
+/** 127.0.0.0/8, ::1 and localhost: addresses no other machine reaches. */
+export const isLoopback = (host: string): boolean =>
+  host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+
 export function loadConfig(
   file?: string,
   env: NodeJS.ProcessEnv = process.env,
@@ -760,6 +789,14 @@ export function loadConfig(
           `${camera ? `cameras: "${camera.name}": liveness` : 'liveness'}: minFrames (${l.minFrames}) must not exceed maxFrames (${l.maxFrames})`,
         );
     }
+    if (
+      !isLoopback(result.http.host) &&
+      result.http.enabled &&
+      (!result.http.tls.certFile || !result.http.tls.keyFile)
+    )
+      throw new Error(
+        `http.host ${result.http.host}: the console, the API and the metrics would leave this machine; set http.tls.certFile and http.tls.keyFile (HTTPS), or keep http.host 127.0.0.1`,
+      );
     const cameraNames = new Set(result.cameras.map((c) => c.name));
     for (const door of result.doors)
       for (const camera of door.cameras)

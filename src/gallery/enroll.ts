@@ -151,12 +151,16 @@ export async function enrollPerson(
   policy: EnrollmentPolicy,
   /** An enrolled person's photos are replaced by these (else they are added to). */
   replace = false,
+  /** Who enrolls, for the audit log (default: the store's). */
+  actor?: string,
 ): Promise<EnrollResult> {
   const images = await prepareEnrollment(engine, store, person.id, photos, policy);
-  store.write(() =>
-    replace
-      ? store.replacePerson(person, images, engine.encoderId)
-      : store.putPerson(person, images, engine.encoderId),
+  store.write(
+    () =>
+      replace
+        ? store.replacePerson(person, images, engine.encoderId)
+        : store.putPerson(person, images, engine.encoderId),
+    actor,
   );
   return { personId: person.id, images: images.length, galleryVersion: store.version };
 }

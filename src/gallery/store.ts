@@ -298,7 +298,7 @@ export class GalleryStore {
   }
 
   /** Runs `fn` as one transaction that bumps the gallery version once. */
-  write<T>(fn: () => T, actor = this.options.audit?.actor): T {
+  write<T>(fn: () => T, actor: string | undefined = this.options.audit?.actor): T {
     this.changes = { put: new Map(), removed: [] };
     const result = this.db
       .transaction(() => {

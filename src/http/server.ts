@@ -2,7 +2,8 @@
 // progress, by the same rule as the systemd watchdog), /readyz (models loaded, broker connected when one is configured, gallery loaded;
 // warnings for what runs other than configured),
 // /metrics (Prometheus text, prom-client). The daemon supplies the state through `probe`.
-import { createServer, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createTlsServer } from 'node:https';
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { CameraState } from '../camera/camera-source.js';
 import type { EncoderSelfCheck } from '../inference/self-check.js';
@@ -180,19 +181,42 @@ export class Metrics {
   }
 }
 
+export type HttpExtras = {
+  /** HTTPS with this certificate and key (PEM). */
+  tls?: { cert: Buffer; key: Buffer };
+  /** Other routes (the console and its API): true when it handled the request. */
+  handle?: (req: IncomingMessage, res: ServerResponse) => Promise<boolean>;
+  /**
+   * Whether a request from another machine may read health and metrics (an API token or a
+   * session): they stay open to 127.0.0.1 only.
+   */
+  authorised?: (req: IncomingMessage) => boolean;
+};
+
+const LOOPBACK_PEER = /^(127\.|::1$|::ffff:127\.)/;
+
 export class HealthServer {
   private server: Server | undefined;
 
   constructor(
     private readonly metrics: Metrics,
     private readonly probe: HealthProbe,
+    private readonly extras: HttpExtras = {},
   ) {}
 
   /** Listens on host:port (port 0: any free port); resolves with the port. */
   async start(host: string, port: number): Promise<number> {
-    const server = createServer((req, res) => {
+    const handler = (req: IncomingMessage, res: ServerResponse) => {
       void (async () => {
-        if (req.url === '/healthz') {
+        const open = ['/healthz', '/readyz', '/metrics'].includes(req.url ?? '');
+        if (open && !LOOPBACK_PEER.test(req.socket.remoteAddress ?? '') && !this.extras.authorised?.(req)) {
+          res.writeHead(401, { 'content-type': 'application/json' });
+          res.end(
+            JSON.stringify({
+              error: 'health and metrics are open on 127.0.0.1; from elsewhere send an API token',
+            }),
+          );
+        } else if (req.url === '/healthz') {
           const p = this.probe.progress();
           res.writeHead(p.ok ? 200 : 503, { 'content-type': 'application/json' });
           res.end(JSON.stringify(p));
@@ -204,11 +228,22 @@ export class HealthServer {
           this.probe.refresh();
           res.writeHead(200, { 'content-type': this.metrics.registry.contentType });
           res.end(await this.metrics.registry.metrics());
-        } else {
+        } else if (!(await this.extras.handle?.(req, res))) {
           res.writeHead(404).end();
         }
-      })();
-    });
+      })().catch((err: Error) => {
+        // A failing request must not take the daemon down: answered 500, and said on stderr.
+        process.stderr.write(
+          `${JSON.stringify({ time: new Date().toISOString(), level: 'error', message: `http ${req.method} ${req.url}: ${err.message}` })}\n`,
+        );
+        if (!res.headersSent) res.writeHead(500, { 'content-type': 'application/json' });
+        res.end(JSON.stringify({ error: 'internal error (logged)' }));
+      });
+    };
+    const tls = this.extras.tls;
+    const server: Server = tls
+      ? createTlsServer({ cert: tls.cert, key: tls.key }, handler)
+      : createServer(handler);
     this.server = server;
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);

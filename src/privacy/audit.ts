@@ -19,6 +19,9 @@ export const AUDIT_KINDS = [
   'gallery.change',
   'gallery.sync',
   'config.reload',
+  'config.change',
+  'console.login',
+  'attempt.marked',
   'retention.sweep',
   'audit.pruned',
   'key.rotate',
@@ -30,7 +33,7 @@ export type AuditEntry = {
   /** ISO 8601, UTC. */
   at: string;
   kind: AuditKind;
-  /** Who: `cli:<user>`, `sync:<source>`, `daemon`, `door:<door>`, `api:<user>`. */
+  /** Who: `cli:<user>`, `sync:<source>`, `daemon`, `retention`, `api:<user>`. */
   actor: string;
   /** What it is about: a person id, a door, the configuration. */
   subject: string;
