@@ -47,6 +47,7 @@ import { CameraRecognition, type Decision, type Evidence } from './recognition/s
 import { sameFaceSpread, trackerOptionsFrom } from './recognition/tracker.js';
 import type { LivenessPolicy, LivenessVerdict } from './recognition/liveness.js';
 import { VERSION } from './project.js';
+import sharp from './vision/libvips.js';
 
 export type Log = (
   level: 'info' | 'warn' | 'error',
@@ -496,6 +497,7 @@ export class Daemon {
           this.metrics.galleryVersion.set(this.store.version);
         }
         this.metrics.queueDepth.set(this.queue?.depth ?? 0);
+        this.metrics.refreshMemory(sharp.cache().memory.current * 1024 * 1024);
         for (const cam of this.cameras)
           this.metrics.framesDropped.set({ camera: cam.config.name }, cam.stats.framesDropped);
       },
@@ -576,6 +578,7 @@ export class Daemon {
     try {
       const report = sweep(this.state, this.store, this.outbox, {
         auditDays: this.config.retention.auditDays,
+        markedDays: this.config.retention.markedDays,
         maxEventAgeSeconds: this.config.mqtt.maxEventAgeSeconds,
       });
       for (const kind of RETENTION_KINDS) this.metrics.retentionDeleted.inc({ kind }, report[kind]);

@@ -3,7 +3,6 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { writeMarkedPairs } from '../console/backend.js';
 import { PrivateState } from '../privacy/state.js';
 import { readPairs } from '../eval/datasets.js';
 import { measurable, opensetCalibration, opensetScores, scorePairs } from '../eval/evaluate.js';
@@ -127,7 +126,7 @@ async function calibrateMarked(
   const dir = mkdtempSync(join(tmpdir(), 'facegate-marked-'));
   const state = new PrivateState(ctx.config, values['state-dir'] ?? ctx.config.stateDir);
   try {
-    const n = writeMarkedPairs(state, dir);
+    const n = state.marked.exportTo(dir);
     if (!n)
       throw new FacegateError(
         'NOT_FOUND',

@@ -350,6 +350,11 @@ export const schema = {
       format: seconds('retention.auditDays'),
       default: 365,
     },
+    markedDays: {
+      doc: "Days a pair marked wrong in the console (a face crop and a person's photo, <stateDir>/marked) is kept for facegate calibrate --marked; a removed person's pairs go at once. 0 keeps them until then.",
+      format: seconds('retention.markedDays'),
+      default: 90,
+    },
   },
   encryption: {
     keyFile: {

@@ -450,24 +450,7 @@ export class ConsoleApi {
       const value = await this.api(url, req, res);
       if (value !== STREAMING) sendJson(res, 200, value, SECURITY_HEADERS);
     } catch (err) {
-      const [status, message, headers] =
-        err instanceof HttpError
-          ? [err.status, err.message, err.headers]
-          : err instanceof EnrollmentRejected
-            ? [422, err.message, {}]
-            : err instanceof FacegateError
-              ? [
-                  err.code === 'NOT_FOUND'
-                    ? 404
-                    : err.code === 'NO_FACE' ||
-                        err.code === 'IMAGE_UNREADABLE' ||
-                        err.code === 'IMAGE_TOO_LARGE'
-                      ? 422
-                      : 400,
-                  err.message,
-                  {},
-                ]
-              : [500, 'internal error (logged)', {}];
+      const { status, message, headers } = errorResponse(err);
       if (status === 500) console.error(err);
       if (!res.headersSent)
         sendJson(
@@ -559,6 +542,16 @@ export class ConsoleApi {
     }
     throw new HttpError(404, `no ${req.method} ${url.pathname}`);
   }
+}
+
+/** The status and words for a failed request: what facegate refused, or 500 for a bug. */
+function errorResponse(err: unknown): { status: number; message: string; headers: Record<string, string> } {
+  if (err instanceof HttpError) return { status: err.status, message: err.message, headers: err.headers };
+  if (!(err instanceof FacegateError))
+    return { status: 500, message: 'internal error (logged)', headers: {} };
+  const unprocessable: string[] = ['ENROLL_REJECTED', 'NO_FACE', 'IMAGE_UNREADABLE', 'IMAGE_TOO_LARGE'];
+  const status = err.code === 'NOT_FOUND' ? 404 : unprocessable.includes(err.code) ? 422 : 400;
+  return { status, message: err.message, headers: {} };
 }
 
 function requireJson(req: IncomingMessage): void {

@@ -1,8 +1,7 @@
 // The console's view of a running daemon (api.ts's ConsoleBackend), built from the daemon's
 // parts: the gallery, the engine and matcher, the audit log, snapshots, attempts, the live view
-// and the daemon's reload. Labelled pairs marked wrong are kept in <stateDir>/marked/ (their
-// images sealed like snapshots when encryption is on) for facegate calibrate --marked.
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+// and the daemon's reload. Pairs marked wrong go to the state's MarkedPairs (console/marked.ts).
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { enrollmentPolicy, enrollPerson } from '../gallery/enroll.js';
@@ -16,6 +15,7 @@ import { checkGates } from '../vision/quality.js';
 import type { ConsoleBackend } from './api.js';
 import type { Attempt, AttemptLog } from './attempts.js';
 import type { LiveView } from './live.js';
+import type { MarkedPair } from './marked.js';
 
 export type DaemonParts = {
   config: () => Config;
@@ -46,38 +46,6 @@ export function consoleSettings(stateDir: string): { key: string; value: unknown
   );
 }
 
-/**
- * The pairs marked wrong in the console as plain files in `into` (a private folder the caller
- * deletes): `pairs.tsv` (file1, file2, same) beside the images, opened when they are sealed.
- * Returns how many pairs; 0 when none was marked.
- */
-export function writeMarkedPairs(state: PrivateState, into: string): number {
-  const dir = join(state.stateDir, 'marked');
-  const tsv = join(dir, 'pairs.tsv');
-  if (!existsSync(tsv)) return 0;
-  mkdirSync(into, { recursive: true, mode: 0o700 });
-  const lines = readFileSync(tsv, 'utf8').trim().split('\n');
-  for (const name of new Set(lines.slice(1).flatMap((l) => l.split('\t').slice(0, 2)))) {
-    const sealed = join(dir, `${name}.sealed`);
-    const bytes = existsSync(sealed)
-      ? state.sealers!.data.open(readFileSync(sealed), `marked:${name}`, sealed)
-      : readFileSync(join(dir, name));
-    writeFileSync(join(into, name), bytes, { mode: 0o600 });
-  }
-  writeFileSync(join(into, 'pairs.tsv'), `${lines.join('\n')}\n`, { mode: 0o600 });
-  return lines.length - 1;
-}
-
-/** A marked pair: the attempt's crop and an enrolled person's photo, same person or not. */
-type MarkedPair = {
-  attempt: string;
-  person: string;
-  same: boolean;
-  distance: number | null;
-  by: string;
-  at: string;
-};
-
 /** Passwords in URLs (cameras, broker) and secret values: what GET /config must never show. */
 export function redact(value: unknown, key = ''): unknown {
   if (typeof value === 'string') {
@@ -95,17 +63,6 @@ export function redact(value: unknown, key = ''): unknown {
 }
 
 export function daemonBackend(p: DaemonParts): ConsoleBackend {
-  const markedDir = join(p.state.stateDir, 'marked');
-  const sealer = p.state.sealers?.data;
-  const markedFile = (name: string) => join(markedDir, sealer ? `${name}.sealed` : name);
-  const readMarked = (): MarkedPair[] => {
-    const file = join(markedDir, 'pairs.json');
-    return existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as MarkedPair[]) : [];
-  };
-  const writePrivate = (file: string, bytes: Buffer | string) => {
-    mkdirSync(markedDir, { recursive: true, mode: 0o700 });
-    writeFileSync(file, bytes, { mode: 0o600 });
-  };
   const personPhoto = (id: string) => p.store.images(id)[0];
   /** The distance between a photo's face and a person's nearest enrollment embedding. */
   const distanceTo = async (bytes: Buffer, personId: string): Promise<number | null> => {
@@ -174,48 +131,25 @@ export function daemonBackend(p: DaemonParts): ConsoleBackend {
     },
     markWrong: async (attempt, truth, actor) => {
       const crop = attempt.snapshot ? p.state.snapshots.read(attempt.snapshot) : undefined;
-      const pairs: MarkedPair[] = [];
       const at = new Date().toISOString();
       // What the daemon said is wrong: a match was somebody else; an unknown was `truth`.
-      if (crop) {
-        writePrivate(
-          markedFile(`${attempt.id}.jpg`),
-          sealer ? sealer.seal(crop, `marked:${attempt.id}.jpg`) : crop,
-        );
+      let pairs = 0;
+      if (crop)
         for (const [person, same] of [
           [attempt.kind === 'match' ? attempt.person : null, false],
           [truth, true],
         ] as const) {
           const photo = person ? personPhoto(person) : undefined;
           if (!person || !photo) continue;
-          const name = `${person}-${photo.sha256.slice(0, 12)}.jpg`;
-          if (!existsSync(markedFile(name)))
-            writePrivate(markedFile(name), sealer ? sealer.seal(photo.bytes, `marked:${name}`) : photo.bytes);
-          pairs.push({
-            attempt: attempt.id,
-            person,
-            same,
-            distance: await distanceTo(crop, person),
-            by: actor,
-            at,
-          });
+          const distance = await distanceTo(crop, person);
+          p.state.marked.add({ attempt: attempt.id, person, same, distance, by: actor, at }, crop, photo);
+          pairs++;
         }
-      }
-      writePrivate(join(markedDir, 'pairs.json'), JSON.stringify([...readMarked(), ...pairs], null, 1));
-      if (!existsSync(join(markedDir, 'pairs.tsv')))
-        writePrivate(join(markedDir, 'pairs.tsv'), 'file1\tfile2\tsame\n');
-      for (const pair of pairs) {
-        const photo = personPhoto(pair.person)!;
-        appendFileSync(
-          join(markedDir, 'pairs.tsv'),
-          `${pair.attempt}.jpg\t${pair.person}-${photo.sha256.slice(0, 12)}.jpg\t${pair.same ? 1 : 0}\n`,
-        );
-      }
       p.state.audit.append('attempt.marked', actor, attempt.id, {
         decided: attempt.kind,
         person: attempt.person,
         truth,
-        pairs: pairs.length,
+        pairs,
       });
       return p.attempts.update(attempt.id, { wrong: { by: actor, at, truth } })!;
     },
@@ -234,7 +168,12 @@ export function daemonBackend(p: DaemonParts): ConsoleBackend {
         .reverse(),
     config: () => redact(p.config()),
     tuning: (threshold) =>
-      tuning(p.attempts.list({ limit: 1000 }), readMarked(), threshold ?? p.threshold(), p.threshold()),
+      tuning(
+        p.attempts.list({ limit: 1000 }),
+        p.state.marked.list(),
+        threshold ?? p.threshold(),
+        p.threshold(),
+      ),
     saveThreshold: async (threshold, actor) => {
       const file = join(p.state.stateDir, SETTINGS_FILE);
       const saved = existsSync(file)

@@ -142,6 +142,22 @@ export class Metrics {
     help: 'When the retention sweep last ran (Unix time)',
     registers: [this.registry],
   });
+  readonly memory = new Gauge({
+    name: 'facegate_memory_bytes',
+    help: "The daemon's memory by kind: rss (resident, all of it), heap_used and heap_total (JavaScript), external and array_buffers (Buffers, frames, ONNX Runtime's tensors handed to JavaScript), sharp_cache (libvips' operation cache)",
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+  /** Brings the memory gauges up to date (refresh() calls it before /metrics renders). */
+  refreshMemory(sharpCacheBytes: number): void {
+    const m = process.memoryUsage();
+    this.memory.set({ kind: 'rss' }, m.rss);
+    this.memory.set({ kind: 'heap_used' }, m.heapUsed);
+    this.memory.set({ kind: 'heap_total' }, m.heapTotal);
+    this.memory.set({ kind: 'external' }, m.external);
+    this.memory.set({ kind: 'array_buffers' }, m.arrayBuffers);
+    this.memory.set({ kind: 'sharp_cache' }, sharpCacheBytes);
+  }
   readonly galleryPeople = new Gauge({
     name: 'facegate_gallery_people',
     help: 'People in the gallery',

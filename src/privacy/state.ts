@@ -1,10 +1,12 @@
 // The state directory's personal data, opened one way by the daemon and the CLI alike: the
-// encryption keys (when configured), the audit log, the snapshots, and the gallery wired to both
-// (its changes recorded with who made them, a removed person's snapshots wiped with them).
+// encryption keys (when configured), the audit log, the snapshots, the pairs marked wrong, and the
+// gallery wired to them (its changes recorded with who made them, a removed person's snapshots and
+// pairs wiped with them).
 import { userInfo } from 'node:os';
 import { join, resolve } from 'node:path';
 import type { Config } from '../config/schema.js';
 import { FacegateError } from '../errors.js';
+import { MarkedPairs } from '../console/marked.js';
 import { SnapshotStore } from '../events/snapshots.js';
 import { GalleryStore } from '../gallery/store.js';
 import { AuditLog } from './audit.js';
@@ -16,6 +18,8 @@ export const cliActor = (): string => `cli:${userInfo().username}`;
 export class PrivateState {
   readonly audit: AuditLog;
   readonly snapshots: SnapshotStore;
+  /** Pairs marked wrong in the console: faces too. */
+  readonly marked: MarkedPairs;
   /** undefined: encryption at rest is off. */
   readonly sealers: Sealers | undefined;
 
@@ -38,6 +42,7 @@ export class PrivateState {
       config.snapshots.keepSeconds,
       this.sealers?.data,
     );
+    this.marked = new MarkedPairs(join(this.stateDir, 'marked'), this.sealers?.data);
   }
 
   /** The gallery, its changes recorded as made by `actor`. */
@@ -45,7 +50,11 @@ export class PrivateState {
     return new GalleryStore(join(this.stateDir, 'gallery.sqlite'), {
       ...(this.sealers ? { sealer: this.sealers.data } : {}),
       audit: { log: this.audit, actor },
-      onRemoved: (ids) => this.snapshots.wipe(ids),
+      // A removed person's snapshots and marked pairs go with their photos.
+      onRemoved: (ids) => {
+        this.snapshots.wipe(ids);
+        this.marked.wipe(ids);
+      },
     });
   }
 

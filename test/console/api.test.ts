@@ -86,7 +86,7 @@ beforeAll(async () => {
     { photo: join(dir, 'stranger.png'), seconds: 3 },
     { photo: null, seconds: 3 },
   ];
-  writeSceneClip(join(dir, 'clip.mp4'), [pass, pass, pass, pass, pass, pass].flat());
+  writeSceneClip(join(dir, 'clip.mp4'), Array.from({ length: 12 }, () => pass).flat());
   broker = await Mosquitto.start();
   server = await RtspServer.start(playFile(join(dir, 'clip.mp4')), '/door');
   const stateDir = join(dir, 'state');
@@ -136,7 +136,11 @@ describe('the API', () => {
     );
     // Health and metrics stay open on 127.0.0.1.
     expect([200, 503]).toContain((await anon.call('GET', '/healthz')).status);
-    expect((await anon.call('GET', '/metrics')).status).toBe(200);
+    const metrics = await anon.call('GET', '/metrics');
+    expect(metrics.status).toBe(200);
+    // The memory section an installer watches (issue 25).
+    for (const kind of ['rss', 'heap_used', 'external', 'sharp_cache'])
+      expect(metrics.raw.toString()).toMatch(new RegExp(`facegate_memory_bytes\\{kind="${kind}"\\} \\d+`));
   });
 
   it('serves the console and its toolkit from the package, with a strict CSP', async () => {

@@ -52,7 +52,7 @@ beforeAll(async () => {
     { photo: join(dir, 'stranger.png'), seconds: 3 },
     { photo: null, seconds: 3 }, // the track ends: the next pass is a new decision
   ];
-  writeSceneClip(join(dir, 'clip.mp4'), Array.from({ length: 12 }, () => pass).flat());
+  writeSceneClip(join(dir, 'clip.mp4'), Array.from({ length: 20 }, () => pass).flat());
   broker = await Mosquitto.start();
   server = await RtspServer.start(playFile(join(dir, 'clip.mp4')), '/door');
   stateDir = join(dir, 'state');
@@ -64,6 +64,8 @@ beforeAll(async () => {
     cameraUrl: server.url,
     broker,
     deviceId: 'console',
+    // Small frames: the test shares two cores with the rest of the suite.
+    camera: { width: 640, height: 360 },
   });
   daemon = new Daemon(config, () => undefined);
   await daemon.start();
@@ -132,8 +134,10 @@ describe.runIf(haveChromium)('the console in a browser', () => {
         if (Math.abs(first.data[i]! - second.data[i]!) > 24) d++;
       return d / first.data.length;
     };
-    // The clip shows the face for 3 s, then an empty doorway for 3 s.
-    for (let i = 0; i < 120 && changed() < 0.01; i++) {
+    // The clip shows the face for 3 s, then an empty doorway for 3 s; on a loaded machine the
+    // daemon may skip frames that waited too long, and the view with them: a generous deadline.
+    const later = Date.now() + 120_000;
+    while (changed() < 0.01 && Date.now() < later) {
       await page.waitForTimeout(250);
       second = await livePixels();
     }
@@ -142,7 +146,13 @@ describe.runIf(haveChromium)('the console in a browser', () => {
     })
       .png()
       .toFile(join(SHOTS, 'live-later.png'));
-    expect(changed(), 'share of pixels that changed').toBeGreaterThan(0.01);
+    const state = JSON.stringify({
+      sent: daemon.live.framesSent,
+      frames: daemon.stats.frames,
+      stale: daemon.stats.framesStale,
+      cameras: daemon.progress().cameras,
+    });
+    expect(changed(), `share of pixels that changed (${state})`).toBeGreaterThan(0.01);
 
     // The stranger is in recent attempts; enrolled from there with a name.
     await page.click('header a[href="#/attempts"]');

@@ -249,6 +249,19 @@ describe('facegate gallery remove --verify', () => {
     );
     const jpeg = await state.snapshots.save('match', 'annsnap', crop, 'ann');
     await state.snapshots.save('match', 'bobsnap', crop, 'bob');
+    // A pair marked wrong in the console holds a copy of her photo too.
+    state.marked.add(
+      {
+        attempt: 'annsnap',
+        person: 'ann',
+        same: true,
+        distance: null,
+        by: 'api:admin',
+        at: new Date().toISOString(),
+      },
+      jpeg,
+      { sha256: 'a'.repeat(64), bytes: photoBytes },
+    );
     state.close();
     const pieces = traces(stateDir, key, [jpeg]);
     if (!sealed) expect(filesHolding(stateDir, pieces).length).toBeGreaterThan(0);
@@ -266,6 +279,7 @@ describe('facegate gallery remove --verify', () => {
     );
     expect(after.snapshots.read('annsnap')).toBeUndefined();
     expect(after.snapshots.read('bobsnap')).toBeDefined();
+    expect(after.marked.list()).toEqual([]);
     // Who removed ann, in the audit log.
     expect(
       after.audit

@@ -1,7 +1,7 @@
 // The retention sweep deletes what is due, per kind, and nothing else: snapshots by their kind's
 // time, people past their retainUntil (with their snapshots), events a broker never took, audit
 // entries past retention.auditDays; it records what it did in the audit log.
-import { mkdtempSync, rmSync, utimesSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, utimesSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -62,10 +62,27 @@ describe('the retention sweep', () => {
     const outbox = new Outbox(join(stateDir, 'outbox.sqlite'), { maxEvents: 100, fsync: false });
     outbox.add('match', 'fg/match', '{}');
     outbox.add('status', 'fg/status', 'online', true); // retained state: not an event, kept
+    // Pairs marked wrong in the console: one recent, one 100 days old, one of the person who goes.
+    const mark = (attempt: string, person: string, daysAgo: number) =>
+      state.marked.add(
+        {
+          attempt,
+          person,
+          same: false,
+          distance: 0.5,
+          by: 'api:admin',
+          at: new Date(now.getTime() - daysAgo * DAY).toISOString(),
+        },
+        Buffer.from(`crop ${attempt}`),
+        { sha256: `${person}`.padEnd(64, '0'), bytes: Buffer.from(`photo of ${person}`) },
+      );
+    mark('a1', 'kept', 1);
+    mark('a2', 'kept', 100);
+    mark('a3', 'gone', 1);
     // The audit log: old entries (written "a year and a day ago" by moving their time).
     state.audit.append('access', 'daemon', 'front', { result: 'granted' });
     state.audit.append('access', 'daemon', 'front', { result: 'denied' });
-    const limits = { auditDays: 365, maxEventAgeSeconds: 30 };
+    const limits = { auditDays: 365, maxEventAgeSeconds: 30, markedDays: 90 };
 
     // Now: only the old snapshots and the person past retainUntil are due.
     const first = sweep(state, gallery, outbox, limits, now);
@@ -76,7 +93,15 @@ describe('the retention sweep', () => {
       person_expired: 1,
       event: 0,
       audit: 0,
+      marked_pair: 1,
     });
+    // The old pair went by its age, the gone person's with them; their files too.
+    expect(state.marked.list().map((p) => p.attempt)).toEqual(['a1']);
+    expect(readdirSync(join(stateDir, 'marked')).sort()).toEqual([
+      'a1.jpg',
+      'kept-kept00000000.jpg',
+      'pairs.json',
+    ]);
     expect(gallery.listPeople().map((p) => p.id)).toEqual(['kept', 'later']);
     expect(state.snapshots.read('recent')).toBeDefined();
     expect(state.snapshots.read('stranger-new')).toBeDefined();
@@ -90,7 +115,7 @@ describe('the retention sweep', () => {
 
     // Nothing more due now: nothing deleted, nothing recorded.
     const entries = state.audit.range().length;
-    expect(Object.values(sweep(state, gallery, outbox, limits, now))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(Object.values(sweep(state, gallery, outbox, limits, now))).toEqual([0, 0, 0, 0, 0, 0, 0]);
     expect(state.audit.range()).toHaveLength(entries);
 
     // A minute on, the event no broker took is due; a year and two days on, the audit entries.
