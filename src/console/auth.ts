@@ -121,6 +121,9 @@ export class ConsoleAuth {
     now = Date.now(),
   ): { ok: true; token: string; csrf: string; cookie: string } | { ok: false; retryAfter?: number } {
     const window = this.opts.windowSeconds * 1000;
+    // Addresses whose failures are all older than the window are forgotten: the map stays as
+    // small as the addresses failing right now, however many have tried.
+    for (const [a, times] of this.failures) if (now - times.at(-1)! >= window) this.failures.delete(a);
     const recent = (this.failures.get(address) ?? []).filter((t) => now - t < window);
     if (recent.length >= this.opts.maxFailures)
       return { ok: false, retryAfter: Math.ceil((recent[0]! + window - now) / 1000) };
