@@ -21,7 +21,8 @@ export interface ConsoleBackend {
   cameras(): { name: string; state: string; reason?: string; since: string }[];
   attempts(filter: AttemptFilter): Attempt[];
   attempt(id: string): Attempt | undefined;
-  snapshot(id: string): Buffer | undefined;
+  /** The attempt's face crop (its snapshot), while it is kept. */
+  crop(attempt: Attempt): Buffer | undefined;
   people(): Static<typeof PersonSchema>[];
   photo(personId: string, sha256: string): Buffer | undefined;
   enroll(
@@ -151,11 +152,11 @@ const notFound = (what: string) => new HttpError(404, `${what} not found`);
 export const MAX_BODY_BYTES = 20 << 20;
 
 export function routes(backend: ConsoleBackend): Route[] {
-  const attempt = (id: string) =>
-    backend.attempt(id) ??
-    (() => {
-      throw notFound(`attempt ${id}`);
-    })();
+  const attempt = (id: string): Attempt => {
+    const found = backend.attempt(id);
+    if (!found) throw notFound(`attempt ${id}`);
+    return found;
+  };
   return [
     { method: 'GET', path: '/cameras', summary: 'Cameras and their state', handle: () => backend.cameras() },
     {
@@ -207,7 +208,7 @@ export function routes(backend: ConsoleBackend): Route[] {
       produces: 'image/jpeg',
       handle: ({ params, res }) => {
         const a = attempt(params[0]!);
-        const jpeg = a.snapshot ? backend.snapshot(a.snapshot) : undefined;
+        const jpeg = backend.crop(a);
         if (!jpeg) throw notFound(`crop of attempt ${a.id} (no snapshot kept for it)`);
         sendImage(res, jpeg);
         return STREAMING;
@@ -221,7 +222,7 @@ export function routes(backend: ConsoleBackend): Route[] {
       body: EnrollAttemptBody,
       handle: async ({ params, who }, body) => {
         const a = attempt(params[0]!);
-        const jpeg = a.snapshot ? backend.snapshot(a.snapshot) : undefined;
+        const jpeg = backend.crop(a);
         if (!jpeg) throw new HttpError(409, `attempt ${a.id} has no kept crop to enroll from`);
         const person = body as Static<typeof EnrollAttemptBody>;
         const r = await backend.enroll(

@@ -3,12 +3,13 @@
 // and the daemon's reload. Pairs marked wrong go to the state's MarkedPairs (console/marked.ts).
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { redactUrl } from '../camera/url.js';
 import type { Config } from '../config/schema.js';
 import { enrollmentPolicy, enrollPerson } from '../gallery/enroll.js';
 import type { GallerySearch } from '../gallery/matcher.js';
 import type { GalleryStore } from '../gallery/store.js';
 import type { GallerySyncer } from '../gallery/syncer.js';
-import type { FaceEngine } from '../inference/faces.js';
+import { euclidean, type FaceEngine } from '../inference/faces.js';
 import type { PrivateState } from '../privacy/state.js';
 import { decodeImage } from '../vision/image.js';
 import { checkGates } from '../vision/quality.js';
@@ -48,14 +49,8 @@ export function consoleSettings(stateDir: string): { key: string; value: unknown
 
 /** Passwords in URLs (cameras, broker) and secret values: what GET /config must never show. */
 export function redact(value: unknown, key = ''): unknown {
-  if (typeof value === 'string') {
-    if (/password|secret|token$/i.test(key) && value) return '(redacted)';
-    return value.replace(
-      /^([a-z][a-z0-9+.-]*:\/\/)([^/@\s]*)@/i,
-      (_, scheme: string, auth: string) =>
-        `${scheme}${auth.includes(':') ? `${auth.split(':')[0]}:***` : '***'}@`,
-    );
-  }
+  if (typeof value === 'string')
+    return /password|secret|token$/i.test(key) && value ? '(redacted)' : redactUrl(value);
   if (Array.isArray(value)) return value.map((v) => redact(v, key));
   if (value && typeof value === 'object')
     return Object.fromEntries(Object.entries(value).map(([k, v]) => [k, redact(v, k)]));
@@ -63,20 +58,25 @@ export function redact(value: unknown, key = ''): unknown {
 }
 
 export function daemonBackend(p: DaemonParts): ConsoleBackend {
+  // Where the snapshot lies follows from the decision: no search through every snapshot.
+  const crop = (a: Attempt) =>
+    a.snapshot && a.kind !== 'unusable'
+      ? p.state.snapshots.read(a.snapshot, { kind: a.kind, personId: a.kind === 'unknown' ? null : a.person })
+      : undefined;
   const personPhoto = (id: string) => p.store.images(id)[0];
   /** The distance between a photo's face and a person's nearest enrollment embedding. */
   const distanceTo = async (bytes: Buffer, personId: string): Promise<number | null> => {
     const [face] = await p.engine.analyze(await decodeImage(bytes), { select: 'largest' });
     const own = p.store.personEmbeddings(personId);
     if (!face || !own.length) return null;
-    return Math.min(...own.map((e) => Math.hypot(...e.map((v, i) => v - face.embedding[i]!))));
+    return Math.min(...own.map((e) => euclidean(e, face.embedding)));
   };
 
   return {
     cameras: p.cameras,
     attempts: (f) => p.attempts.list(f),
     attempt: (id) => p.attempts.get(id),
-    snapshot: (id) => p.state.snapshots.read(id),
+    crop,
     people: () =>
       p.store.listPeople().map((person) => ({ ...person, photos: p.store.imageHashes(person.id) })),
     photo: (id, sha) => p.store.images(id).find((i) => i.sha256 === sha)?.bytes,
@@ -130,19 +130,19 @@ export function daemonBackend(p: DaemonParts): ConsoleBackend {
       };
     },
     markWrong: async (attempt, truth, actor) => {
-      const crop = attempt.snapshot ? p.state.snapshots.read(attempt.snapshot) : undefined;
+      const image = crop(attempt);
       const at = new Date().toISOString();
       // What the daemon said is wrong: a match was somebody else; an unknown was `truth`.
       let pairs = 0;
-      if (crop)
+      if (image)
         for (const [person, same] of [
           [attempt.kind === 'match' ? attempt.person : null, false],
           [truth, true],
         ] as const) {
           const photo = person ? personPhoto(person) : undefined;
           if (!person || !photo) continue;
-          const distance = await distanceTo(crop, person);
-          p.state.marked.add({ attempt: attempt.id, person, same, distance, by: actor, at }, crop, photo);
+          const distance = await distanceTo(image, person);
+          p.state.marked.add({ attempt: attempt.id, person, same, distance, by: actor, at }, image, photo);
           pairs++;
         }
       p.state.audit.append('attempt.marked', actor, attempt.id, {

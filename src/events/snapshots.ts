@@ -50,13 +50,27 @@ export class SnapshotStore {
     return jpeg;
   }
 
-  /** A kept snapshot's JPEG by id, or undefined when there is none (any more). */
-  read(id: string): Buffer | undefined {
+  /**
+   * A kept snapshot's JPEG by id, or undefined when there is none (any more). With `at` (the
+   * decision's kind and person, which the caller knows) it opens the one file it can be;
+   * without, it looks through every kind's folder.
+   */
+  read(id: string, at?: { kind: SnapshotKind; personId?: string | null }): Buffer | undefined {
     if (!ID.test(id)) return undefined;
-    for (const { file, name } of this.files())
-      if (name === `${id}.jpg`) return readFileSync(file);
-      else if (name === `${id}${SEALED}` && this.sealer)
-        return this.sealer.open(readFileSync(file), `snapshot:${id}`, file);
+    const candidates = at
+      ? [join(this.dir, at.kind, ...(at.personId ? [at.personId] : []))].flatMap((folder) =>
+          [`${id}.jpg`, `${id}${SEALED}`].map((name) => ({ file: join(folder, name), name })),
+        )
+      : [...this.files()];
+    for (const { file, name } of candidates) {
+      try {
+        if (name === `${id}.jpg`) return readFileSync(file);
+        if (name === `${id}${SEALED}` && this.sealer)
+          return this.sealer.open(readFileSync(file), `snapshot:${id}`, file);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+    }
     return undefined;
   }
 

@@ -234,19 +234,23 @@ export class GalleryStore {
         sha256: string;
         bytes: Buffer;
       }[];
+      const updateImage = this.db.prepare('UPDATE images SET bytes = ? WHERE id = ?');
       for (const i of images)
-        this.db
-          .prepare('UPDATE images SET bytes = ? WHERE id = ?')
-          .run(sealer.seal(i.bytes, imageContext(i.person_id, i.sha256)), i.id);
+        updateImage.run(sealer.seal(i.bytes, imageContext(i.person_id, i.sha256)), i.id);
       const vectors = this.db
         .prepare(
           'SELECT e.image_id, e.model, e.vector, i.person_id, i.sha256 FROM embeddings e JOIN images i ON i.id = e.image_id',
         )
         .all() as { image_id: number; model: string; vector: Buffer; person_id: string; sha256: string }[];
+      const updateVector = this.db.prepare(
+        'UPDATE embeddings SET vector = ? WHERE image_id = ? AND model = ?',
+      );
       for (const v of vectors)
-        this.db
-          .prepare('UPDATE embeddings SET vector = ? WHERE image_id = ? AND model = ?')
-          .run(sealer.seal(v.vector, embeddingContext(v.person_id, v.sha256, v.model)), v.image_id, v.model);
+        updateVector.run(
+          sealer.seal(v.vector, embeddingContext(v.person_id, v.sha256, v.model)),
+          v.image_id,
+          v.model,
+        );
       this.db
         .prepare("INSERT OR REPLACE INTO meta (key, value) VALUES ('sealed', '1'), ('seal_check', ?)")
         .run(sealer.seal(Buffer.from('facegate'), 'gallery').toString('base64'));
@@ -313,19 +317,14 @@ export class GalleryStore {
     // removed person's photos are in no file any more.
     const { put, removed } = this.changes;
     if (removed.length) this.db.pragma('wal_checkpoint(TRUNCATE)');
-    if (this.options.audit && actor && (put.size || removed.length))
+    const audit = this.options.audit;
+    if (audit && actor) {
+      const galleryVersion = this.version;
       for (const [id, change] of put)
-        this.options.audit.log.append('gallery.change', actor, id, {
-          change: 'put',
-          galleryVersion: this.version,
-          ...change,
-        });
-    if (this.options.audit && actor)
+        audit.log.append('gallery.change', actor, id, { change: 'put', galleryVersion, ...change });
       for (const id of removed)
-        this.options.audit.log.append('gallery.change', actor, id, {
-          change: 'removed',
-          galleryVersion: this.version,
-        });
+        audit.log.append('gallery.change', actor, id, { change: 'removed', galleryVersion });
+    }
     if (removed.length) this.options.onRemoved?.(removed);
     return result;
   }
