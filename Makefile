@@ -63,7 +63,7 @@ check: typecheck lint
 test: deps node-deps models
 	$(BIN)/vitest run
 
-bench: deps node-deps models
+bench: deps node-deps build
 	node --expose-gc --import tsx bench/run.ts
 
 # How accuracy falls as lfw-dev faces are shrunk or blurred: the basis of the quality gates (minutes).
@@ -113,7 +113,7 @@ install: build
 # The daemon on its defaults: with no camera configured it plays a demo clip made from the
 # sample photos of @vladmandic/face-api and logs match and unknown events (Ctrl-C stops it).
 run: deps build
-	node dist/src/cli/bin.js run
+	MALLOC_ARENA_MAX=2 node dist/src/cli/bin.js run
 
 clean:
 	rm -rf dist coverage models/*.onnx models/self-check-*

@@ -660,16 +660,12 @@ export class Daemon {
     /** Faces the last analysed frame showed. */
     let lastFaces = 0;
     while (this.running) {
-      const waited = await camera.nextFrame();
-      if (!waited || !this.running) return;
-      if (
-        motion &&
-        recognition.pendingTracks === 0 &&
-        !motion.changed(waited.thumbnail ?? thumbnailOf(waited), Date.now())
-      ) {
+      const seen = await camera.nextArrival();
+      if (!seen || !this.running) return;
+      if (motion && recognition.pendingTracks === 0 && !motion.changed(seen.thumbnail, Date.now())) {
         // The picture the last analysis saw, and no face in it waits for votes: what that analysis
-        // found still stands, without waiting for the inference slot.
-        recognition.unchanged(waited.capturedAt, lastFaces);
+        // found still stands, without waiting for the inference slot (or copying the pixels).
+        recognition.unchanged(seen.capturedAt, lastFaces);
         this.stats.framesUnchanged++;
         this.metrics.framesUnchanged.inc({ camera: name });
         this.analysedAt.set(name, Date.now());
@@ -677,8 +673,9 @@ export class Daemon {
       }
       await this.queue!.run(async () => {
         if (!this.running) return;
-        // The turn may have taken a while: decide on the newest frame, not the one queued.
-        const frame = (await camera.newerFrame()) ?? waited;
+        // The turn may have taken a while: decide on the newest frame, not the one seen.
+        const frame = await camera.take();
+        if (!frame) return; // the camera's session ended meanwhile
         const age = Date.now() - frame.capturedAt;
         if (age > c.pipeline.maxFrameAgeMs) {
           // Even the newest frame is old (a stalled camera, a long wait for the queue): what it

@@ -1,8 +1,10 @@
 // A camera as the rest of facegate sees it: a supervisor that keeps an ffmpeg session running on a
 // reader thread of its own (respawning after any exit with capped exponential backoff and
 // jitter), reports its state (connecting, online, offline with a reason), and hands the consumer
-// only the newest frame: frames the consumer did not take in time are dropped and counted, never
-// queued, and the reader keeps draining the camera whatever the consumer is doing.
+// only the newest frame: frames the consumer did not look at in time are dropped and counted,
+// never queued, and the reader keeps draining the camera whatever the consumer is doing. The
+// consumer looks at each arrival's grey copy first (nextArrival) and takes the pixels (take) only
+// of frames it analyses, so a still scene copies no pixels between threads.
 import { EventEmitter } from 'node:events';
 import { CAMERA_ENTRY_DEFAULTS, type CameraEntry } from './camera-config.js';
 import type { SessionOptions } from './ffmpeg-session.js';
@@ -37,7 +39,7 @@ export type CameraState = {
 
 export type CameraStats = { framesReceived: number; framesDropped: number; sessions: number };
 
-/** 'frame': a frame arrived (announced without its pixels; take it with nextFrame). */
+/** 'frame': a frame arrived (announced without its pixels; take them with take). */
 type Events = { state: [CameraState]; frame: [FrameInfo] };
 
 export class CameraSource extends EventEmitter<Events> {
@@ -48,8 +50,10 @@ export class CameraSource extends EventEmitter<Events> {
   private retry: NodeJS.Timeout | undefined;
   private attempt = 0;
   private onlineSince: number | undefined;
-  /** A frame arrived since the consumer last took one: the reader holds it. */
-  private available = false;
+  /** The newest arrival the consumer has not looked at (the reader holds its pixels). */
+  private pending: FrameInfo | undefined;
+  /** The arrival nextArrival gave last, until a take: dropped if a newer frame is analysed instead. */
+  private seen: number | undefined;
   private waiter: (() => void) | undefined;
   private current: CameraState;
   private readonly counters: CameraStats = { framesReceived: 0, framesDropped: 0, sessions: 0 };
@@ -112,39 +116,54 @@ export class CameraSource extends EventEmitter<Events> {
   async stop(): Promise<void> {
     this.running = false;
     clearTimeout(this.retry);
-    this.available = false;
+    this.pending = undefined;
     this.wake();
     await this.session?.stop();
     this.setState({ state: 'offline', reason: 'stopped' });
   }
 
-  /** The newest frame not yet taken, waiting for one if needed; undefined once the source is stopped. */
-  async nextFrame(): Promise<Frame | undefined> {
+  /**
+   * The newest arrival not yet looked at, without its pixels, waiting for one if needed;
+   * undefined once the source is stopped.
+   */
+  async nextArrival(): Promise<FrameInfo | undefined> {
     while (this.running) {
-      const f = await this.take();
-      if (f) return f;
-      // None since the last take: wait for the next arrival (or stop).
+      const info = this.pending;
+      if (info) {
+        this.pending = undefined;
+        this.seen = info.sequence;
+        return info;
+      }
       await new Promise<void>((resolve) => (this.waiter = resolve));
     }
     return undefined;
   }
 
   /**
-   * A frame that arrived after the one the caller holds, if any: the caller drops its frame for
-   * this one, and the drop is counted like any other.
+   * The pixels of the newest frame: the one nextArrival gave last, or one that arrived since (the
+   * one looked at is then dropped, and counted). Undefined when the reader holds none: taken
+   * already, or its session has ended.
    */
-  async newerFrame(): Promise<Frame | undefined> {
-    const f = await this.take();
-    if (f) this.counters.framesDropped++;
-    return f;
+  async take(): Promise<Frame | undefined> {
+    const session = this.session;
+    if (!session || !this.running) return undefined;
+    const frame = await session.take();
+    if (frame) {
+      if (this.pending?.sequence === frame.sequence) this.pending = undefined;
+      if (this.seen !== undefined && this.seen !== frame.sequence) this.counters.framesDropped++;
+      this.seen = undefined;
+    }
+    return frame;
   }
 
-  private async take(): Promise<Frame | undefined> {
-    const session = this.session;
-    if (!this.available || !session || !this.running) return undefined;
-    this.available = false;
-    // A frame of a session that has ended since is still the newest picture there is.
-    return session.take();
+  /** The next arrival's pixels, waiting for one if needed; undefined once the source is stopped. */
+  async nextFrame(): Promise<Frame | undefined> {
+    while (this.running) {
+      if (!(await this.nextArrival())) return undefined;
+      const frame = await this.take();
+      if (frame) return frame;
+    }
+    return undefined;
   }
 
   private wake(): void {
@@ -159,7 +178,7 @@ export class CameraSource extends EventEmitter<Events> {
     this.counters.sessions++;
     this.setState({ state: 'connecting' });
     const session = new FrameReader(this.sessionOptions, this.counters.framesReceived, {
-      arrived: (f, replaced) => this.arrived(session, f, replaced),
+      arrived: (f) => this.arrived(session, f),
       stall: (reason) => this.setState({ state: 'offline', reason }),
     });
     this.session = session;
@@ -184,15 +203,16 @@ export class CameraSource extends EventEmitter<Events> {
     return Math.round(base * (1 + jitter * (2 * this.random() - 1)));
   }
 
-  private arrived(session: FrameReader, f: FrameInfo, replaced: boolean): void {
+  private arrived(session: FrameReader, f: FrameInfo): void {
     if (!this.running || session !== this.session) return; // the pipe's last chunks after stop()
     this.counters.framesReceived++;
-    if (replaced) this.counters.framesDropped++;
+    // The one before was never looked at: gone for this one.
+    if (this.pending) this.counters.framesDropped++;
+    this.pending = f;
     if (this.current.state !== 'online') {
       this.onlineSince = Date.now();
       this.setState({ state: 'online' });
     }
-    this.available = true;
     this.emit('frame', f);
     this.wake();
   }

@@ -3,9 +3,16 @@
 // nothing), on the watchdog (no new picture for `watchdogMs`: a frozen camera otherwise hangs
 // ffmpeg for ever, or repeats one picture), or on stop(): 'q' on stdin (RTSP TEARDOWN), then
 // SIGTERM, then SIGKILL.
+//
+// ffmpeg's stdout is one end of a Unix socket pair, not a pipe: Node reads a pipe into a new
+// 64 KB Buffer per read, 14 MB/s of garbage per 720p camera at 5 fps that a reader thread
+// collected only every 64 MB or so (22 MiB resident per camera, bench/RESULTS.md, issue 25). A
+// socket can be read with net's `onread` into memory we choose: the frame being filled.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { connect, createServer, type OnReadOpts, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FrameParser, type Frame } from './frame-parser.js';
@@ -75,7 +82,11 @@ export function ffmpegArgs(o: SessionOptions, scriptPath?: string): string[] {
     if (o.loop) args.push('-stream_loop', '-1');
     input = o.input.path;
   }
-  args.push(...(o.inputOptions ?? []));
+  // One decoding thread: ffmpeg's default (cores + 1 frame threads) holds a frame per thread and
+  // as many frames of delay, for speed a 720p or 1080p camera does not need (9 MiB and a frame of
+  // latency per thread, bench/RESULTS.md). The camera's own options come after, so
+  // ["-threads", "2"] there wins (a 4K H.265 stream on a slow CPU).
+  args.push('-threads', '1', ...(o.inputOptions ?? []));
   args.push('-i', input);
   const fit = o.fit
     ? [`scale='min(${o.fit.width},iw)':'min(${o.fit.height},ih)':force_original_aspect_ratio=decrease`]
@@ -130,7 +141,9 @@ export function classifyFailure(stderr: string): string | undefined {
 export class FfmpegSession {
   private child: ChildProcess | undefined;
   private parser: FrameParser | undefined;
+  /** Bytes that came before ffmpeg said the frame size, and where the reader puts them. */
   private headerBytes: Buffer[] = [];
+  private readonly headerScratch = Buffer.alloc(64 * 1024);
   private stderrTail = '';
   private stderrLine = '';
   /** With `timestamps`: each frame's presentation time in the stream, seconds, in order. */
@@ -162,18 +175,42 @@ export class FfmpegSession {
     return this.child?.pid;
   }
 
-  start(): void {
+  /** Starts ffmpeg; resolves once it runs (pid set) or could not start (ended says why). */
+  async start(): Promise<void> {
+    this.armWatchdog();
+    const dir = this.options.scriptDir ?? privateDir();
+    let stdout: { reader: Socket; writer: Socket };
+    try {
+      stdout = await socketPair(dir, {
+        buffer: () => this.parser?.space() ?? this.headerScratch,
+        callback: (n) => {
+          this.data(n);
+          return true;
+        },
+      });
+    } catch (err) {
+      return this.finish(`cannot start ffmpeg (${(err as Error).message})`, null, null);
+    }
+    const { reader, writer } = stdout;
+    reader.on('error', () => undefined); // ends in 'close' all the same
+    const drained = once(reader, 'close');
+    if (this.endReason) {
+      // stop() came first.
+      writer.destroy();
+      reader.destroy();
+      return this.finish(this.endReason, null, null);
+    }
     const script = cameraScript(this.options);
     if (script) {
-      this.scriptPath = join(this.options.scriptDir ?? privateDir(), `${randomUUID()}.ffconcat`);
+      this.scriptPath = join(dir, `${randomUUID()}.ffconcat`);
       writeFileSync(this.scriptPath, script, { mode: 0o600 });
     }
     const child = spawn(this.options.ffmpegPath ?? 'ffmpeg', ffmpegArgs(this.options, this.scriptPath), {
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: ['pipe', writer, 'pipe'],
     });
+    writer.destroy(); // ffmpeg has its own copy: the reader ends when ffmpeg does
     this.child = child;
     LIVE.add(child);
-    child.stdout.on('data', (chunk: Buffer) => this.data(chunk));
     child.stderr.on('data', (chunk: Buffer) => this.stderr(chunk));
     child.stdin.on('error', () => undefined); // ffmpeg may be gone before 'q' arrives
     child.on('error', (err) => {
@@ -181,16 +218,20 @@ export class FfmpegSession {
     });
     child.on('close', (code, signal) => {
       LIVE.delete(child);
-      this.removeScript();
-      clearTimeout(this.watchdog);
-      const reason =
-        this.endReason ??
-        (this.frames === 0
-          ? (classifyFailure(this.stderrTail) ?? 'ended before the first frame')
-          : (classifyFailure(this.stderrTail) ?? 'stream ended'));
-      this.resolveEnded({ reason, code, signal, frames: this.frames });
+      // Its last frames may still be in the socket: ended comes after them.
+      void drained.then(() => this.finish(this.endReason, code, signal));
     });
-    this.armWatchdog();
+  }
+
+  private finish(endReason: string | undefined, code: number | null, signal: NodeJS.Signals | null): void {
+    this.removeScript();
+    clearTimeout(this.watchdog);
+    const reason =
+      endReason ??
+      (this.frames === 0
+        ? (classifyFailure(this.stderrTail) ?? 'ended before the first frame')
+        : (classifyFailure(this.stderrTail) ?? 'stream ended'));
+    this.resolveEnded({ reason, code, signal, frames: this.frames });
   }
 
   /**
@@ -218,10 +259,11 @@ export class FfmpegSession {
     return this.stopping;
   }
 
-  private data(chunk: Buffer): void {
-    if (this.parser) return this.parser.push(chunk);
+  /** `n` bytes were read into the parser's frame, or into the header scratch before there was one. */
+  private data(n: number): void {
+    if (this.parser) return this.parser.wrote(n);
     // Until ffmpeg has printed the output stream's size, keep the bytes.
-    this.headerBytes.push(chunk);
+    this.headerBytes.push(Buffer.from(this.headerScratch.subarray(0, n)));
   }
 
   /** The camera script holds a password: gone once ffmpeg has opened the camera, or has ended. */
@@ -260,9 +302,14 @@ export class FfmpegSession {
     // handed on, so the watchdog ends the session after watchdogMs, saying why. A file (the
     // demo) may show a still.
     this.repeating = this.options.input.kind === 'rtsp' && this.still.isStill(f.data);
-    if (this.repeating) return;
+    if (this.repeating) return this.recycle(f.data);
     this.armWatchdog();
     this.handlers.frame(f);
+  }
+
+  /** Gives a handed-on frame's buffer back for a later frame (frame-parser.ts: recycle). */
+  recycle(data: Uint8Array): void {
+    this.parser?.recycle(data);
   }
 
   private armWatchdog(): void {
@@ -279,6 +326,29 @@ export class FfmpegSession {
   /** The last of ffmpeg's messages, credentials redacted, for diagnostics. */
   get lastMessages(): string {
     return redactText(this.stderrTail.split('\n').slice(-6).join('\n'));
+  }
+}
+
+/**
+ * A connected pair of Unix sockets, made through a listening socket in `dir` (mode 0700) that is
+ * gone again once they are connected: ffmpeg gets `writer` as its stdout, and `reader` reads
+ * with `onread`.
+ */
+async function socketPair(dir: string, onread: OnReadOpts): Promise<{ reader: Socket; writer: Socket }> {
+  const path = join(dir, `${randomUUID()}.sock`);
+  const server = createServer();
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(path, resolve);
+    });
+    const accepted = once(server, 'connection') as Promise<[Socket]>;
+    const reader = connect({ path, onread });
+    const [writer] = await accepted;
+    return { reader, writer };
+  } finally {
+    server.close();
+    rmSync(path, { force: true });
   }
 }
 

@@ -1,6 +1,9 @@
 // Cuts ffmpeg's raw video byte stream into whole frames. Pipe reads end anywhere, so bytes are
-// copied into the frame being filled; a complete frame is handed on and a new one started.
-// Memory stays at one frame in progress whatever the stream length.
+// copied into the frame being filled; a complete frame is handed on and a new one started, in a
+// buffer its owner gave back (recycle) when there is one: a reader thread then fills the same
+// two or three buffers for ever instead of leaving a 2.7 MB buffer per 720p frame to the garbage
+// collector (25 of them a second per camera), whose late collection and the malloc arenas'
+// fragmentation showed as resident memory (bench/RESULTS.md, issue 25).
 import type { Thumbnail } from './motion.js';
 
 export type Frame = {
@@ -16,11 +19,16 @@ export type Frame = {
   thumbnail?: Thumbnail;
 };
 
+/** The newest frame waiting and one just given back: more spares would never be used. */
+const SPARE_FRAMES = 2;
+
 export class FrameParser {
   private readonly frameBytes: number;
   private current: Uint8Array;
   private filled = 0;
   private sequence = 0;
+  /** Buffers of finished frames given back, filled again before any new one is made. */
+  private readonly spare: Uint8Array[] = [];
 
   constructor(
     readonly width: number,
@@ -40,21 +48,39 @@ export class FrameParser {
     while (offset < chunk.length) {
       const take = Math.min(chunk.length - offset, this.frameBytes - this.filled);
       this.current.set(chunk.subarray(offset, offset + take), this.filled);
-      this.filled += take;
       offset += take;
-      if (this.filled === this.frameBytes) {
-        const data = this.current;
-        this.current = new Uint8Array(this.frameBytes);
-        this.filled = 0;
-        this.onFrame({
-          width: this.width,
-          height: this.height,
-          data,
-          capturedAt: this.now(),
-          sequence: ++this.sequence,
-        });
-      }
+      this.wrote(take);
     }
+  }
+
+  /** Where the stream's next bytes go when read straight into the frame: the rest of it. */
+  space(): Uint8Array {
+    return this.current.subarray(this.filled);
+  }
+
+  /** `n` bytes were written into space() (or copied there by push). */
+  wrote(n: number): void {
+    this.filled += n;
+    if (this.filled < this.frameBytes) return;
+    const data = this.current;
+    this.current = this.spare.pop() ?? new Uint8Array(this.frameBytes);
+    this.filled = 0;
+    this.onFrame({
+      width: this.width,
+      height: this.height,
+      data,
+      capturedAt: this.now(),
+      sequence: ++this.sequence,
+    });
+  }
+
+  /**
+   * Gives back a frame's buffer once nothing reads it any more (its frame was copied elsewhere or
+   * dropped); later frames are written into it. At most SPARE_FRAMES are kept.
+   */
+  recycle(data: Uint8Array): void {
+    if (data.length === this.frameBytes && this.spare.length < SPARE_FRAMES && !this.spare.includes(data))
+      this.spare.push(data);
   }
 
   /** Bytes of an incomplete frame: what a stream that stops mid-frame leaves behind. */

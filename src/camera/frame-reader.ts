@@ -6,9 +6,10 @@
 import { Worker } from 'node:worker_threads';
 import { privateDir, type SessionEnd, type SessionOptions } from './ffmpeg-session.js';
 import type { Frame } from './frame-parser.js';
+import type { Thumbnail } from './motion.js';
 
-/** A frame as announced on arrival: everything but its pixels. */
-export type FrameInfo = Omit<Frame, 'data' | 'thumbnail'>;
+/** A frame as announced on arrival: everything but its pixels, with its grey copy. */
+export type FrameInfo = Omit<Frame, 'data' | 'thumbnail'> & { thumbnail: Thumbnail };
 
 /** What a reader thread starts with: its session, and how many frames the camera had before. */
 export type ReaderData = { session: SessionOptions; framesBefore: number };
@@ -16,8 +17,7 @@ export type ReaderData = { session: SessionOptions; framesBefore: number };
 export type ToReader = { kind: 'take'; id: number } | { kind: 'stop'; reason: string; polite: boolean };
 export type FromReader =
   | { kind: 'started'; pid: number | undefined }
-  /** `replaced`: an untaken frame was dropped for this one. */
-  | { kind: 'arrived'; frame: FrameInfo; replaced: boolean }
+  | { kind: 'arrived'; frame: FrameInfo }
   | { kind: 'frame'; id: number; frame: Frame | null }
   | { kind: 'stall'; reason: string }
   | { kind: 'ended'; end: SessionEnd };
@@ -37,7 +37,7 @@ export class FrameReader {
     /** Frames the camera delivered before this session: this one's are numbered on from there. */
     private readonly framesBefore: number,
     private readonly handlers: {
-      arrived: (frame: FrameInfo, replaced: boolean) => void;
+      arrived: (frame: FrameInfo) => void;
       /** The watchdog fired: the camera is as good as offline while ffmpeg is being ended. */
       stall?: (reason: string) => void;
     },
@@ -61,7 +61,10 @@ export class FrameReader {
     worker.on('exit', () => this.end('frame reader ended'));
   }
 
-  /** The newest frame not yet taken, or undefined if none arrived since the last take. */
+  /**
+   * The newest frame not yet taken, or undefined if none arrived since the last take. Its
+   * arrival was announced before it: messages from the thread come in order.
+   */
   take(): Promise<Frame | undefined> {
     if (this.done || !this.worker) return Promise.resolve(undefined);
     const id = this.nextId++;
@@ -87,7 +90,7 @@ export class FrameReader {
         if (m.pid) LIVE.add(m.pid);
         return;
       case 'arrived':
-        return this.handlers.arrived(m.frame, m.replaced);
+        return this.handlers.arrived(m.frame);
       case 'frame':
         this.takes.get(m.id)?.(m.frame ?? undefined);
         this.takes.delete(m.id);

@@ -36,7 +36,7 @@ export async function probeCamera(
       },
     },
   );
-  session.start();
+  void session.start();
   const deadline = setTimeout(() => void session.stop('timeout', false), opts.timeoutMs);
   const end = await session.ended;
   clearTimeout(deadline);

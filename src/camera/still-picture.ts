@@ -9,6 +9,10 @@
 const NEAR = 2;
 
 export class StillPictureDetector {
+  /**
+   * Copies, not the frames themselves: a frame's buffer is filled again with a later frame once
+   * it is handed on (frame-parser.ts: recycle).
+   */
   private last: Uint8Array | undefined;
   /** The first picture of the current run of unchanged frames, and how the run's pairs compared. */
   private runStart: Uint8Array | undefined;
@@ -17,8 +21,13 @@ export class StillPictureDetector {
 
   /** True when `frame` shows the picture the camera showed before it: not live. */
   isStill(frame: Uint8Array): boolean {
+    const still = this.sameAsBefore(frame);
+    this.last = copyInto(this.last, frame);
+    return still;
+  }
+
+  private sameAsBefore(frame: Uint8Array): boolean {
     const last = this.last;
-    this.last = frame;
     if (!last || last.length !== frame.length) return this.restart(frame);
     if (bytesOf(last).equals(bytesOf(frame))) {
       this.pairs++;
@@ -34,11 +43,18 @@ export class StillPictureDetector {
   }
 
   private restart(frame: Uint8Array): false {
-    this.runStart = frame;
+    this.runStart = copyInto(this.runStart, frame);
     this.pairs = 0;
     this.identicalPairs = 0;
     return false;
   }
+}
+
+/** `frame`'s bytes in `into` when it has the size, else in a new buffer. */
+function copyInto(into: Uint8Array | undefined, frame: Uint8Array): Uint8Array {
+  const copy = into?.length === frame.length ? into : new Uint8Array(frame.length);
+  copy.set(frame);
+  return copy;
 }
 
 const bytesOf = (a: Uint8Array): Buffer => Buffer.from(a.buffer, a.byteOffset, a.byteLength);

@@ -71,6 +71,10 @@ export async function openModel(
         executionProviders: [provider],
         graphOptimizationLevel: 'all',
         intraOpNumThreads: opts.intraOpThreads ?? 0,
+        // The memory pattern plans one block per input shape and keeps it: the detector's (720p,
+        // a shape per camera size) held 90 MiB more for no speed (bench/RESULTS.md, issue 25).
+        // The arena stays: without it every run maps its buffers afresh, 2x slower.
+        enableMemPattern: false,
         // Each session has its own thread pool. Its threads spin between the operators of one run
         // (waking them for each of a hundred small operators cost 7% of a 720p frame) but stop at
         // its end: left spinning, they took the cores from the next model (140 -> 70 ms a frame).

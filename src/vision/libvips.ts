@@ -6,5 +6,9 @@ import { availableParallelism } from 'node:os';
 import sharp from 'sharp';
 
 sharp.concurrency(availableParallelism());
+// libvips' operation cache (50 MB by default) keeps recent operations with their images, in case
+// the same operation on the same input comes again. facegate never asks twice: every frame, crop
+// and photo is new. Off, nothing holds a frame's pixels after its JPEG is made (issue 25).
+sharp.cache(false);
 
 export default sharp;

@@ -1,5 +1,8 @@
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { cameraScript, classifyFailure, ffmpegArgs } from '../../src/camera/ffmpeg-session.js';
+import { cameraScript, classifyFailure, ffmpegArgs, FfmpegSession } from '../../src/camera/ffmpeg-session.js';
 import { FrameParser, type Frame } from '../../src/camera/frame-parser.js';
 import { StillPictureDetector } from '../../src/camera/still-picture.js';
 import { parseCameraInput, redactText, redactUrl } from '../../src/camera/url.js';
@@ -53,6 +56,34 @@ describe('FrameParser', () => {
     expect(frames[0]!.capturedAt).toBe(42);
     expect(p.pending).toBe(5);
   });
+
+  it('reads straight into the frame being filled, and fills given-back buffers again', () => {
+    const frames: Frame[] = [];
+    const p = new FrameParser(2, 1, (f) => frames.push(f));
+    const write = (bytes: number[]) => {
+      const space = p.space();
+      space.set(bytes);
+      p.wrote(bytes.length);
+    };
+    write([1, 2, 3]);
+    write([4, 5, 6]);
+    write([7, 8]);
+    expect(p.space().length).toBe(4); // the rest of the second frame
+    write([9, 10, 11, 12]);
+    expect(frames.map((f) => Array.from(f.data))).toEqual([
+      [1, 2, 3, 4, 5, 6],
+      [7, 8, 9, 10, 11, 12],
+    ]);
+    // The first frame's buffer, given back, holds the third frame; a buffer of another size is not taken.
+    const first = frames[0]!.data;
+    p.recycle(new Uint8Array(5));
+    p.recycle(first);
+    write([13, 14, 15, 16, 17, 18]);
+    write([19, 20, 21, 22, 23, 24]);
+    expect(frames[3]!.data).toBe(first);
+    expect(Array.from(first)).toEqual([19, 20, 21, 22, 23, 24]);
+    expect(Array.from(frames[2]!.data)).toEqual([13, 14, 15, 16, 17, 18]);
+  });
 });
 
 describe('frame parser sizes', () => {
@@ -83,7 +114,7 @@ describe('ffmpeg', () => {
   it('reads RTSP with the configured transport and timeout, and writes raw RGB at the configured rate, fitted', () => {
     const args = ffmpegArgs(rtsp('rtsp://h/x'));
     expect(args.join(' ')).toContain(
-      '-rtsp_transport udp -timeout 3000000 -probesize 32768 -analyzeduration 0 -c:v h264_cuvid -i rtsp://h/x',
+      '-rtsp_transport udp -timeout 3000000 -probesize 32768 -analyzeduration 0 -threads 1 -c:v h264_cuvid -i rtsp://h/x',
     );
     // Scaled down to fit 640x360 with the camera's aspect ratio, never enlarged.
     expect(args.join(' ')).toContain(
@@ -99,7 +130,7 @@ describe('ffmpeg', () => {
     const args = ffmpegArgs(o, '/run/x.ffconcat');
     expect(args.join(' ')).not.toContain('pa');
     expect(args.join(' ')).toContain(
-      '-f concat -safe 0 -protocol_whitelist file,rtsp,rtsps,rtp,srtp,udp,tcp,tls,crypto -probesize 32768 -analyzeduration 0 -c:v h264_cuvid -i /run/x.ffconcat',
+      '-f concat -safe 0 -protocol_whitelist file,rtsp,rtsps,rtp,srtp,udp,tcp,tls,crypto -probesize 32768 -analyzeduration 0 -threads 1 -c:v h264_cuvid -i /run/x.ffconcat',
     );
     expect(cameraScript(o)).toBe(
       [
@@ -113,6 +144,23 @@ describe('ffmpeg', () => {
       ].join('\n'),
     );
     expect(cameraScript(rtsp('rtsp://h/x'))).toBeUndefined();
+  });
+
+  it('ends saying why when ffmpeg cannot be started, and leaves no socket behind', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-ffmpeg-'));
+    try {
+      const session = new FfmpegSession(
+        { ...rtsp('rtsp://127.0.0.1:1/x'), ffmpegPath: join(dir, 'no-ffmpeg'), scriptDir: dir },
+        { frame: () => undefined },
+      );
+      await session.start();
+      const end = await session.ended;
+      expect(end.reason).toMatch(/^cannot start ffmpeg \(spawn .*no-ffmpeg ENOENT\)$/);
+      expect(end.frames).toBe(0);
+      expect(readdirSync(dir)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('names the usual failures', () => {
@@ -142,6 +190,14 @@ describe('still picture', () => {
     expect(d.isStill(keyFrame)).toBe(true);
     // Something moves: live again.
     expect(d.isStill(picture(50))).toBe(false);
+  });
+
+  it('compares with its own copies: a frame buffer filled again later changes nothing', () => {
+    const d = new StillPictureDetector();
+    const buffer = picture(1);
+    expect(d.isStill(buffer)).toBe(false);
+    buffer.set(picture(50)); // the reader reuses the buffer for the next frame
+    expect(d.isStill(picture(1))).toBe(true);
   });
 
   it('never calls a live camera still: noise changes every frame, however little', () => {
