@@ -40,16 +40,16 @@ async function makePhotos(dir: string): Promise<Photo[]> {
   return [
     { what: 'a normal photo (face-api sample6.jpg, 2.0 MP)', file: sample },
     { what: 'a 36 MP JPEG (7200x5000)', file: jpeg },
-    { what: `the largest PNG the limit allows (${side}x${side}, ${((side * side) / 1e6).toFixed(0)} MP)`, file: png },
+    {
+      what: `the largest PNG the limit allows (${side}x${side}, ${((side * side) / 1e6).toFixed(0)} MP)`,
+      file: png,
+    },
   ];
 }
 
 function peakOf(args: string[]): { peakMiB: number; seconds: number; faces: number | undefined } {
   const t0 = performance.now();
-  const r = spawnSync(process.execPath, ['--import', PEAK_RSS, BIN, ...args], {
-    encoding: 'utf8',
-    env: { ...process.env, MALLOC_ARENA_MAX: '2' },
-  });
+  const r = spawnSync(process.execPath, ['--import', PEAK_RSS, BIN, ...args], { encoding: 'utf8' });
   const seconds = (performance.now() - t0) / 1000;
   const peak = /peak-rss-kib (\d+)/.exec(r.stderr)?.[1];
   if (!peak) throw new Error(`facegate ${args.join(' ')}: no peak reported (${r.stderr.trim()})`);

@@ -14,6 +14,7 @@ import { benchLiveness } from './liveness.js';
 import { benchMqtt } from './mqtt.js';
 import { benchPrivacy } from './privacy.js';
 import { benchConsole } from './console.js';
+import { benchEmbedMemory } from './embed-memory.js';
 import { DEFAULT_DETECTOR_OPTIONS, detectFaces } from '../src/inference/detector.js';
 import { FaceEngine, type StageTimings } from '../src/inference/faces.js';
 import { GraphBuilder } from '../src/inference/onnx-writer.js';
@@ -275,8 +276,16 @@ try {
   );
 }
 
+// Peak memory of `facegate embed` per photo size, each a process of its own (bench/embed-memory.ts).
+console.log('\n## Memory: facegate embed, by photo size\n');
+try {
+  console.log(await benchEmbedMemory());
+} catch (err) {
+  console.log(`skipped: ${(err as Error).message}`);
+}
+
 // The whole daemon, one and four cameras, each run in a process of its own (bench/daemon.ts).
-console.log('\n## Daemon: one and four cameras\n');
+console.log('\n## Daemon: one and four cameras, by scene, with where its memory is\n');
 try {
   const daemon = join(dirname(fileURLToPath(import.meta.url)), 'daemon.ts');
   console.log(execFileSync(process.execPath, ['--import', 'tsx', daemon], { encoding: 'utf8' }).trim());

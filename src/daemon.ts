@@ -438,6 +438,11 @@ export class Daemon {
     }
   }
 
+  /** Frames the cameras delivered, whatever became of them. */
+  get framesReceived(): number {
+    return this.cameras.reduce((n, c) => n + c.stats.framesReceived, 0);
+  }
+
   /** Frames the cameras delivered that were replaced by newer ones before analysis. */
   get framesDropped(): number {
     return this.cameras.reduce((n, c) => n + c.stats.framesDropped, 0);

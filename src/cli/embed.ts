@@ -16,11 +16,12 @@ Options:
   --crop MODE        aligned (default: similarity transform from landmarks) or box (plain box crop)
   -h, --help         this text`;
 
-export function faceToJson(f: Face) {
+/** `scale`: file pixels per decoded pixel (a huge photo is decoded shrunk), so boxes are the file's. */
+export function faceToJson(f: Face, scale = 1) {
   return {
-    box: [f.box.x, f.box.y, f.box.width, f.box.height].map((v) => round(v, 1)),
+    box: [f.box.x, f.box.y, f.box.width, f.box.height].map((v) => round(v * scale, 1)),
     score: round(f.score, 4),
-    landmarks: f.landmarks.map(([x, y]) => [round(x, 1), round(y, 1)]),
+    landmarks: f.landmarks.map(([x, y]) => [round(x * scale, 1), round(y * scale, 1)]),
     quality: Object.fromEntries(Object.entries(f.quality).map(([k, v]) => [k, round(v, 3)])),
     embedding: Array.from(f.embedding, (v) => round(v, 7)),
   };
@@ -56,7 +57,7 @@ export async function embedCommand(argv: string[], ctx: CommandContext): Promise
         crop,
         detector: config.detector,
       });
-      io.out(JSON.stringify({ file, faces: faces.map(faceToJson) }));
+      io.out(JSON.stringify({ file, faces: faces.map((f) => faceToJson(f, image.scale)) }));
     } catch (err) {
       failed++;
       io.out(JSON.stringify({ file, error: (err as Error).message }));

@@ -10,15 +10,33 @@ export type RgbImage = { width: number; height: number; data: Uint8Array };
 /** A limit well above a 108 MP phone sensor, well below what would exhaust a gateway's memory. */
 export const DEFAULT_MAX_PIXELS = 120_000_000;
 
+/**
+ * Photos larger than this on their longer side are decoded shrunk to it. Nothing is lost for
+ * faces: the detector sees at most 1920 pixels of the side (detector.maxInputSide) and the
+ * encoders' chips are 112 and 150 pixels wide, so a face reaches its chip from full detail
+ * unless it was over 2.7 times that wide in a 119 MP photo. What is saved: the decoded RGB of
+ * the largest allowed photo was 340 MB, now at most 48 MB (4096 x 4096 x 3), and libvips
+ * streams the rest (JPEG shrinks while decoding, PNG row by row).
+ */
+export const MAX_DECODED_SIDE = 4096;
+
+/** A decoded photo, and how many of the file's pixels each of its pixels spans (1: full size). */
+export type DecodedImage = RgbImage & { scale: number };
+
 export async function decodeImage(
   input: string | Buffer,
   opts: { maxPixels?: number } = {},
-): Promise<RgbImage> {
+): Promise<DecodedImage> {
   const name = typeof input === 'string' ? input : 'image buffer';
   const maxPixels = opts.maxPixels ?? DEFAULT_MAX_PIXELS;
+  const open = () => sharp(input, { limitInputPixels: maxPixels, failOn: 'error', sequentialRead: true });
   try {
-    const { data, info } = await sharp(input, { limitInputPixels: maxPixels, failOn: 'error' })
+    const meta = await open().metadata();
+    // EXIF orientations 5 to 8 turn the picture a quarter: its width is the file's height.
+    const uprightWidth = (meta.orientation ?? 1) >= 5 ? meta.height : meta.width;
+    const { data, info } = await open()
       .rotate() // EXIF orientation
+      .resize({ width: MAX_DECODED_SIDE, height: MAX_DECODED_SIDE, fit: 'inside', withoutEnlargement: true })
       .flatten({ background: '#000000' }) // alpha onto black: no undefined colours under transparency
       .toColourspace('srgb')
       .removeAlpha()
@@ -29,6 +47,7 @@ export async function decodeImage(
       width: info.width,
       height: info.height,
       data: new Uint8Array(data.buffer, data.byteOffset, data.length),
+      scale: uprightWidth ? uprightWidth / info.width : 1,
     };
   } catch (err) {
     const reason = describeDecodeError(err);

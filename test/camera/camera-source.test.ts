@@ -212,6 +212,17 @@ describe('CameraSource with a real RTSP server', () => {
     expect(c.redactedUrl).toBe(url.replace('CamS3cretPw', '***'));
   });
 
+  it("passes the camera's own ffmpeg input options (a hardware decoder, more threads) to ffmpeg, after facegate's", async () => {
+    // -hwaccel auto falls back to the CPU where there is no decoder, as here: the options reach a
+    // real ffmpeg and frames still come. On a Jetson the same list names h264_nvv4l2dec (docs/jetson.md).
+    const s = await server();
+    const { c, frames } = camera('hwaccel', s.url, { inputOptions: ['-hwaccel', 'auto', '-threads', '2'] });
+    c.start();
+    await until('frames', () => frames.length > 0, 30_000);
+    const cmdline = readFileSync(`/proc/${c.ffmpegPid}/cmdline`, 'utf8').split('\0').join(' ');
+    expect(cmdline).toContain(`-threads 1 -hwaccel auto -threads 2 -i ${s.url}`);
+  });
+
   it('hands the consumer the newest frame and counts the ones it dropped', async () => {
     const s = await server();
     const { c, frames } = camera('slow-consumer', s.url);

@@ -125,6 +125,34 @@ describe('facegate embed', () => {
     expect((await run('embed', '--encoder')).err).toMatch(/--encoder needs a NAME/);
   });
 
+  it("reads a photo larger than it decodes (shrunk to 4096 px) with the box in the file's pixels and the same person", async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'fg-embed-large-'));
+    try {
+      const face = await faceCrop(0);
+      const small = join(dir, 'face.png');
+      writeFileSync(small, face);
+      // The face 1400 px wide at (2900, 1800) of a 7200x5000 photo: decoded at 4096x2844.
+      const large = join(dir, 'large.jpg');
+      await sharp({ create: { width: 7200, height: 5000, channels: 3, background: '#8a8a8a' } })
+        .composite([{ input: await sharp(face).resize(1400).toBuffer(), left: 2900, top: 1800 }])
+        .jpeg({ quality: 90 })
+        .toFile(large);
+      const r = await run('embed', small, large);
+      expect(r.code).toBe(0);
+      const [a, b] = r.out.map((l) => (JSON.parse(l) as EmbedLine).faces![0]!);
+      const [x, y, w] = b!.box;
+      // The crop is the face with a 25% margin: the face's box lies inside the 1400 px it was drawn in.
+      expect(x).toBeGreaterThan(2900);
+      expect(x! + w!).toBeLessThan(2900 + 1400);
+      expect(y).toBeGreaterThan(1800);
+      expect(w).toBeGreaterThan(400);
+      const distance = 1 - a!.embedding.reduce((sum, v, i) => sum + v * b!.embedding[i]!, 0);
+      expect(distance).toBeLessThan(ENCODER_THRESHOLDS.mobilefacenet);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('--all-faces lists every face, largest first', async () => {
     const r = await run('embed', '--all-faces', samplePhoto('sample1.jpg'));
     const faces = (JSON.parse(r.out[0]!) as EmbedLine).faces!;

@@ -303,6 +303,28 @@ describe('configuration', () => {
     },
   );
 
+  it("accepts Jetson's hardware decoding options for a camera (docs/jetson.md)", async () => {
+    const file = join(dir, 'jetson.json');
+    for (const inputOptions of [
+      ['-c:v', 'h264_nvv4l2dec'],
+      ['-hwaccel', 'cuda', '-hwaccel_output_format', 'cuda'],
+      ['-threads', '2'],
+    ]) {
+      writeFileSync(
+        file,
+        JSON.stringify({ cameras: [{ name: 'door', url: 'rtsp://127.0.0.1:1/x', inputOptions }] }),
+      );
+      const err: string[] = [];
+      expect(
+        await main(['config', '--check', '--config', file], {
+          out: () => undefined,
+          err: (l) => err.push(l),
+        }),
+      ).toBe(0);
+      expect(err).toEqual([]);
+    }
+  });
+
   it('prints camera and broker URLs without their passwords', async () => {
     const out: string[] = [];
     const io = { out: (l: string) => out.push(l), err: () => undefined };

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { decodeImage } from '../../src/vision/image.js';
+import { decodeImage, MAX_DECODED_SIDE } from '../../src/vision/image.js';
 import { samplePhoto } from '../helpers/fixtures.js';
 
 let dir: string;
@@ -78,6 +78,34 @@ describe('decodeImage', () => {
       code: 'IMAGE_UNREADABLE',
       message: expect.stringMatching(message),
     });
+  });
+
+  it('decodes a photo longer than MAX_DECODED_SIDE shrunk to it, saying by how much, EXIF orientation included', async () => {
+    // A white mark at (4500..4600, 1000..1100) of a 6000x2000 picture.
+    const mark = {
+      input: { create: { width: 100, height: 100, channels: 3 as const, background: '#ffffff' } },
+    };
+    const wide = sharp({ create: { width: 6000, height: 2000, channels: 3, background: '#000000' } });
+    await wide
+      .composite([{ ...mark, left: 4500, top: 1000 }])
+      .png()
+      .toFile(at('wide.png'));
+    const img = await decodeImage(at('wide.png'));
+    expect([img.width, img.height]).toEqual([MAX_DECODED_SIDE, 1365]);
+    expect(img.scale).toBeCloseTo(6000 / MAX_DECODED_SIDE, 6);
+    const at4550 = Math.round(4550 / img.scale);
+    const at1050 = Math.round(1050 / img.scale);
+    expect(img.data[(at1050 * img.width + at4550) * 3]).toBeGreaterThan(200);
+    expect(img.data[(at1050 * img.width + at4550 - 200) * 3]).toBeLessThan(50);
+    // Stored 6000x2000 with orientation 6: upright it is 2000x6000, decoded 1365x4096.
+    await sharp(await sharp(at('wide.png')).jpeg().toBuffer())
+      .withMetadata({ orientation: 6 })
+      .toFile(at('tall.jpg'));
+    const tall = await decodeImage(at('tall.jpg'));
+    expect([tall.width, tall.height]).toEqual([1365, MAX_DECODED_SIDE]);
+    expect(tall.scale).toBeCloseTo(2000 / 1365, 6);
+    // A photo within the side is decoded as it is.
+    expect((await decodeImage(at('rgb.png'))).scale).toBe(1);
   });
 
   it('refuses an image above the pixel limit before decoding it', async () => {
