@@ -2,7 +2,8 @@
 // 25 fps in, 5 fps asked, motion gating on (the default), on a grey wall with a sensor's grain.
 // Scenes: "door" (an enrolled person in view 4 s of every 6 s, the face swaying as a head does,
 // so every pass gives a match), "empty" (nobody), "passing" (one person for 4 s a minute) and
-// "busy" (a new face every 4 s, in view 3 s of them, two of the three enrolled). Each run is a
+// "busy" (a new face every 5 s, in view 3 s of them, two of the three enrolled; 1 s apart, the
+// tracker took the next person for the last one, whose track had decided). Each run is a
 // process of its own, so CPU and memory are the daemon's: frames analysed and skipped as
 // unchanged per second, frame age at analysis, frame-to-event latency, the time from a face's
 // appearance to its event, passes without a match, CPU of the daemon and of its ffmpeg decoders,
@@ -39,11 +40,11 @@ const SCENES: Record<
   empty: { cycleS: 6, faces: [] },
   passing: { cycleS: 60, faces: [{ face: 0, fromS: 0, toS: 4 }] },
   busy: {
-    cycleS: 12,
+    cycleS: 15,
     faces: [
       { face: 0, fromS: 0, toS: 3 },
-      { face: 1, fromS: 4, toS: 7 },
-      { face: 2, fromS: 8, toS: 11 },
+      { face: 1, fromS: 5, toS: 8 },
+      { face: 2, fromS: 10, toS: 13 },
     ],
   },
 };
@@ -132,7 +133,16 @@ async function prepare(dir: string): Promise<void> {
   }
 }
 
-async function child(cameras: number, scene: SceneName, seconds: number, dir: string): Promise<RunResult> {
+type Size = { width: number; height: number };
+const HD: Size = { width: 1280, height: 720 };
+
+async function child(
+  cameras: number,
+  scene: SceneName,
+  seconds: number,
+  dir: string,
+  size: Size = HD,
+): Promise<RunResult> {
   // The daemon as it is installed: compiled (`make build`), so its camera threads run JavaScript
   // and not tsx's TypeScript loader (tens of MiB per thread that a gateway never has).
   const compiled = new URL('../dist/src/daemon.js', import.meta.url).href;
@@ -147,8 +157,7 @@ async function child(cameras: number, scene: SceneName, seconds: number, dir: st
         name: `cam${i + 1}`,
         url: join(dir, `${scene}.mp4`),
         fps: 5,
-        width: 1280,
-        height: 720,
+        ...size,
       })),
     },
     { key: 'recognition.cooldownSeconds', value: 0 },
@@ -234,16 +243,19 @@ function unitEnvironment(): Record<string, string> {
 }
 
 /** One run in a process of its own (its CPU and memory are the daemon's), parsed. */
-function runChild(cameras: number, scene: SceneName, seconds: number, dir: string): RunResult {
+function runChild(cameras: number, scene: SceneName, seconds: number, dir: string, size: Size): RunResult {
   const out = execFileSync(
     process.execPath,
-    ['--import', 'tsx', import.meta.filename, 'child', String(cameras), scene, String(seconds), dir],
+    [
+      ...['--import', 'tsx', import.meta.filename, 'child'],
+      ...[String(cameras), scene, String(seconds), dir, `${size.width}x${size.height}`],
+    ],
     { encoding: 'utf8', maxBuffer: 64 * 1024 * 1024, env: { ...process.env, ...unitEnvironment() } },
   );
   return JSON.parse(out.trim().split('\n').at(-1)!) as RunResult;
 }
 
-export async function benchDaemon(seconds = 60, runs = RUNS): Promise<string> {
+export async function benchDaemon(seconds = 60, runs = RUNS, size = HD): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'fg-bench-daemon-'));
   try {
     mkdirSync(join(dir, 'gallery'));
@@ -263,7 +275,7 @@ export async function benchDaemon(seconds = 60, runs = RUNS): Promise<string> {
       'ffmpeg PSS MiB',
     ]);
     for (const [cameras, scene] of runs) {
-      const r = runChild(cameras, scene, seconds, dir);
+      const r = runChild(cameras, scene, seconds, dir, size);
       const b = r.breakdown;
       t.add(
         String(cameras),
@@ -286,16 +298,22 @@ export async function benchDaemon(seconds = 60, runs = RUNS): Promise<string> {
   }
 }
 
-// npx tsx bench/daemon.ts [SECONDS [CAMERAS SCENE]]: every run of `make bench`, or one.
+const sizeOf = (text = '1280x720'): Size => {
+  const [width, height] = text.split('x').map(Number);
+  return { width: width!, height: height! };
+};
+
+// npx tsx bench/daemon.ts [SECONDS [CAMERAS SCENE [WIDTHxHEIGHT]]]: every run of `make bench`, or one.
 if (process.argv[1] === import.meta.filename) {
   const [mode, ...rest] = process.argv.slice(2);
   if (mode === 'child') {
-    const [cameras, scene, seconds, dir] = rest;
-    console.log(JSON.stringify(await child(Number(cameras), scene as SceneName, Number(seconds), dir!)));
+    const [cameras, scene, seconds, dir, size] = rest;
+    const r = await child(Number(cameras), scene as SceneName, Number(seconds), dir!, sizeOf(size));
+    console.log(JSON.stringify(r));
     process.exit(0);
   } else {
-    const [cameras, scene] = rest;
+    const [cameras, scene, size] = rest;
     const runs: [number, SceneName][] = cameras ? [[Number(cameras), scene as SceneName]] : RUNS;
-    console.log(await benchDaemon(Number(mode ?? 60), runs));
+    console.log(await benchDaemon(Number(mode ?? 60), runs, sizeOf(size)));
   }
 }

@@ -66,7 +66,7 @@ export function daemonBackend(p: DaemonParts): ConsoleBackend {
   const personPhoto = (id: string) => p.store.images(id)[0];
   /** The distance between a photo's face and a person's nearest enrollment embedding. */
   const distanceTo = async (bytes: Buffer, personId: string): Promise<number | null> => {
-    const [face] = await p.engine.analyze(await decodeImage(bytes), { select: 'largest' });
+    const [face] = await p.engine.analyze(await decodeImage(bytes), { select: 'largest', photo: true });
     const own = p.store.personEmbeddings(personId);
     if (!face || !own.length) return null;
     return Math.min(...own.map((e) => euclidean(e, face.embedding)));
@@ -99,7 +99,7 @@ export function daemonBackend(p: DaemonParts): ConsoleBackend {
     removePerson: (id, actor) => p.store.write(() => p.store.removePerson(id), actor),
     recognise: async (bytes) => {
       const image = await decodeImage(bytes, { maxPixels: p.config().gallery.maxImagePixels });
-      const faces = await p.engine.analyze(image, { select: 'all' });
+      const faces = await p.engine.analyze(image, { select: 'all', photo: true });
       const matcher = await p.matcher();
       const threshold = p.threshold();
       return {

@@ -60,7 +60,7 @@ export async function enrollmentFace(
   let image: RgbImage;
   try {
     image = await decodeImage(photo.bytes, policy.maxPixels ? { maxPixels: policy.maxPixels } : {});
-    faces = await engine.analyze(image, { select: 'all', secondLook: true });
+    faces = await engine.analyze(image, { select: 'all', secondLook: true, photo: true });
   } catch (err) {
     throw new EnrollmentRejected(
       'unreadable',
@@ -71,7 +71,7 @@ export async function enrollmentFace(
   if (!face) {
     // Smaller than the detector looks for? Then the photo has a face, just too small to use:
     // say so, with its size, rather than "no face".
-    const [small] = await engine.analyze(image, { detector: { minFaceSize: SMALLEST_FACE } });
+    const [small] = await engine.analyze(image, { detector: { minFaceSize: SMALLEST_FACE }, photo: true });
     if (small)
       throw new EnrollmentRejected(
         'low_quality',
@@ -179,7 +179,7 @@ export async function reembedGallery(
   for (const image of pending) {
     const { personId } = image;
     try {
-      const [face] = await engine.analyze(await decodeImage(image.bytes), { select: 'largest' });
+      const [face] = await engine.analyze(await decodeImage(image.bytes), { select: 'largest', photo: true });
       results.push(face ? { image, face, personId } : { image, personId, reason: 'no face found' });
     } catch (err) {
       results.push({ image, personId, reason: (err as Error).message });

@@ -1,5 +1,7 @@
 // The face pipeline on the image sizes a gateway meets: a 36-megapixel phone photo, a 720p frame
 // with faces far from the camera, a 150x150 crop; and the detector's pyramid.
+import { execFileSync } from 'node:child_process';
+import { join } from 'node:path';
 import sharp from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { DEFAULT_DETECTOR_OPTIONS, pyramidScales, runDetector } from '../../src/inference/detector.js';
@@ -8,7 +10,7 @@ import { DEFAULT_ENCODER } from '../../src/inference/model-manifest.js';
 import { decodeImage, MAX_DECODED_SIDE, type RgbImage } from '../../src/vision/image.js';
 import { ImagePyramid } from '../../src/vision/warp.js';
 import { faceCrop } from '../helpers/faces.js';
-import { samplePhoto, sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
+import { PROJECT_ROOT, samplePhoto, sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
 
 let engine: FaceEngine;
 let reference: Float32Array;
@@ -46,6 +48,21 @@ describe('face pipeline', () => {
     const [face] = await engine.analyze(image);
     expect(face).toBeDefined();
     expect(euclidean(face!.embedding, reference)).toBeLessThan(SAME_FACE); // stretched, still the same person
+  });
+
+  it("detects a photo in a session of its own: the cameras' detector keeps its size", () => {
+    // In a process of its own, as the daemon is (with its unit's malloc setting): a test process
+    // that has run other files has a heap of their history.
+    const out = execFileSync(
+      process.execPath,
+      ['--import', 'tsx', join(PROJECT_ROOT, 'test/helpers/photo-detector-memory.ts')],
+      { encoding: 'utf8', env: { ...process.env, MALLOC_ARENA_MAX: '2' } },
+    );
+    const r = JSON.parse(out.trim().split('\n').at(-1)!) as Record<string, number>;
+    expect(r.sameBox).toBe(1);
+    expect(r.afterOwn! - r.before!).toBeLessThan(64);
+    // The same photo on the cameras' detector: its arena grows to the photo's size and stays.
+    expect(r.afterShared! - r.afterOwn!).toBeGreaterThan(100); // measured: 200 MiB
   });
 
   it('encodes once, then with the mirror only the faces a picker chooses', async () => {
