@@ -1,5 +1,5 @@
 // Where a process's resident memory is, for `make bench`: from /proc/self/smaps (what is mapped
-// from files: the code of node, ONNX Runtime, libvips, ffmpeg's nothing) and Node's own counters
+// from files: the code of node, ONNX Runtime and libvips) and Node's own counters
 // (the JavaScript heap; "external": Buffers and typed arrays, frames among them). The rest,
 // "native", is what C++ allocated: ONNX Runtime's arenas and graphs, libvips, thread stacks.
 import { readFileSync } from 'node:fs';

@@ -11,12 +11,12 @@ export type RgbImage = { width: number; height: number; data: Uint8Array };
 export const DEFAULT_MAX_PIXELS = 120_000_000;
 
 /**
- * Photos larger than this on their longer side are decoded shrunk to it. Nothing is lost for
- * faces: the detector sees at most 1920 pixels of the side (detector.maxInputSide) and the
- * encoders' chips are 112 and 150 pixels wide, so a face reaches its chip from full detail
- * unless it was over 2.7 times that wide in a 119 MP photo. What is saved: the decoded RGB of
- * the largest allowed photo was 340 MB, now at most 48 MB (4096 x 4096 x 3), and libvips
- * streams the rest (JPEG shrinks while decoding, PNG row by row).
+ * Photos larger than this on their longer side are decoded shrunk to it. Faces lose nothing that
+ * is used: the detector sees at most 1920 pixels of the side (detector.maxInputSide), and a face
+ * is cut to the encoder's chip (112 or 150 pixels), so only a face narrower than about 300 pixels
+ * in a 10,900-pixel photo (shrunk 2.7 times) gets a chip from fewer pixels than before. What is
+ * saved: the decoded RGB of the largest allowed photo was 340 MB, now at most 48 MB (4096 x 4096
+ * x 3), and libvips streams the rest (JPEG shrinks while decoding, PNG row by row).
  */
 export const MAX_DECODED_SIDE = 4096;
 
