@@ -7,8 +7,8 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import sharp from 'sharp';
 import { DEFAULT_MAX_PIXELS } from '../src/vision/image.js';
+import { faceCrop, faceOnGrey } from '../test/helpers/faces.js';
 import { samplePhoto } from '../test/helpers/fixtures.js';
 import { Table } from './harness.js';
 
@@ -19,18 +19,15 @@ const PEAK_RSS =
 
 type Photo = { what: string; file: string };
 
-/** The photos: sample6.jpg as it is, and one of its faces on a large grey canvas. */
+/** The photos: sample6.jpg as it is, and one of its faces (with a margin) on a large grey canvas. */
 async function makePhotos(dir: string): Promise<Photo[]> {
   const sample = samplePhoto('sample6.jpg');
-  const face = await sharp(sample).extract({ left: 1339, top: 236, width: 487, height: 444 }).toBuffer();
-  const canvas = async (side: [number, number], faceWidth: number) =>
-    sharp({ create: { width: side[0], height: side[1], channels: 3, background: '#8a8a8a' } }).composite([
-      {
-        input: await sharp(face).resize(faceWidth).toBuffer(),
-        left: Math.round(side[0] / 2 - faceWidth / 2),
-        top: Math.round(side[1] / 2 - faceWidth / 2),
-      },
-    ]);
+  const face = await faceCrop(0);
+  const canvas = (side: [number, number], faceWidth: number) =>
+    faceOnGrey(face, { width: side[0], height: side[1] }, faceWidth, {
+      left: Math.round(side[0] / 2 - faceWidth / 2),
+      top: Math.round(side[1] / 2 - faceWidth / 2),
+    });
   const jpeg = join(dir, '36mp.jpg');
   await (await canvas([7200, 5000], 1400)).jpeg({ quality: 90 }).toFile(jpeg);
   // The largest square under the pixel limit.

@@ -9,7 +9,7 @@ import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { CameraSource, type CameraState } from './camera/camera-source.js';
 import type { Frame } from './camera/frame-parser.js';
-import { MotionGate, thumbnailOf } from './camera/motion.js';
+import { MotionGate } from './camera/motion.js';
 import { exposure } from './config/files.js';
 import { livenessPolicy, modelOptions, type Config } from './config/schema.js';
 import { prepareDemo } from './demo.js';
@@ -40,7 +40,7 @@ import { ConsoleApi } from './console/api.js';
 import { AttemptLog, type Attempt } from './console/attempts.js';
 import { ConsoleAuth } from './console/auth.js';
 import { daemonBackend } from './console/backend.js';
-import { LiveView, type LiveBox } from './console/live.js';
+import { LiveView } from './console/live.js';
 import { readConfiguredFile } from './config/files.js';
 import { RETENTION_KINDS, sweep } from './privacy/retention.js';
 import { CameraRecognition, type Decision, type Evidence } from './recognition/stage.js';
@@ -159,11 +159,6 @@ export class Daemon {
   private attempts: AttemptLog | undefined;
   /** Browsers watching a camera (console/live.ts): frames are drawn only for them. */
   readonly live = new LiveView();
-  /** Per camera: the last decision's label and box, drawn over the live view for a while. */
-  private readonly lastLabels = new Map<
-    string,
-    { box: LiveBox['box']; label: string; kind: LiveBox['kind']; at: number }[]
-  >();
   private discovery: HomeAssistantDiscovery | undefined;
   /** Who may enter where: doors, their refusals and lockouts (fixed at start). */
   private readonly doors: DoorPolicy;
@@ -546,37 +541,6 @@ export class Daemon {
     }
   }
 
-  /** Keeps a decision's label over the live view for a few seconds. */
-  private labelFace(camera: string, box: LiveBox['box'], label: string, kind: LiveBox['kind']): void {
-    if (!this.live.watching(camera)) return;
-    const now = Date.now();
-    const kept = (this.lastLabels.get(camera) ?? []).filter((l) => now - l.at < 3000);
-    this.lastLabels.set(camera, [...kept, { box, label, kind, at: now }]);
-  }
-
-  /** The frame with its faces boxed and named, for the browsers watching this camera. */
-  private async showLive(
-    camera: string,
-    frame: Frame,
-    faces: readonly { box: LiveBox['box'] }[],
-  ): Promise<void> {
-    const now = Date.now();
-    const labels = (this.lastLabels.get(camera) ?? []).filter((l) => now - l.at < 3000);
-    const overlap = (a: LiveBox['box'], b: LiveBox['box']) =>
-      Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x)) *
-        Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y)) >
-      0.3 * a.width * a.height;
-    const boxes = faces.map((f): LiveBox => {
-      const l = [...labels].reverse().find((x) => overlap(f.box, x.box));
-      return { box: f.box, label: l?.label ?? 'looking…', kind: l?.kind ?? 'other' };
-    });
-    try {
-      await this.live.frame(camera, frame, boxes, now);
-    } catch (err) {
-      this.log('warn', `live view of ${camera}: ${(err as Error).message}`);
-    }
-  }
-
   /** The retention sweep (privacy/retention.ts), counted in the metrics. */
   private sweep(): void {
     if (!this.state || !this.store) return;
@@ -689,7 +653,7 @@ export class Daemon {
           this.metrics.framesStale.inc({ camera: name });
           return;
         }
-        motion?.analysed(frame.thumbnail ?? thumbnailOf(frame), Date.now());
+        motion?.analysed(frame.thumbnail, Date.now());
         pushRecent(this.stats.frameAges, age, 1000);
         try {
           lastFaces = await this.analyzeFrame(name, recognition, frame, age);
@@ -721,7 +685,10 @@ export class Daemon {
     for (const [stage, ms] of Object.entries(timings))
       this.metrics.stageSeconds.observe({ stage }, ms / 1000);
     for (const d of decisions) this.decide(camera, d, frame.capturedAt, age);
-    if (this.live.watching(camera)) void this.showLive(camera, frame, faces);
+    if (this.live.watching(camera))
+      this.live.frame(camera, frame, faces).catch((err: Error) => {
+        this.log('warn', `live view of ${camera}: ${err.message}`);
+      });
     this.metrics.frames.inc({ camera });
     this.metrics.frameSeconds.observe((performance.now() - started) / 1000);
     this.analysedAt.set(camera, Date.now());
@@ -814,12 +781,11 @@ export class Daemon {
       reason: null,
       snapshot,
     });
-    this.labelFace(
-      camera,
-      ev.face.box,
-      d.kind === 'unknown' ? 'unknown' : `${named!.name}${d.kind === 'spoof' ? ' (spoof)' : ''}`,
-      d.kind === 'unknown' ? 'other' : d.kind,
-    );
+    this.live.label(camera, {
+      box: ev.face.box,
+      label: d.kind === 'unknown' ? 'unknown' : `${named!.name}${d.kind === 'spoof' ? ' (spoof)' : ''}`,
+      kind: d.kind === 'unknown' ? 'other' : d.kind,
+    });
     if (d.kind === 'spoof') {
       this.stats.spoofs++;
       const event = {

@@ -23,6 +23,16 @@ async function api(path, { method = 'GET', body, raw } = {}) {
   return value;
 }
 
+/** The API's answer at `path`, fetched when shown and again by `reload`: [value, reload]. */
+function useApi(path) {
+  const [value, setValue] = useState([]);
+  const reload = () => api(path).then(setValue);
+  useEffect(() => {
+    reload();
+  }, [path]);
+  return [value, reload];
+}
+
 function useHash() {
   const [hash, setHash] = useState(location.hash || '#/live');
   useEffect(() => {
@@ -59,10 +69,7 @@ function Login({ onLogin }) {
 }
 
 function Live() {
-  const [cameras, setCameras] = useState([]);
-  useEffect(() => {
-    api('/cameras').then(setCameras);
-  }, []);
+  const [cameras] = useApi('/cameras');
   return html`<section>
     <h2>Live view</h2>
     <p class="note">The frames facegate analyses, with the faces it found and what it decided.</p>
@@ -191,12 +198,8 @@ function Attempts() {
 }
 
 function People() {
-  const [people, setPeople] = useState([]);
+  const [people, load] = useApi('/people');
   const [error, setError] = useState(null);
-  const load = () => api('/people').then(setPeople);
-  useEffect(() => {
-    load();
-  }, []);
   const add = async (e) => {
     e.preventDefault();
     const form = new FormData(e.target);
@@ -246,10 +249,7 @@ function People() {
 }
 
 function Events() {
-  const [events, setEvents] = useState([]);
-  useEffect(() => {
-    api('/events?limit=200').then(setEvents);
-  }, []);
+  const [events] = useApi('/events?limit=200');
   return html`<section>
     <h2>Access decisions</h2>
     <table>

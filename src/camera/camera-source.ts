@@ -8,8 +8,7 @@
 import { EventEmitter } from 'node:events';
 import { CAMERA_ENTRY_DEFAULTS, type CameraEntry } from './camera-config.js';
 import type { SessionOptions } from './ffmpeg-session.js';
-import type { Frame } from './frame-parser.js';
-import { FrameReader, type FrameInfo } from './frame-reader.js';
+import { FrameReader, type FrameInfo, type TakenFrame } from './frame-reader.js';
 import { parseCameraInput, redactText } from './url.js';
 
 /** A camera's settings (camera-config.ts, all given) and how its supervisor retries. */
@@ -144,7 +143,7 @@ export class CameraSource extends EventEmitter<Events> {
    * one looked at is then dropped, and counted). Undefined when the reader holds none: taken
    * already, or its session has ended.
    */
-  async take(): Promise<Frame | undefined> {
+  async take(): Promise<TakenFrame | undefined> {
     const session = this.session;
     if (!session || !this.running) return undefined;
     const frame = await session.take();
@@ -157,7 +156,7 @@ export class CameraSource extends EventEmitter<Events> {
   }
 
   /** The next arrival's pixels, waiting for one if needed; undefined once the source is stopped. */
-  async nextFrame(): Promise<Frame | undefined> {
+  async nextFrame(): Promise<TakenFrame | undefined> {
     while (this.running) {
       if (!(await this.nextArrival())) return undefined;
       const frame = await this.take();

@@ -10,6 +10,8 @@ import type { Thumbnail } from './motion.js';
 
 /** A frame as announced on arrival: everything but its pixels, with its grey copy. */
 export type FrameInfo = Omit<Frame, 'data' | 'thumbnail'> & { thumbnail: Thumbnail };
+/** A frame as taken: with its pixels and its grey copy. */
+export type TakenFrame = FrameInfo & Pick<Frame, 'data'>;
 
 /** What a reader thread starts with: its session, and how many frames the camera had before. */
 export type ReaderData = { session: SessionOptions; framesBefore: number };
@@ -18,7 +20,7 @@ export type ToReader = { kind: 'take'; id: number } | { kind: 'stop'; reason: st
 export type FromReader =
   | { kind: 'started'; pid: number | undefined }
   | { kind: 'arrived'; frame: FrameInfo }
-  | { kind: 'frame'; id: number; frame: Frame | null }
+  | { kind: 'frame'; id: number; frame: TakenFrame | null }
   | { kind: 'stall'; reason: string }
   | { kind: 'ended'; end: SessionEnd };
 
@@ -26,7 +28,7 @@ export class FrameReader {
   private worker: Worker | undefined;
   private pidValue: number | undefined;
   private nextId = 1;
-  private readonly takes = new Map<number, (f: Frame | undefined) => void>();
+  private readonly takes = new Map<number, (f: TakenFrame | undefined) => void>();
   private stopping: Promise<void> | undefined;
   readonly ended: Promise<SessionEnd>;
   private resolveEnded!: (end: SessionEnd) => void;
@@ -65,7 +67,7 @@ export class FrameReader {
    * The newest frame not yet taken, or undefined if none arrived since the last take. Its
    * arrival was announced before it: messages from the thread come in order.
    */
-  take(): Promise<Frame | undefined> {
+  take(): Promise<TakenFrame | undefined> {
     if (this.done || !this.worker) return Promise.resolve(undefined);
     const id = this.nextId++;
     return new Promise((resolve) => {

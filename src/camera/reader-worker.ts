@@ -7,14 +7,13 @@
 // the same few frame buffers for as long as it runs.
 import { parentPort, workerData } from 'node:worker_threads';
 import { FfmpegSession } from './ffmpeg-session.js';
-import type { Frame } from './frame-parser.js';
-import type { FromReader, ReaderData, ToReader } from './frame-reader.js';
+import type { FromReader, ReaderData, TakenFrame, ToReader } from './frame-reader.js';
 import { thumbnailOf } from './motion.js';
 
 const port = parentPort!;
 const post = (m: FromReader) => port.postMessage(m);
 
-let newest: Frame | undefined;
+let newest: TakenFrame | undefined;
 const { session: options, framesBefore } = workerData as ReaderData;
 /** Numbered on from the camera's earlier sessions, so a frame's number is its camera's. */
 let sequence = framesBefore;

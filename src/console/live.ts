@@ -2,17 +2,30 @@
 // MJPEG (multipart/x-mixed-replace) to each browser watching. Chosen over an RTSP-to-MPEG-1
 // relay (node-rtsp-stream, jsmpeg) by measurement (bench/RESULTS.md): no second decoder, no
 // process whose command line holds the camera's password, and the boxes are the ones the daemon
-// decided on. Nothing is encoded while nobody watches: the daemon asks watching() first.
+// decided on. Nothing is encoded while nobody watches: the daemon asks watching() first. A
+// decision's label (label()) stays over the face that overlaps its box for LABEL_MS.
 import type { ServerResponse } from 'node:http';
 import sharp from '../vision/libvips.js';
 import type { RgbImage } from '../vision/image.js';
 
+type Box = { x: number; y: number; width: number; height: number };
+
 export type LiveBox = {
-  box: { x: number; y: number; width: number; height: number };
+  box: Box;
   label: string;
   /** Colours the box: a match green, a spoof red, anything else amber. */
   kind: 'match' | 'spoof' | 'other';
 };
+
+/** How long a decision's label stays over its face. */
+const LABEL_MS = 3000;
+
+/** More than 30% of the face's box is inside the label's box. */
+function covers(face: Box, label: Box): boolean {
+  const w = Math.min(face.x + face.width, label.x + label.width) - Math.max(face.x, label.x);
+  const h = Math.min(face.y + face.height, label.y + label.height) - Math.max(face.y, label.y);
+  return Math.max(0, w) * Math.max(0, h) > 0.3 * face.width * face.height;
+}
 
 const BOUNDARY = 'facegate-frame';
 const COLOURS = { match: '#2ecc71', spoof: '#e74c3c', other: '#f1c40f' };
@@ -26,6 +39,8 @@ const escapeXml = (s: string) =>
 export class LiveView {
   private readonly viewers = new Map<string, Set<ServerResponse>>();
   private readonly lastSent = new Map<string, number>();
+  /** Per camera: the recent decisions' labels, newest last. */
+  private readonly labels = new Map<string, (LiveBox & { at: number })[]>();
   /** Frames encoded and sent (a test and the bench read it). */
   framesSent = 0;
   /** The newest frames' age when sent, ms from their arrival (bench/console.ts). */
@@ -62,16 +77,34 @@ export class LiveView {
     res.on('close', () => set.delete(res));
   }
 
-  /** Sends the frame, boxes drawn, to the camera's viewers (at most maxFps). */
+  /** A decision about the face in `box`: its label is drawn over that face for a while. */
+  label(camera: string, label: LiveBox, now = Date.now()): void {
+    if (!this.watching(camera)) return;
+    this.labels.set(camera, [...this.recentLabels(camera, now), { ...label, at: now }]);
+  }
+
+  private recentLabels(camera: string, now: number): (LiveBox & { at: number })[] {
+    return (this.labels.get(camera) ?? []).filter((l) => now - l.at < LABEL_MS);
+  }
+
+  /**
+   * Sends the frame to the camera's viewers (at most maxFps), each face boxed with the newest
+   * label over it, or "looking…".
+   */
   async frame(
     camera: string,
     frame: RgbImage & { capturedAt?: number },
-    boxes: readonly LiveBox[],
+    faces: readonly { box: Box }[],
     now = Date.now(),
   ): Promise<void> {
     const set = this.viewers.get(camera);
     if (!set?.size || now - (this.lastSent.get(camera) ?? 0) < 1000 / this.opts.maxFps) return;
     this.lastSent.set(camera, now);
+    const labels = this.recentLabels(camera, now).reverse();
+    const boxes = faces.map(({ box }): LiveBox => {
+      const l = labels.find((x) => covers(box, x.box));
+      return { box, label: l?.label ?? 'looking…', kind: l?.kind ?? 'other' };
+    });
     const scale = Math.min(1, this.opts.width / frame.width);
     const width = Math.round(frame.width * scale);
     const height = Math.round(frame.height * scale);
@@ -111,5 +144,6 @@ export class LiveView {
   close(): void {
     for (const set of this.viewers.values()) for (const res of set) res.end();
     this.viewers.clear();
+    this.labels.clear();
   }
 }

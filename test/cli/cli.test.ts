@@ -9,7 +9,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { ENCODER_THRESHOLDS } from '../../src/inference/faces.js';
 import { Metrics } from '../../src/http/server.js';
-import { faceCrop } from '../helpers/faces.js';
+import { faceCrop, faceOnGrey } from '../helpers/faces.js';
 import { PROJECT_ROOT, samplePhoto, sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
 
 const haveShared = sharedFacesAvailable('facegate verify on ../shared/faces/deepface');
@@ -133,8 +133,9 @@ describe('facegate embed', () => {
       writeFileSync(small, face);
       // The face 1400 px wide at (2900, 1800) of a 7200x5000 photo: decoded at 4096x2844.
       const large = join(dir, 'large.jpg');
-      await sharp({ create: { width: 7200, height: 5000, channels: 3, background: '#8a8a8a' } })
-        .composite([{ input: await sharp(face).resize(1400).toBuffer(), left: 2900, top: 1800 }])
+      await (
+        await faceOnGrey(face, { width: 7200, height: 5000 }, 1400, { left: 2900, top: 1800 })
+      )
         .jpeg({ quality: 90 })
         .toFile(large);
       const r = await run('embed', small, large);

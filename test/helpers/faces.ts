@@ -1,6 +1,6 @@
 // Single-face photos cut from the sample photos in @vladmandic/face-api (there on every machine).
 import { readFileSync } from 'node:fs';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { samplePhoto, sharedFace } from './fixtures.js';
 
 /** Three frontal faces of sample6.jpg (boxes from facegate embed --all-faces), 25% margin. */
@@ -38,4 +38,16 @@ export async function doorPeople(
       .toBuffer(),
     shownB: await faceCrop(1),
   };
+}
+
+/** `face` resized to `faceWidth` pixels wide on a grey canvas, its top-left corner at `at`: a photo or frame to encode. */
+export async function faceOnGrey(
+  face: Buffer,
+  canvas: { width: number; height: number },
+  faceWidth: number,
+  at: { left: number; top: number },
+): Promise<Sharp> {
+  return sharp({ create: { ...canvas, channels: 3, background: '#808080' } }).composite([
+    { input: await sharp(face).resize(faceWidth).toBuffer(), ...at },
+  ]);
 }

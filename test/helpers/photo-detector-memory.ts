@@ -1,20 +1,18 @@
 // For test/inference/pipeline.test.ts, in a process of its own: resident MiB after five 720p
 // frames, after a 12-megapixel photo detected in a session of its own (photo: true) and five
 // more frames, and after the same photo on the cameras' shared detector and five more frames.
-import sharp from 'sharp';
 import { FaceEngine } from '../../src/inference/faces.js';
 import { decodeImage } from '../../src/vision/image.js';
-import { faceCrop } from './faces.js';
+import { faceCrop, faceOnGrey } from './faces.js';
 
 const engine = await FaceEngine.open();
 const face = await faceCrop(1);
 // A frame and a photo, each with the face on grey.
 const onGrey = async (width: number, height: number, faceWidth: number) =>
   decodeImage(
-    await sharp({ create: { width, height, channels: 3, background: '#808080' } })
-      .composite([
-        { input: await sharp(face).resize(faceWidth).toBuffer(), left: width / 3, top: height / 4 },
-      ])
+    await (
+      await faceOnGrey(face, { width, height }, faceWidth, { left: width / 3, top: height / 4 })
+    )
       .png()
       .toBuffer(),
   );
