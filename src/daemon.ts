@@ -25,7 +25,8 @@ import { reembedGallery } from './gallery/enroll.js';
 import { Matcher, type GallerySearch } from './gallery/matcher.js';
 import { PairHeadMatcher } from './gallery/pair-matcher.js';
 import { connectGalleryToMqtt } from './gallery/mqtt.js';
-import { GalleryStore } from './gallery/store.js';
+import { DOOR_CAPTURE_SOURCE, GalleryStore } from './gallery/store.js';
+import { captureRefusal } from './gallery/door-captures.js';
 import { gallerySource, GallerySyncer } from './gallery/syncer.js';
 import { ENCODER_THRESHOLDS, FaceEngine, doorThreshold, type Face } from './inference/faces.js';
 import { fallbackOf } from './inference/self-check.js';
@@ -34,7 +35,7 @@ import { InferenceQueue } from './inference/queue.js';
 import { HealthServer, Metrics, type HealthProbe, type Progress } from './http/server.js';
 import type { SystemdNotifier } from './service/notify.js';
 import { DoorPolicy } from './doors/policy.js';
-import type { SnapshotKind } from './events/snapshots.js';
+import { jpegOf, type SnapshotKind } from './events/snapshots.js';
 import { PrivateState } from './privacy/state.js';
 import { ConsoleApi } from './console/api.js';
 import { AttemptLog, type Attempt } from './console/attempts.js';
@@ -822,6 +823,11 @@ export class Daemon {
       });
       this.events?.match(event);
       if (event.liveness.live !== false) this.events?.presence(d.personId);
+      if (c.enrollment.doorCaptures.enabled)
+        this.captureFromDoor(camera, d.personId, ev, event.liveness.live, event.event_id).catch(
+          (err: Error) =>
+            this.log('warn', `door capture of ${d.personId} at ${camera} not kept: ${err.message}`),
+        );
     } else {
       this.stats.unknowns++;
       const event = { ...base, nearest: ev.nearest ?? null, threshold: this.threshold };
@@ -889,6 +895,40 @@ export class Daemon {
       .then((jpeg) => this.events?.snapshot(camera, id, jpeg))
       .catch((err: Error) => this.log('error', `snapshot ${id} not kept: ${err.message}`));
     return id;
+  }
+
+  /**
+   * A match's face joins the person's photos when it is live, well under the threshold and ahead
+   * of the runner-up, judged on the face itself (a fused decision's evidence is the mean's), and
+   * near the person's enrolled photos (gallery/door-captures.ts). Refusals are the rule and are
+   * not logged; an addition is logged and, through the store, in the audit log.
+   */
+  private async captureFromDoor(
+    camera: string,
+    personId: string,
+    ev: Evidence,
+    live: boolean | null,
+    matchEventId: string,
+  ): Promise<void> {
+    const store = this.store!;
+    const model = this.engine!.encoderId;
+    const policy = this.config.enrollment.doorCaptures;
+    const { embedding, quality } = ev.face;
+    const own = await (await this.currentMatcher()).nearest(embedding);
+    if (own?.personId !== personId) return;
+    const enrolled = store.enrolledEmbeddings(personId, model);
+    const candidate = { embedding, distance: own.distance, margin: own.margin, live, enrolled };
+    if (captureRefusal(candidate, policy, this.threshold)) return;
+    const bytes = await jpegOf(ev.crop);
+    const source = `${DOOR_CAPTURE_SOURCE}${camera}:${matchEventId}`;
+    store.write(() =>
+      store.addDoorCapture(personId, { source, bytes, embedding, quality }, model, policy.maxPerPerson),
+    );
+    this.log('info', `gallery: a capture from ${camera} added to ${personId}'s photos`, {
+      event_id: matchEventId,
+      distance: own.distance,
+      captures: store.doorCaptureCount(personId),
+    });
   }
 
   /** What a match or spoof event says of liveness at `camera`. */

@@ -9,6 +9,7 @@ import {
 } from '../eval/datasets.js';
 import { embedFiles, embedJittered, onePassOf } from '../eval/embed-files.js';
 import { passReport, type Pass, type PassReport, type PassRule } from '../eval/passes.js';
+import { growthReport, type GrowthReport } from '../eval/growth.js';
 import type { GalleryEntry } from '../gallery/matcher.js';
 import { trackerOptionsFrom } from '../recognition/tracker.js';
 import {
@@ -85,6 +86,11 @@ Options:
                       probe photo as --jitter-frames frames shifted, scaled, turned, blurred, noisy
                       and JPEG-compressed: the pessimistic bound)
   --jitter-frames N   frames per jittered pass (default recognition.window)
+  --grow              open set: also grow the gallery from door visits as
+                      enrollment.doorCaptures would (each resident's photos but the last, and half
+                      of the strangers, in a random order), then search the residents' last photos
+                      and the other strangers in the gallery as enrolled and as grown; reports the
+                      captures, those of the wrong person (drift), and TPIR before and after
   --impostors N       pairs: also TAR at FAR 1e-3 and 1e-4 with N more different-person pairs drawn
                       from the pairs' photos, identities from --manifest FILE (path, identity)
   --json              one JSON object instead of a table
@@ -201,6 +207,7 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
       'enroll-images': { type: 'string' },
       aggregate: { type: 'string' },
       impostors: { type: 'string' },
+      grow: { type: 'boolean' },
     },
     EVAL_USAGE,
   );
@@ -251,10 +258,21 @@ export async function evalCommand(argv: string[], ctx: CommandContext): Promise<
       ));
     const passes = built && passReport(built.gallery, built.passes, built.rule, threshold);
     const withPasses = passes ? { passes: { mode: passMode, ...passes } } : {};
+    const growth = values.grow ? openSetGrowth({ images, files, split, config }, threshold) : undefined;
     io.out(
       setup.json
-        ? JSON.stringify({ mode: 'openset', ...settings, ...report, ...withPasses })
-        : [opensetTable(report), ...(passes ? [passTable(passMode, passes)] : [])].join('\n'),
+        ? JSON.stringify({
+            mode: 'openset',
+            ...settings,
+            ...report,
+            ...withPasses,
+            ...(growth ? { growth } : {}),
+          })
+        : [
+            opensetTable(report),
+            ...(passes ? [passTable(passMode, passes)] : []),
+            ...(growth ? [growthTable(growth)] : []),
+          ].join('\n'),
     );
     return 0;
   }
@@ -343,6 +361,42 @@ export async function openSetPasses(
     minMargin: c.config.match.minMargin,
   };
   return { gallery: enrolled, passes, rule };
+}
+
+/** --grow: the gallery grown from door visits by the configured capture rule (eval/growth.ts). */
+function openSetGrowth(
+  c: Pick<OpensetContext, 'images' | 'files' | 'split' | 'config'>,
+  threshold: number,
+): GrowthReport {
+  const { enrolled, mated, nonMated } = opensetSplit(c.images, c.files, c.split);
+  return growthReport(enrolled, mated, nonMated, c.files.live, {
+    threshold,
+    minMargin: c.config.match.minMargin,
+    aggregation: c.split.aggregation ?? 'mean',
+    policy: { ...c.config.enrollment.doorCaptures, enabled: true },
+  });
+}
+
+function growthTable(r: GrowthReport): string {
+  const p = r.policy;
+  const searched = (name: string, g: GrowthReport['grown']) =>
+    `  ${name}`.padEnd(22) +
+    [
+      ...g.tpirAtFpir.map(
+        (t) => `TPIR ${pct(t.tpir)} at FPIR ${t.fpir}${t.measurable ? '' : ' (not measurable)'}`,
+      ),
+      `at threshold ${round(r.threshold, 4)}: TPIR ${pct(g.tpirAtThreshold)}, FPIR ${pct(g.fpirAtThreshold)}`,
+    ].join('; ');
+  return [
+    'door captures'.padEnd(22) +
+      `${r.visits.residents} residents' visits and ${r.visits.strangers} strangers', in a random order; under ${p.maxDistance} x threshold, margin ${p.minMargin} x threshold, at most ${p.maxPerPerson} per person`,
+    '  added'.padEnd(22) +
+      `${r.captures.added} captures to ${r.captures.people} people; of the wrong person: ${r.captures.wrongPerson}`,
+    '  then searched'.padEnd(22) +
+      `${r.test.residents} residents' last photos; ${r.test.strangers} strangers (held out, and leave-one-out)`,
+    searched('as enrolled', r.enrolled),
+    searched('as grown', r.grown),
+  ].join('\n');
 }
 
 /** The open set's probe photos: residents' and strangers'. */

@@ -639,6 +639,31 @@ export const schema = {
       format: fraction,
       default: DEFAULT_SIMILAR_FACE_RATIO,
     },
+    doorCaptures: {
+      enabled: {
+        doc: "Add the face of a live match with a wide margin to the person's photos (docs/recognition.md: growing the gallery from the door); off: the gallery holds only enrolled photos.",
+        format: 'flag',
+        default: false,
+      },
+      maxPerPerson: {
+        doc: "Door captures kept per person; a new one replaces the oldest. A sync that changes the person's photos drops them.",
+        format: (v: unknown) => {
+          if (!Number.isInteger(v) || (v as number) < 1 || (v as number) > 20)
+            throw new Error('enrollment.doorCaptures.maxPerPerson must be a whole number from 1 to 20');
+        },
+        default: 3,
+      },
+      maxDistance: {
+        doc: "A capture's distance to the person must be under this fraction of the door's threshold, and under the threshold itself from the person's enrolled photos (not only from earlier captures).",
+        format: fraction,
+        default: 0.9,
+      },
+      minMargin: {
+        doc: "The runner-up must be farther than the person by at least this fraction of the door's threshold.",
+        format: fraction,
+        default: 0.1,
+      },
+    },
   },
 };
 
@@ -812,6 +837,11 @@ export function loadConfig(
     if (result.models.int8 && result.models.encoder !== 'dlib')
       throw new Error(
         `models.int8: only the dlib encoder has an int8 graph; models.encoder is ${result.models.encoder} (docs/models.md)`,
+      );
+    // A capture is checked against the enrolled photos by distance, the threshold's own scale.
+    if (result.enrollment.doorCaptures.enabled && result.match.comparator !== 'distance')
+      throw new Error(
+        `enrollment.doorCaptures.enabled: needs match.comparator 'distance'; it is '${result.match.comparator}'`,
       );
     return result;
   } catch (err) {

@@ -266,11 +266,11 @@ export async function opensetReport(
 export type OpensetReport = Awaited<ReturnType<typeof opensetReport>>;
 
 /** The share of mated probes identified correctly under threshold `t`. */
-const tpirAt = (mated: readonly { correct: boolean; distance: number }[], t: number): number =>
+export const tpirAt = (mated: readonly { correct: boolean; distance: number }[], t: number): number =>
   mated.filter((m) => m.correct && m.distance < t).length / (mated.length || 1);
 
 /** The share of distances under `t`: the strangers a threshold lets in. */
-const shareUnder = (distances: readonly number[], t: number): number =>
+export const shareUnder = (distances: readonly number[], t: number): number =>
   distances.filter((d) => d < t).length / (distances.length || 1);
 
 /** The strangers' distances joined by every mated probe's distance to its nearest other person. */

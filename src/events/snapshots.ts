@@ -36,9 +36,7 @@ export class SnapshotStore {
 
   /** The JPEG of `crop`, written (0600) and returned. */
   async save(kind: SnapshotKind, id: string, crop: RgbImage, personId?: string): Promise<Buffer> {
-    const jpeg = await sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } })
-      .jpeg({ quality: 85 })
-      .toBuffer();
+    const jpeg = await jpegOf(crop);
     const folder = personId ? join(this.dir, kind, personId) : join(this.dir, kind);
     // mode is masked by the umask, which only takes bits away: 0700 and 0600 stay so under any.
     mkdirSync(folder, { recursive: true, mode: 0o700 });
@@ -119,6 +117,13 @@ export class SnapshotStore {
       }
     return deleted;
   }
+}
+
+/** A face crop as the JPEG a snapshot (or a door capture in the gallery) keeps. */
+export function jpegOf(crop: RgbImage): Promise<Buffer> {
+  return sharp(crop.data, { raw: { width: crop.width, height: crop.height, channels: 3 } })
+    .jpeg({ quality: 85 })
+    .toBuffer();
 }
 
 /**

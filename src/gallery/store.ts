@@ -121,8 +121,10 @@ export class GalleryStore {
   private staging = false;
   /** What the current write changed: recorded in the audit log once it commits. */
   private changes = {
-    put: new Map<string, { photos: number; consent?: unknown }>(),
+    put: new Map<string, { photos: number; consent?: unknown; doorCapture?: string; dropped?: number }>(),
     removed: [] as string[],
+    /** Photos were deleted (not only people): the write-ahead log must be emptied too. */
+    wiped: false,
   };
 
   constructor(
@@ -288,12 +290,64 @@ export class GalleryStore {
     else this.db.prepare('INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)').run(`state:${key}`, value);
   }
 
-  /** sha256 of each enrollment photo of a person, without loading the photos. */
+  /**
+   * sha256 of each enrollment photo of a person (not the door's captures: a sync compares these
+   * with its manifest), without loading the photos.
+   */
   imageHashes(personId: string): string[] {
     const rows = this.db
-      .prepare('SELECT sha256 FROM images WHERE person_id = ? ORDER BY sha256')
+      .prepare(`SELECT sha256 FROM images WHERE person_id = ? AND ${notCapture()} ORDER BY sha256`)
       .all(personId) as { sha256: string }[];
     return rows.map((r) => r.sha256);
+  }
+
+  /** How many captures from the door a person has (gallery/door-captures.ts). */
+  doorCaptureCount(personId: string): number {
+    return (
+      this.db
+        .prepare(`SELECT COUNT(*) AS n FROM images WHERE person_id = ? AND NOT (${notCapture()})`)
+        .get(personId) as { n: number }
+    ).n;
+  }
+
+  /**
+   * The embeddings of a person's enrollment photos from `model`, without the door's captures:
+   * what a new capture must match, so that the captures cannot drift away from the person
+   * enrolled.
+   */
+  enrolledEmbeddings(personId: string, model: string): Float32Array[] {
+    const rows = this.db
+      .prepare(
+        `SELECT i.sha256, e.vector FROM embeddings e JOIN images i ON i.id = e.image_id
+         WHERE i.person_id = ? AND e.model = ? AND ${notCapture('i.source')} ORDER BY i.id`,
+      )
+      .all(personId, model) as { sha256: string; vector: Buffer }[];
+    return rows.map((r) => blobVector(this.open(r.vector, embeddingContext(personId, r.sha256, model))));
+  }
+
+  /**
+   * Adds a capture from the door to an enrolled person (inside write()), keeping at most `keep`
+   * captures: the oldest go first, so the person's look at the door stays current. A sync that
+   * changes the person's photos replaces the captures too (replacePerson).
+   */
+  addDoorCapture(personId: string, capture: NewImage & { bytes: Buffer }, model: string, keep: number): void {
+    if (!capture.source.startsWith(DOOR_CAPTURE_SOURCE))
+      throw new Error(`${personId}: a door capture's source must start with ${DOOR_CAPTURE_SOURCE}`);
+    const person = this.getPerson(personId);
+    if (!person) throw new Error(`${personId}: not enrolled`);
+    this.putPerson(person, [capture], model);
+    const old = this.db
+      .prepare(
+        `SELECT id FROM images WHERE person_id = ? AND NOT (${notCapture()}) ORDER BY id DESC LIMIT -1 OFFSET ?`,
+      )
+      .all(personId, keep) as { id: number }[];
+    for (const { id } of old) this.db.prepare('DELETE FROM images WHERE id = ?').run(id);
+    const change = this.changes.put.get(personId)!;
+    change.doorCapture = capture.source;
+    if (old.length) {
+      change.dropped = old.length;
+      this.changes.wiped = true;
+    }
   }
 
   /** Increases on every committed change; events carry it so a decision can be traced to a gallery. */
@@ -303,7 +357,7 @@ export class GalleryStore {
 
   /** Runs `fn` as one transaction that bumps the gallery version once. */
   write<T>(fn: () => T, actor: string | undefined = this.options.audit?.actor): T {
-    this.changes = { put: new Map(), removed: [] };
+    this.changes = { put: new Map(), removed: [], wiped: false };
     const result = this.db
       .transaction(() => {
         const result = fn();
@@ -315,8 +369,8 @@ export class GalleryStore {
       .immediate();
     // The write-ahead log still holds the pages as they were: copied back and emptied, so the
     // removed person's photos are in no file any more.
-    const { put, removed } = this.changes;
-    if (removed.length) this.db.pragma('wal_checkpoint(TRUNCATE)');
+    const { put, removed, wiped } = this.changes;
+    if (removed.length || wiped) this.db.pragma('wal_checkpoint(TRUNCATE)');
     const audit = this.options.audit;
     if (audit && actor) {
       const galleryVersion = this.version;
@@ -461,7 +515,8 @@ export class GalleryStore {
 
   /** Replaces a person's images: the previous ones are removed in the same transaction. */
   replacePerson(person: PersonDetails, images: readonly NewImage[], model: string): void {
-    this.db.prepare('DELETE FROM images WHERE person_id = ?').run(person.id);
+    if (this.db.prepare('DELETE FROM images WHERE person_id = ?').run(person.id).changes)
+      this.changes.wiped = true;
     this.putPerson(person, images, model);
   }
 
@@ -583,6 +638,10 @@ function toPerson(r: PersonRow): Person {
 }
 
 /** An embedding as little-endian float32 bytes, as stored (also in the training cache). */
+/** The source of every capture the door added to the gallery: `door:<camera>:<event id>`. */
+export const DOOR_CAPTURE_SOURCE = 'door:';
+const notCapture = (column = 'source') => `${column} NOT LIKE '${DOOR_CAPTURE_SOURCE}%'`;
+
 export function vectorBlob(v: Float32Array): Buffer {
   return Buffer.from(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
 }

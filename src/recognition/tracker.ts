@@ -61,9 +61,10 @@ export type TrackerOptions = {
     minFrames: number;
     maxFrames: number;
     /**
-     * A face farther than this from the mean of the faces before it is somebody else (a track
-     * that jumped between people): the mean starts again from it. The encoder's same-person
-     * (pairs) threshold suits: one person turning their head stays within it.
+     * A face farther than this from the mean of its track's last faces is somebody else in the
+     * same place (the next person at the door, or a track that jumped between people): it starts a
+     * track of its own. The encoder's same-person (pairs) threshold suits: one person turning
+     * their head stays within it.
      */
     maxSpread?: number;
   };
@@ -213,6 +214,13 @@ export class FaceTracker<E = unknown> {
     for (const t of this.tracks) t.fusionDue = false;
     observations.forEach((obs, i) => {
       let track = assigned.get(i);
+      if (track && this.somebodyElse(track, obs)) {
+        // The box is where the last person stood, the face is not theirs: the person who stepped
+        // in gets a track (votes, mean, liveness, decision) of their own.
+        this.tracks = this.tracks.filter((t) => t !== track);
+        unmatched.delete(track);
+        track = undefined;
+      }
       if (!track) {
         track = this.newTrack(obs.box);
         this.tracks.push(track);
@@ -227,6 +235,17 @@ export class FaceTracker<E = unknown> {
     for (const t of unmatched) t.missed++;
     this.tracks = this.tracks.filter((t) => t.missed <= this.o.maxMissed);
     return decisions;
+  }
+
+  /**
+   * A usable face farther than fusion.maxSpread from the mean of its track's last faces: somebody
+   * else in the same place (a track decided long ago included), not the same person turning.
+   */
+  private somebodyElse(t: Track<E>, obs: Observation<E>): boolean {
+    const spread = this.o.fusion?.maxSpread;
+    return (
+      spread !== undefined && !!obs.fusion && !!t.probe && euclidean(obs.fusion.embedding, t.probe) > spread
+    );
   }
 
   /**
@@ -287,20 +306,20 @@ export class FaceTracker<E = unknown> {
       if (!prev || d < prev.distance) t.bestByPerson.set(vote, { distance: d, evidence: obs.evidence });
     }
     t.latest = { nearest: obs.nearest ?? vote, evidence: obs.evidence };
+    if (this.o.fusion && obs.fusion) {
+      // Kept after the decision too, so that the mean follows the person's slow changes and
+      // somebodyElse() sees only a jump to another face.
+      t.fusion.push(obs.fusion);
+      if (t.fusion.length > this.o.fusion.maxFrames) t.fusion.shift();
+      t.probe = fusedEmbedding(t.fusion); // once per face: the next face's spread, and the probe
+      t.fusionDue = !t.decided && !t.held && t.fusion.length >= this.o.fusion.minFrames;
+    }
     if (t.decided) return undefined;
     if (this.o.liveness && obs.landmarks) {
       t.landmarks.push(obs.landmarks);
       if (t.landmarks.length > this.o.liveness.maxFrames) t.landmarks.shift();
     }
     if (t.held) return this.matched(t, t.held.personId, t.held.by, now);
-    if (this.o.fusion && obs.fusion) {
-      const spread = this.o.fusion.maxSpread;
-      if (spread !== undefined && t.probe && euclidean(obs.fusion.embedding, t.probe) > spread) t.fusion = []; // somebody else: their faces must not be averaged with the ones before
-      t.fusion.push(obs.fusion);
-      if (t.fusion.length > this.o.fusion.maxFrames) t.fusion.shift();
-      t.probe = fusedEmbedding(t.fusion); // once per face: the next face's spread, and the probe
-      t.fusionDue = t.fusion.length >= this.o.fusion.minFrames;
-    }
 
     const counts = new Map<string, number>();
     for (const v of t.votes) if (v !== null) counts.set(v, (counts.get(v) ?? 0) + 1);

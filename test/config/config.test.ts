@@ -119,6 +119,25 @@ describe('configuration', () => {
     );
   });
 
+  it('refuses door captures with a comparator whose scores are not distances, and bad capture settings', () => {
+    const file = join(dir, 'captures.json');
+    const captures = (doorCaptures: object, match: object = {}) => {
+      writeFileSync(file, JSON.stringify({ enrollment: { doorCaptures }, match }));
+      return () => loadConfig(file, {});
+    };
+    expect(captures({ enabled: true })().enrollment.doorCaptures).toEqual({
+      enabled: true,
+      maxPerPerson: 3,
+      maxDistance: 0.9,
+      minMargin: 0.1,
+    });
+    expect(captures({ enabled: true }, { comparator: 'binary-head', headFile: file })).toThrow(
+      /enrollment\.doorCaptures\.enabled: needs match\.comparator 'distance'; it is 'binary-head'/,
+    );
+    expect(captures({ maxPerPerson: 0 })).toThrow(/maxPerPerson must be a whole number from 1 to 20/);
+    expect(captures({ maxDistance: 1.5 })).toThrow(/doorCaptures\.maxDistance: must be between 0 and 1/);
+  });
+
   it('lists every problem with its key', () => {
     const file = join(dir, 'bad.json');
     writeFileSync(

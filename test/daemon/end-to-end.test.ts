@@ -1,6 +1,8 @@
 // End to end: a real RTSP server plays a clip in which enrolled person A appears (enrolled from
 // another photo than the clip shows), then nobody, then person B who is not enrolled; a real
-// Mosquitto with a password receives exactly one match for A and one unknown for B.
+// Mosquitto with a password receives exactly one match for A and one unknown for B. With door
+// captures on, A's matched face joins A's photos (audited), B's joins nobody's, and the capture
+// can be embedded again from its stored JPEG by the other encoder (an encoder switch).
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,8 +10,11 @@ import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Daemon } from '../../src/daemon.js';
 import { writeSceneClip } from '../../src/demo.js';
-import { DOOR_THRESHOLDS } from '../../src/inference/faces.js';
+import { reembedGallery } from '../../src/gallery/enroll.js';
+import { GalleryStore } from '../../src/gallery/store.js';
+import { DOOR_THRESHOLDS, FaceEngine } from '../../src/inference/faces.js';
 import { ENCODERS } from '../../src/inference/model-manifest.js';
+import { AuditLog } from '../../src/privacy/audit.js';
 import { sharedFacesAvailable } from '../helpers/fixtures.js';
 import { doorPeople } from '../helpers/faces.js';
 import { Mosquitto, PASSWORD, watchEvents } from '../helpers/mosquitto.js';
@@ -56,6 +61,8 @@ describe.each(ENCODERS)('facegate end to end with the %s encoder', (encoder) => 
       cameraUrl: server.url,
       broker,
       deviceId: `e2e-${encoder}`,
+      // Under the threshold is enough here (a real door asks for 0.9 of it): the wiring is tested.
+      more: { enrollment: { doorCaptures: { enabled: true, maxDistance: 1 } } },
     });
 
     const { events, end: endWatch } = await watchEvents(broker, `facegate/e2e-${encoder}/cameras/+/+`);
@@ -104,5 +111,31 @@ describe.each(ENCODERS)('facegate end to end with the %s encoder', (encoder) => 
     );
     expect(latencies).toHaveLength(2);
     expect(logs.join('\n')).not.toContain(PASSWORD);
-  }, 120_000);
+
+    // A's match kept its face as a door capture, named by the match event; nothing else was added.
+    const matchId = matches[0]!.payload.event_id as string;
+    const store = new GalleryStore(join(stateDir, 'gallery.sqlite'));
+    const audit = new AuditLog(join(stateDir, 'audit.sqlite'));
+    try {
+      expect(store.images().map((i) => [i.personId, i.source])).toEqual([
+        ['person-a', 'person-a.jpg'],
+        ['person-a', `door:door:${matchId}`],
+      ]);
+      expect(store.imageHashes('person-a')).toHaveLength(1); // what a sync compares: the enrolled photo
+      expect(logs.some((l) => l.includes("a capture from door added to person-a's photos"))).toBe(true);
+      expect(audit.range().filter((e) => e.kind === 'gallery.change' && e.actor === 'daemon')).toMatchObject([
+        { subject: 'person-a', details: { change: 'put', photos: 1, doorCapture: `door:door:${matchId}` } },
+      ]);
+      // An encoder switch embeds the capture again from its JPEG: the face is found in the crop.
+      const other = await FaceEngine.open({ encoder: ENCODERS.find((e) => e !== encoder)! });
+      try {
+        expect(await reembedGallery(other, store)).toEqual({ embedded: 2, failed: [] });
+      } finally {
+        await other.release();
+      }
+    } finally {
+      audit.close();
+      store.close();
+    }
+  }, 150_000);
 });

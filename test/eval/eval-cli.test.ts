@@ -109,15 +109,9 @@ describe('facegate eval', () => {
   });
 
   it('reports open-set identification', async () => {
-    const r = await run(
-      'eval',
-      '--openset',
-      '--manifest',
-      join(dir, 'manifest.tsv'),
-      '--root',
-      dir,
-      '--json',
-    );
+    const openset = (...extra: string[]) =>
+      run('eval', '--openset', '--manifest', join(dir, 'manifest.tsv'), '--root', dir, ...extra);
+    const r = await openset('--json');
     const report = JSON.parse(r.out) as Record<string, unknown>;
     expect(report).toMatchObject({
       mode: 'openset',
@@ -126,6 +120,12 @@ describe('facegate eval', () => {
       nonMatedProbes: 0,
       rank1: 1,
     });
+    // --grow: one probe per resident is their test photo, so the door sees no visit to learn from.
+    const grown = await openset('--grow');
+    expect(grown.code).toBe(0);
+    expect(grown.out).toMatch(/^door captures\s+0 residents' visits and 0 strangers'/m);
+    expect(grown.out).toMatch(/^ {2}added\s+0 captures to 0 people; of the wrong person: 0$/m);
+    expect(grown.out).toMatch(/^ {2}as grown\s+TPIR 100\.00% at FPIR 0\.01/m);
   });
 
   it('corrects identities with --relabel, and decides passes of jittered frames as the daemon does', async () => {

@@ -48,6 +48,18 @@ describe('Matcher', () => {
     expect((await (await Matcher.create(rows, 'best')).nearest(probe))!.distance).toBeCloseTo(1, 6);
   });
 
+  it("keeps a 'mean' of unit embeddings at unit length: several photos draw no more strangers", async () => {
+    const photos = [
+      { personId: 'x', name: 'X', embedding: Float32Array.from([1, 0, 0]) },
+      { personId: 'x', name: 'X', embedding: Float32Array.from([0, 1, 0]) },
+    ];
+    const m = await Matcher.create(photos, 'mean');
+    expect((await m.nearest(Float32Array.from([Math.SQRT1_2, Math.SQRT1_2, 0])))!.distance).toBeCloseTo(0, 3);
+    // A face unlike both photos is as far from the person as from a one-photo person: sqrt(2),
+    // where the plain mean ([0.5, 0.5, 0]) was 1.22 from it.
+    expect((await m.nearest(Float32Array.from([0, 0, 1])))!.distance).toBeCloseTo(Math.SQRT2, 5);
+  });
+
   it('decides open-set: known under the threshold with enough margin, else unknown with the nearest', async () => {
     const one = Float32Array.from([0, 0]);
     const two = Float32Array.from([1, 0]);

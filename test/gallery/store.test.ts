@@ -226,3 +226,55 @@ describe('removing a person', () => {
     for (const n of needles) expect(everything().includes(n)).toBe(false);
   });
 });
+
+describe('door captures', () => {
+  const capture = (n: number) => ({
+    bytes: randomBytes(32 * 1024),
+    source: `door:front:event-${n}`,
+    embedding: vec(10 + n),
+    quality,
+  });
+
+  it('keeps the newest maxPerPerson captures beside the enrolled photos, which alone a sync compares', () => {
+    const store = new GalleryStore(path);
+    store.write(() =>
+      store.putPerson({ id: 'ann', name: 'Ann', metadata: { flat: 3 } }, [photo(1)], 'model-a'),
+    );
+    const enrolledHashes = store.imageHashes('ann');
+    const captures = [1, 2, 3].map(capture);
+    for (const c of captures) store.write(() => store.addDoorCapture('ann', c, 'model-a', 2));
+    expect(store.images('ann').map((i) => i.source)).toEqual([
+      '1.jpg',
+      'door:front:event-2',
+      'door:front:event-3',
+    ]);
+    expect(store.doorCaptureCount('ann')).toBe(2);
+    expect(store.imageHashes('ann')).toEqual(enrolledHashes);
+    expect(store.enrolledEmbeddings('ann', 'model-a').map((e) => e[0])).toEqual([1]);
+    expect(store.entries('model-a').map((e) => e.embedding[0])).toEqual([1, 12, 13]); // all of them match
+    expect(store.getPerson('ann')).toMatchObject({ name: 'Ann', metadata: { flat: 3 }, images: 3 });
+    // The dropped capture's bytes are in no file any more.
+    const everything = () => Buffer.concat(readdirSync(dir).map((f) => readFileSync(join(dir, f))));
+    expect(everything().includes(captures[0]!.bytes.subarray(1000, 1064))).toBe(false);
+    expect(everything().includes(captures[2]!.bytes.subarray(1000, 1064))).toBe(true);
+    // New photos from the source: the captures were judged against the old ones and go with them.
+    store.write(() => store.replacePerson({ id: 'ann', name: 'Ann' }, [photo(4)], 'model-a'));
+    expect(store.images('ann').map((i) => i.source)).toEqual(['4.jpg']);
+    expect(everything().includes(captures[2]!.bytes.subarray(1000, 1064))).toBe(false);
+    store.close();
+  });
+
+  it('refuses a capture for somebody not enrolled, or whose source is not a door, storing nothing', () => {
+    const store = new GalleryStore(path);
+    store.write(() => store.putPerson({ id: 'ann', name: 'Ann' }, [photo(1)], 'model-a'));
+    expect(() => store.write(() => store.addDoorCapture('bob', capture(1), 'model-a', 3))).toThrow(
+      'bob: not enrolled',
+    );
+    expect(() =>
+      store.write(() => store.addDoorCapture('ann', { ...capture(1), source: 'x.jpg' }, 'model-a', 3)),
+    ).toThrow('must start with door:');
+    expect(store.images().map((i) => i.source)).toEqual(['1.jpg']);
+    expect(store.version).toBe(1);
+    store.close();
+  });
+});

@@ -186,6 +186,26 @@ describe('gallery sync over HTTPS', () => {
     expect(people()).toEqual(['a', 'b', 'd', ...Object.keys(shared)].sort());
   });
 
+  it("keeps a person's door captures while their photos are unchanged, and drops them with a new photo", async () => {
+    serve(1, { a: [0], b: [1] });
+    expect((await sync()).status).toBe('applied');
+    const [enrolled] = store.entries(engine.encoderId);
+    const capture = {
+      bytes: Buffer.from('capture'),
+      source: 'door:front:e1',
+      embedding: enrolled!.embedding,
+    };
+    const quality = { score: 0.9, eyeDistance: 40, sharpness: 80, yaw: 1, roll: 2, outside: 0 };
+    store.write(() => store.addDoorCapture('a', { ...capture, quality }, engine.encoderId, 3));
+    serve(2, { a: [0], b: [1] }, { mutate: (m) => ((m.people as { name: string }[])[0]!.name = 'Ann') });
+    expect(await sync()).toMatchObject({ status: 'applied', changed: ['a'] });
+    expect(store.images('a').map((i) => i.source)).toEqual([expect.any(String), 'door:front:e1']);
+    serve(3, { a: [2], b: [1] });
+    expect(await sync()).toMatchObject({ status: 'applied', changed: ['a'] });
+    expect(store.doorCaptureCount('a')).toBe(0);
+    expect(store.getPerson('a')!.images).toBe(1);
+  });
+
   it.each<[string, () => void, RegExp]>([
     [
       'a bad signature',

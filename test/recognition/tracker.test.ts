@@ -190,16 +190,34 @@ describe('FaceTracker', () => {
       }
     });
 
-    it('starts the mean again when a face is farther than maxSpread from it: somebody else', () => {
+    it("gives a face farther than maxSpread from its track's mean a track of its own: somebody else", () => {
       const t = new FaceTracker<string>({ ...opts, fusion: { minFrames: 2, maxFrames: 5, maxSpread: 0.5 } });
       t.update([seen(100, 'ann', [1, 0])], 0);
       t.update([seen(100, 'ann', [0.96, 0.28])], 100);
-      expect(t.fusionProbes()).toHaveLength(1);
+      expect(t.fusionProbes()).toMatchObject([{ track: 1 }]);
       t.update([seen(100, 'bob', [0, 1])], 200); // a stranger stepped into the track
+      expect(t.activeTracks).toBe(1); // ann's track ended where bob's began
       expect(t.fusionProbes()).toEqual([]); // one face of them: not yet a mean
       t.update([seen(100, 'bob', [0.28, 0.96])], 300);
       const [probe] = t.fusionProbes();
+      expect(probe!.track).toBe(2);
       expect(probe!.probe[1]).toBeGreaterThan(0.95); // bob's two faces only
+    });
+
+    it("announces the next person who steps into a decided track's place, and follows one person turning", () => {
+      const t = new FaceTracker<string>({ ...opts, fusion: { minFrames: 2, maxFrames: 5, maxSpread: 0.5 } });
+      const voted = (name: string, v: number[]) => ({ ...seen(100, name, v), vote: name });
+      const ann = [0, 1, 2].flatMap((i) => t.update([voted('ann', [1, 0])], i * 100));
+      expect(ann).toMatchObject([{ kind: 'match', personId: 'ann', track: 1 }]);
+      // Ann turns slowly: each face is near the mean of the last ones, though the last is 0.77
+      // from her first (over maxSpread): still her track, no second decision.
+      const turning = [0.15, 0.3, 0.45, 0.6, 0.75].flatMap((a, i) =>
+        t.update([voted('ann', [Math.cos(a), Math.sin(a)])], 300 + i * 100),
+      );
+      expect(turning).toEqual([]);
+      // Bob steps into her place in the next frame: his own track, his own match.
+      const bob = [0, 1, 2].flatMap((i) => t.update([voted('bob', [0, -1])], 800 + i * 100));
+      expect(bob).toMatchObject([{ kind: 'match', personId: 'bob', track: 2, votes: 3 }]);
     });
 
     it('is off without the option, and a track decided by votes offers no probe', () => {
