@@ -25,7 +25,7 @@ import { reembedGallery } from './gallery/enroll.js';
 import { Matcher, type GallerySearch } from './gallery/matcher.js';
 import { PairHeadMatcher } from './gallery/pair-matcher.js';
 import { connectGalleryToMqtt } from './gallery/mqtt.js';
-import { DOOR_CAPTURE_SOURCE, GalleryStore } from './gallery/store.js';
+import { DOOR_CAPTURE_SOURCE, GalleryStore, sha256 } from './gallery/store.js';
 import { captureRefusal } from './gallery/door-captures.js';
 import { gallerySource, GallerySyncer } from './gallery/syncer.js';
 import { ENCODER_THRESHOLDS, FaceEngine, doorThreshold, type Face } from './inference/faces.js';
@@ -527,11 +527,15 @@ export class Daemon {
     return { applied, needRestart };
   }
 
-  private recordAttempt(a: Omit<Attempt, 'id' | 'at' | 'threshold' | 'wrong' | 'enrolledAs'>): void {
+  /** `id`: a decision's event id, so that the console and the events name it alike. */
+  private recordAttempt(
+    a: Omit<Attempt, 'id' | 'at' | 'threshold' | 'wrong' | 'enrolledAs'>,
+    id = eventId(),
+  ): void {
     try {
       this.attempts?.add({
         ...a,
-        id: eventId(),
+        id,
         at: new Date().toISOString(),
         threshold: this.threshold,
         wrong: null,
@@ -772,16 +776,19 @@ export class Daemon {
     const named = d.kind === 'unknown' ? null : { id: d.personId, name: person?.name ?? d.personId };
     const liveness = d.kind === 'unknown' ? undefined : this.livenessReport(camera, d.liveness);
     const nearest = d.kind === 'unknown' ? ev.nearest : { id: d.personId, distance: ev.distance };
-    this.recordAttempt({
-      camera,
-      kind: d.kind,
-      person: named?.id ?? null,
-      nearest: nearest ? { id: nearest.id, distance: nearest.distance } : null,
-      quality: base.quality,
-      liveness: liveness ?? null,
-      reason: null,
-      snapshot,
-    });
+    this.recordAttempt(
+      {
+        camera,
+        kind: d.kind,
+        person: named?.id ?? null,
+        nearest: nearest ? { id: nearest.id, distance: nearest.distance } : null,
+        quality: base.quality,
+        liveness: liveness ?? null,
+        reason: null,
+        snapshot,
+      },
+      base.event_id,
+    );
     this.live.label(camera, {
       box: ev.face.box,
       label: d.kind === 'unknown' ? 'unknown' : `${named!.name}${d.kind === 'spoof' ? ' (spoof)' : ''}`,
@@ -920,6 +927,7 @@ export class Daemon {
     const candidate = { embedding, distance: own.distance, margin: own.margin, live, enrolled };
     if (captureRefusal(candidate, policy, this.threshold)) return;
     const bytes = await jpegOf(ev.crop);
+    if (store.hasImage(personId, sha256(bytes))) return; // the picture they have (a still camera)
     const source = `${DOOR_CAPTURE_SOURCE}${camera}:${matchEventId}`;
     store.write(() =>
       store.addDoorCapture(personId, { source, bytes, embedding, quality }, model, policy.maxPerPerson),
@@ -927,7 +935,7 @@ export class Daemon {
     this.log('info', `gallery: a capture from ${camera} added to ${personId}'s photos`, {
       event_id: matchEventId,
       distance: own.distance,
-      captures: store.doorCaptureCount(personId),
+      captures: store.doorCaptures(personId).length,
     });
   }
 

@@ -197,6 +197,9 @@ function Attempts() {
   </section>`;
 }
 
+/** Where the API serves one of a person's photos (enrolled, or captured at the door). */
+const photoUrl = (p, sha) => `/api/v1/people/${encodeURIComponent(p.id)}/photos/${sha}`;
+
 function People() {
   const [people, load] = useApi('/people');
   const [error, setError] = useState(null);
@@ -239,8 +242,15 @@ function People() {
       ${people.map(
         (p) =>
           html`<div class="card" data-person=${p.id}>
-            ${p.photos[0] && html`<img src=${`/api/v1/people/${encodeURIComponent(p.id)}/photos/${p.photos[0]}`} alt=${p.name} />`}
+            ${p.photos[0] && html`<img src=${photoUrl(p, p.photos[0])} alt=${p.name} />`}
             <b>${p.name}</b> <span class="note">${p.id}, ${p.images} photo${p.images === 1 ? '' : 's'}</span>
+            ${
+              p.doorCaptures.length > 0 &&
+              html`<div class="captures">
+                <span class="note">from the door:</span>
+                ${p.doorCaptures.map((sha) => html`<img src=${photoUrl(p, sha)} alt="${p.name} at the door" />`)}
+              </div>`
+            }
             <div><button onClick=${() => remove(p)}>Remove</button></div>
           </div>`,
       )}

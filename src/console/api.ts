@@ -58,6 +58,12 @@ export const PersonSchema = Type.Object(
     updatedAt: Type.String(),
     images: Type.Integer(),
     photos: Type.Array(Type.String({ description: 'sha256 of each enrollment photo' })),
+    doorCaptures: Type.Array(
+      Type.String({
+        description:
+          'sha256 of each face the door added (enrollment.doorCaptures), oldest first; served as photos; marking its match wrong removes it',
+      }),
+    ),
   },
   { $id: 'Person' },
 );

@@ -78,7 +78,11 @@ export function daemonBackend(p: DaemonParts): ConsoleBackend {
     attempt: (id) => p.attempts.get(id),
     crop,
     people: () =>
-      p.store.listPeople().map((person) => ({ ...person, photos: p.store.imageHashes(person.id) })),
+      p.store.listPeople().map((person) => ({
+        ...person,
+        photos: p.store.imageHashes(person.id),
+        doorCaptures: p.store.doorCaptures(person.id).map((c) => c.sha256),
+      })),
     photo: (id, sha) => p.store.images(id).find((i) => i.sha256 === sha)?.bytes,
     enroll: (person, photos, actor, replace) =>
       enrollPerson(
@@ -145,11 +149,18 @@ export function daemonBackend(p: DaemonParts): ConsoleBackend {
           p.state.marked.add({ attempt: attempt.id, person, same, distance, by: actor, at }, image, photo);
           pairs++;
         }
+      // A face matched as the wrong person must not stay among that person's photos.
+      const capture =
+        attempt.kind === 'match' && attempt.person
+          ? p.store.doorCaptures(attempt.person).find((c) => c.source.endsWith(`:${attempt.id}`))
+          : undefined;
+      if (capture) p.store.write(() => p.store.removeDoorCapture(attempt.person!, capture.source), actor);
       p.state.audit.append('attempt.marked', actor, attempt.id, {
         decided: attempt.kind,
         person: attempt.person,
         truth,
         pairs,
+        ...(capture ? { doorCaptureRemoved: capture.source } : {}),
       });
       return p.attempts.update(attempt.id, { wrong: { by: actor, at, truth } })!;
     },

@@ -121,7 +121,16 @@ export class GalleryStore {
   private staging = false;
   /** What the current write changed: recorded in the audit log once it commits. */
   private changes = {
-    put: new Map<string, { photos: number; consent?: unknown; doorCapture?: string; dropped?: number }>(),
+    put: new Map<
+      string,
+      {
+        photos: number;
+        consent?: unknown;
+        doorCapture?: string;
+        dropped?: number;
+        doorCaptureRemoved?: string;
+      }
+    >(),
     removed: [] as string[],
     /** Photos were deleted (not only people): the write-ahead log must be emptied too. */
     wiped: false,
@@ -301,13 +310,24 @@ export class GalleryStore {
     return rows.map((r) => r.sha256);
   }
 
-  /** How many captures from the door a person has (gallery/door-captures.ts). */
-  doorCaptureCount(personId: string): number {
-    return (
+  /** A person's captures from the door (gallery/door-captures.ts), oldest first. */
+  doorCaptures(personId: string): { sha256: string; source: string }[] {
+    return this.db
+      .prepare(`SELECT sha256, source FROM images WHERE person_id = ? AND NOT (${notCapture()}) ORDER BY id`)
+      .all(personId) as { sha256: string; source: string }[];
+  }
+
+  /** Removes one capture from the door (inside write()): a match marked wrong in the console. */
+  removeDoorCapture(personId: string, source: string): boolean {
+    const gone =
       this.db
-        .prepare(`SELECT COUNT(*) AS n FROM images WHERE person_id = ? AND NOT (${notCapture()})`)
-        .get(personId) as { n: number }
-    ).n;
+        .prepare(`DELETE FROM images WHERE person_id = ? AND source = ? AND NOT (${notCapture()})`)
+        .run(personId, source).changes > 0;
+    if (gone) {
+      this.changes.put.set(personId, { photos: 0, doorCaptureRemoved: source });
+      this.changes.wiped = true;
+    }
+    return gone;
   }
 
   /**
@@ -330,11 +350,19 @@ export class GalleryStore {
    * captures: the oldest go first, so the person's look at the door stays current. A sync that
    * changes the person's photos replaces the captures too (replacePerson).
    */
-  addDoorCapture(personId: string, capture: NewImage & { bytes: Buffer }, model: string, keep: number): void {
+  addDoorCapture(
+    personId: string,
+    capture: NewImage & { bytes: Buffer },
+    model: string,
+    keep: number,
+  ): boolean {
     if (!capture.source.startsWith(DOOR_CAPTURE_SOURCE))
       throw new Error(`${personId}: a door capture's source must start with ${DOOR_CAPTURE_SOURCE}`);
     const person = this.getPerson(personId);
     if (!person) throw new Error(`${personId}: not enrolled`);
+    // The very bytes of a photo the person has (an enrollment from an attempt's snapshot, a still
+    // camera): storing them again would turn that photo into a capture.
+    if (this.hasImage(personId, sha256(capture.bytes))) return false;
     this.putPerson(person, [capture], model);
     const old = this.db
       .prepare(
@@ -348,6 +376,12 @@ export class GalleryStore {
       change.dropped = old.length;
       this.changes.wiped = true;
     }
+    return true;
+  }
+
+  /** Whether the person has a photo (enrolled or captured) with these bytes. */
+  hasImage(personId: string, hash: string): boolean {
+    return !!this.db.prepare('SELECT 1 FROM images WHERE person_id = ? AND sha256 = ?').get(personId, hash);
   }
 
   /** Increases on every committed change; events carry it so a decision can be traced to a gallery. */

@@ -1,8 +1,9 @@
 // The console as a person uses it, in a real browser (Debian's chromium driven by
 // playwright-core) against a daemon with a real RTSP camera: log in; the live view draws moving
 // frames with a box over the face; a stranger appears in recent attempts, is enrolled from there
-// with a name, and the next pass of that face is a match; a match marked wrong is a pair for
-// `facegate calibrate --marked`; the threshold slider changes the decision counts, and saving it
+// with a name, and the next pass of that face is a match, whose face joins their photos as a door
+// capture (shown on their card); a match marked wrong is a pair for `facegate calibrate --marked`,
+// and its capture leaves the gallery; the threshold slider changes the decision counts, and saving it
 // reloads the daemon. Screenshots of each page go to test-output/console/ (not committed).
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -49,7 +50,8 @@ beforeAll(async () => {
   mkdirSync(SHOTS, { recursive: true });
   writeFileSync(join(dir, 'stranger.png'), await faceCrop(1));
   const pass: Scene[] = [
-    { photo: join(dir, 'stranger.png'), seconds: 3 },
+    // Swaying, as a head does: each pass's frames differ, so a capture is not the enrolled crop.
+    { photo: join(dir, 'stranger.png'), seconds: 3, sway: 12 },
     { photo: null, seconds: 3 }, // the track ends: the next pass is a new decision
   ];
   writeSceneClip(join(dir, 'clip.mp4'), Array.from({ length: 20 }, () => pass).flat());
@@ -66,6 +68,7 @@ beforeAll(async () => {
     deviceId: 'console',
     // Small frames: the test shares two cores with the rest of the suite.
     camera: { width: 640, height: 360 },
+    more: { enrollment: { doorCaptures: { enabled: true } } },
   });
   daemon = new Daemon(config, () => undefined);
   await daemon.start();
@@ -169,6 +172,23 @@ describe.runIf(haveChromium)('the console in a browser', () => {
     await matchRow.waitFor({ timeout: 120_000 });
     await shot('attempts-matched');
 
+    // Its face is on Cy's card as a capture from the door.
+    type Person = { id: string; doorCaptures: string[] };
+    const captures = async () =>
+      ((await page.evaluate(async () => (await fetch('/api/v1/people')).json())) as Person[]).find(
+        (p) => p.id === 'cy',
+      )!.doorCaptures;
+    await page.click('header a[href="#/people"]');
+    await page.locator('.card[data-person=cy] .captures img').waitFor({ timeout: 30_000 });
+    // Shown, not a broken image: the JPEG came back from the photos endpoint.
+    await page.waitForFunction(
+      "[...document.querySelectorAll('.card[data-person=cy] .captures img')].every((i) => i.naturalWidth > 0)",
+    );
+    expect(await captures()).toHaveLength(1);
+    await shot('people-capture');
+    await page.click('header a[href="#/attempts"]');
+    await matchRow.waitFor();
+
     // Marked wrong: it shows up as a pair in calibrate.
     await matchRow.locator('button', { hasText: 'Wrong: a stranger' }).click();
     await page.locator('text=marked wrong').first().waitFor({ timeout: 30_000 });
@@ -181,6 +201,8 @@ describe.runIf(haveChromium)('the console in a browser', () => {
     expect(code, err.join('\n')).toBe(0);
     expect(err.join('\n')).toMatch(/1 pairs marked in the console/);
     expect(JSON.parse(out[0]!)).toMatchObject({ differentPairs: 1, samePairs: 0 });
+    // The face matched as Cy was said to be somebody else: it is no longer among Cy's photos.
+    expect(await captures()).toEqual([]);
 
     // People: Cy is there, with the photo enrolled from the attempt.
     await page.click('header a[href="#/people"]');

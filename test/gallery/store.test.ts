@@ -248,7 +248,10 @@ describe('door captures', () => {
       'door:front:event-2',
       'door:front:event-3',
     ]);
-    expect(store.doorCaptureCount('ann')).toBe(2);
+    expect(store.doorCaptures('ann').map((c) => c.source)).toEqual([
+      'door:front:event-2',
+      'door:front:event-3',
+    ]);
     expect(store.imageHashes('ann')).toEqual(enrolledHashes);
     expect(store.enrolledEmbeddings('ann', 'model-a').map((e) => e[0])).toEqual([1]);
     expect(store.entries('model-a').map((e) => e.embedding[0])).toEqual([1, 12, 13]); // all of them match
@@ -257,10 +260,24 @@ describe('door captures', () => {
     const everything = () => Buffer.concat(readdirSync(dir).map((f) => readFileSync(join(dir, f))));
     expect(everything().includes(captures[0]!.bytes.subarray(1000, 1064))).toBe(false);
     expect(everything().includes(captures[2]!.bytes.subarray(1000, 1064))).toBe(true);
+    // One taken out (its match marked wrong): the others stay.
+    expect(store.write(() => store.removeDoorCapture('ann', 'door:front:event-2'))).toBe(true);
+    expect(store.write(() => store.removeDoorCapture('ann', '1.jpg'))).toBe(false); // not a capture
+    expect(store.images('ann').map((i) => i.source)).toEqual(['1.jpg', 'door:front:event-3']);
     // New photos from the source: the captures were judged against the old ones and go with them.
     store.write(() => store.replacePerson({ id: 'ann', name: 'Ann' }, [photo(4)], 'model-a'));
     expect(store.images('ann').map((i) => i.source)).toEqual(['4.jpg']);
     expect(everything().includes(captures[2]!.bytes.subarray(1000, 1064))).toBe(false);
+    store.close();
+  });
+
+  it('takes no capture with the bytes of a photo the person has: the photo stays an enrolled one', () => {
+    const store = new GalleryStore(path);
+    store.write(() => store.putPerson({ id: 'ann', name: 'Ann' }, [photo(1)], 'model-a'));
+    const same = { ...capture(1), bytes: photo(1).bytes };
+    expect(store.write(() => store.addDoorCapture('ann', same, 'model-a', 3))).toBe(false);
+    expect(store.images('ann').map((i) => i.source)).toEqual(['1.jpg']);
+    expect(store.imageHashes('ann')).toHaveLength(1);
     store.close();
   });
 
