@@ -932,6 +932,7 @@ export class Daemon {
     store.write(() =>
       store.addDoorCapture(personId, { source, bytes, embedding, quality }, model, policy.maxPerPerson),
     );
+    this.metrics.doorCaptures.inc({ camera });
     this.log('info', `gallery: a capture from ${camera} added to ${personId}'s photos`, {
       event_id: matchEventId,
       distance: own.distance,

@@ -671,11 +671,11 @@ function toPerson(r: PersonRow): Person {
   };
 }
 
-/** An embedding as little-endian float32 bytes, as stored (also in the training cache). */
 /** The source of every capture the door added to the gallery: `door:<camera>:<event id>`. */
 export const DOOR_CAPTURE_SOURCE = 'door:';
 const notCapture = (column = 'source') => `${column} NOT LIKE '${DOOR_CAPTURE_SOURCE}%'`;
 
+/** An embedding as little-endian float32 bytes, as stored (also in the training cache). */
 export function vectorBlob(v: Float32Array): Buffer {
   return Buffer.from(v.buffer.slice(v.byteOffset, v.byteOffset + v.byteLength));
 }

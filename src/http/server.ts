@@ -84,6 +84,12 @@ export class Metrics {
     labelNames: ['camera', 'kind'],
     registers: [this.registry],
   });
+  readonly doorCaptures = new Counter({
+    name: 'facegate_door_captures_total',
+    help: "Faces of matches added to the person's photos (enrollment.doorCaptures)",
+    labelNames: ['camera'],
+    registers: [this.registry],
+  });
   readonly stageSeconds = new Histogram({
     name: 'facegate_stage_seconds',
     help: 'Time of one pipeline stage for one frame (all its faces)',

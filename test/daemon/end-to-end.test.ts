@@ -85,6 +85,7 @@ describe.each(ENCODERS)('facegate end to end with the %s encoder', (encoder) => 
     expect(Number(/facegate_frames_total\{camera="door"\} (\d+)/.exec(metrics)?.[1])).toBeGreaterThan(0);
     expect(metrics).toMatch(/facegate_execution_provider\{model="encoder",provider="cpu"\} 1/);
     expect(metrics).toMatch(/facegate_frame_to_event_seconds_count 2/);
+    expect(metrics).toMatch(/facegate_door_captures_total\{camera="door"\} 1/);
     await daemon.stop();
     await endWatch();
 
