@@ -4,6 +4,7 @@
 // reconnect, and an event leaves the outbox only when its PUBACK arrives. publish() never throws
 // into the pipeline: a failure is logged and counted.
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
+import { redactUrl } from '../camera/url.js';
 import { readConfiguredFile } from '../config/files.js';
 import { FacegateError } from '../errors.js';
 import { Outbox } from './outbox.js';
@@ -174,7 +175,7 @@ export class MqttPublisher {
   }
 
   get redactedUrl(): string {
-    return this.options.url.replace(/\/\/([^:@/]*):[^@/]*@/, '//$1:***@');
+    return redactUrl(this.options.url);
   }
 
   /** Calls `handler` for messages on `topic` (an exact topic), subscribing on every connect. */

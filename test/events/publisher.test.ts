@@ -132,6 +132,21 @@ describe('MqttPublisher with a real Mosquitto', () => {
     await until('outbox empty', () => p.stats.queued === 0, 60_000);
   });
 
+  it('names its broker in logs without the password in the URL', () => {
+    const outbox = new Outbox(join(dir, `${Math.random()}.sqlite`), { maxEvents: 10, fsync: false });
+    const url = (auth: string) => `mqtt://${auth}127.0.0.1:1883/x`;
+    const cases: [string, string][] = [
+      ['u:s3cret@', 'u:***@'],
+      ['u:p%2Fw%40rd@', 'u:***@'],
+      ['u:@', 'u:***@'],
+      ['u@', 'u@'],
+      ['', ''],
+    ];
+    for (const [auth, shown] of cases)
+      expect(new MqttPublisher(options({ url: url(auth) }), outbox).redactedUrl).toBe(url(shown));
+    outbox.close();
+  });
+
   it('waits between connection attempts as docs/configuration.md says: doubling, at most 32x or 10 s, +-20%', () => {
     const waits = (first: number, random: number) => {
       const out = [first];
