@@ -7,11 +7,10 @@
 import type { ServerResponse } from 'node:http';
 import sharp from '../vision/libvips.js';
 import type { RgbImage } from '../vision/image.js';
-
-type Box = { x: number; y: number; width: number; height: number };
+import { overlapArea, type Rect } from '../vision/warp.js';
 
 export type LiveBox = {
-  box: Box;
+  box: Rect;
   label: string;
   /** Colours the box: a match green, a spoof red, anything else amber. */
   kind: 'match' | 'spoof' | 'other';
@@ -21,11 +20,8 @@ export type LiveBox = {
 const LABEL_MS = 3000;
 
 /** More than 30% of the face's box is inside the label's box. */
-function covers(face: Box, label: Box): boolean {
-  const w = Math.min(face.x + face.width, label.x + label.width) - Math.max(face.x, label.x);
-  const h = Math.min(face.y + face.height, label.y + label.height) - Math.max(face.y, label.y);
-  return Math.max(0, w) * Math.max(0, h) > 0.3 * face.width * face.height;
-}
+const covers = (face: Rect, label: Rect): boolean =>
+  overlapArea(face, label) > 0.3 * face.width * face.height;
 
 const BOUNDARY = 'facegate-frame';
 const COLOURS = { match: '#2ecc71', spoof: '#e74c3c', other: '#f1c40f' };
@@ -94,7 +90,7 @@ export class LiveView {
   async frame(
     camera: string,
     frame: RgbImage & { capturedAt?: number },
-    faces: readonly { box: Box }[],
+    faces: readonly { box: Rect }[],
     now = Date.now(),
   ): Promise<void> {
     const set = this.viewers.get(camera);

@@ -10,9 +10,9 @@
 // and the gain from more photos of a person; a door's own captures should gain more.
 import { galleryRows, type GalleryEntry, type PersonAggregation } from '../gallery/matcher.js';
 import { captureRefusal, type DoorCapturePolicy } from '../gallery/door-captures.js';
-import { euclidean } from '../inference/faces.js';
 import { seededRandom, shuffle } from '../training/random.js';
 import type { EmbeddedFile } from './embed-files.js';
+import { pick, rank } from './passes.js';
 import {
   leaveOneOutStrangers,
   measurable,
@@ -34,9 +34,11 @@ export type GrowthOptions = {
   seed?: number;
 };
 
-/** One gallery's rows per person (the matcher's aggregation), and the nearest two people to a face. */
+/** One gallery's rows per person (the matcher's aggregation), searched as eval/passes.ts searches. */
 class SimulatedGallery {
-  private readonly rows = new Map<string, Float32Array[]>();
+  private readonly rows = new Map<string, GalleryEntry[]>();
+  /** Every person's rows in one list, made again after a person's rows change. */
+  private all: GalleryEntry[] | undefined;
 
   constructor(
     private readonly photos: Map<string, Float32Array[]>,
@@ -47,10 +49,12 @@ class SimulatedGallery {
 
   refresh(personId: string): void {
     const entries = this.photos.get(personId)!.map((embedding) => ({ personId, name: personId, embedding }));
+    const rows = galleryRows(entries, this.aggregation).rows;
     this.rows.set(
       personId,
-      galleryRows(entries, this.aggregation).rows.map((r) => r.v),
+      rows.map((r) => ({ personId, name: personId, embedding: r.v })),
     );
+    this.all = undefined;
   }
 
   /** The nearest person (other than `except`), its distance and the margin to the next. */
@@ -58,17 +62,8 @@ class SimulatedGallery {
     face: Float32Array,
     except?: string,
   ): { personId: string; distance: number; margin: number } | undefined {
-    let first: { personId: string; distance: number } | undefined;
-    let second = Infinity;
-    for (const [personId, rows] of this.rows) {
-      if (personId === except) continue;
-      const d = Math.min(...rows.map((r) => euclidean(face, r)));
-      if (!first || d < first.distance) {
-        if (first) second = first.distance;
-        first = { personId, distance: d };
-      } else if (d < second) second = d;
-    }
-    return first && { ...first, margin: second - first.distance };
+    this.all ??= [...this.rows.values()].flat();
+    return pick(rank(this.all, face), except);
   }
 }
 

@@ -166,7 +166,8 @@ function decide(i: Instance, variant: PassVariant, rule: PassRule, t: number): s
   return undefined;
 }
 
-function rank(
+/** The nearest three people to `probe`, each at their nearest row. */
+export function rank(
   gallery: readonly { personId: string; embedding: Float32Array }[],
   probe: Float32Array,
 ): Ranked {
@@ -182,7 +183,7 @@ function rank(
 }
 
 /** The nearest person other than `except`, with the margin to the next. */
-function pick(ranked: Ranked, except?: string): Found | undefined {
+export function pick(ranked: Ranked, except?: string): Found | undefined {
   const left = ranked.filter((r) => r.personId !== except);
   const [first, second] = left;
   if (!first) return undefined;

@@ -10,10 +10,15 @@ export type Affine = [number, number, number, number, number, number];
 export type Rect = { x: number; y: number; width: number; height: number };
 
 /** Intersection over union of two boxes: 1 for the same box, 0 when they do not touch. */
-export function iou(a: Rect, b: Rect): number {
+/** The area two boxes share. */
+export function overlapArea(a: Rect, b: Rect): number {
   const ix = Math.max(0, Math.min(a.x + a.width, b.x + b.width) - Math.max(a.x, b.x));
   const iy = Math.max(0, Math.min(a.y + a.height, b.y + b.height) - Math.max(a.y, b.y));
-  const inter = ix * iy;
+  return ix * iy;
+}
+
+export function iou(a: Rect, b: Rect): number {
+  const inter = overlapArea(a, b);
   const union = a.width * a.height + b.width * b.height - inter;
   return union > 0 ? inter / union : 0;
 }

@@ -17,15 +17,13 @@ import { ENCODERS } from '../../src/inference/model-manifest.js';
 import { AuditLog } from '../../src/privacy/audit.js';
 import { sharedFacesAvailable } from '../helpers/fixtures.js';
 import { doorPeople } from '../helpers/faces.js';
-import { Mosquitto, PASSWORD, watchEvents } from '../helpers/mosquitto.js';
-import { playFile, RtspServer } from '../helpers/rtsp.js';
-import { enrollGallery, writeDoorConfig } from '../helpers/daemon.js';
+import { PASSWORD, watchEvents } from '../helpers/mosquitto.js';
+import { doorRig, enrollGallery, writeDoorConfig, type DoorRig } from '../helpers/daemon.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const haveShared = sharedFacesAvailable('end-to-end test with ../shared/faces photos');
 let dir: string;
-let broker: Mosquitto;
-let server: RtspServer;
+let rig: DoorRig;
 let enrollPhoto: Buffer;
 
 beforeAll(async () => {
@@ -40,13 +38,11 @@ beforeAll(async () => {
     { photo: null, seconds: 4 },
     { photo: join(dir, 'b.png'), seconds: 5 },
   ]);
-  broker = await Mosquitto.start();
-  server = await RtspServer.start(playFile(join(dir, 'clip.mp4')), '/door');
+  rig = await doorRig(join(dir, 'clip.mp4'));
 });
 
 afterAll(async () => {
-  await server.stop();
-  await broker.stop();
+  await rig.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -58,14 +54,14 @@ describe.each(ENCODERS)('facegate end to end with the %s encoder', (encoder) => 
     const config = writeDoorConfig(join(dir, 'config.json'), {
       stateDir,
       encoder,
-      cameraUrl: server.url,
-      broker,
+      cameraUrl: rig.server.url,
+      broker: rig.broker,
       deviceId: `e2e-${encoder}`,
       // Under the threshold is enough here (a real door asks for 0.9 of it): the wiring is tested.
       more: { enrollment: { doorCaptures: { enabled: true, maxDistance: 1 } } },
     });
 
-    const { events, end: endWatch } = await watchEvents(broker, `facegate/e2e-${encoder}/cameras/+/+`);
+    const { events, end: endWatch } = await watchEvents(rig.broker, `facegate/e2e-${encoder}/cameras/+/+`);
 
     const logs: string[] = [];
     const daemon = new Daemon(config, (level, message) => logs.push(`${level} ${message}`));

@@ -18,9 +18,8 @@ import { ENCODERS } from '../../src/inference/model-manifest.js';
 import { fusedEmbedding } from '../../src/recognition/fusion.js';
 import { decodeImage } from '../../src/vision/image.js';
 import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
-import { Mosquitto, watchEvents } from '../helpers/mosquitto.js';
-import { playFile, RtspServer } from '../helpers/rtsp.js';
-import { enrollPolicy, writeDoorConfig } from '../helpers/daemon.js';
+import { watchEvents } from '../helpers/mosquitto.js';
+import { doorRig, enrollPolicy, writeDoorConfig, type DoorRig } from '../helpers/daemon.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const haveShared = sharedFacesAvailable('track fusion end to end with ../shared/faces photos');
@@ -36,8 +35,7 @@ const OTHERS = {
 };
 
 let dir: string;
-let broker: Mosquitto;
-let server: RtspServer;
+let rig: DoorRig;
 /** The photos as the clip shows them: 500 px tall, the face as large as at a door. */
 const shown = (file: string) => join(dir, `${file.split('/').at(-1)}.png`);
 
@@ -54,14 +52,12 @@ beforeAll(async () => {
     ...pass(LOOK_ALIKE),
     { photo: null, seconds: 3 },
   ]);
-  broker = await Mosquitto.start();
-  server = await RtspServer.start(playFile(join(dir, 'clip.mp4')), '/door');
+  rig = await doorRig(join(dir, 'clip.mp4'));
 });
 
 afterAll(async () => {
   if (!haveShared) return;
-  await server.stop();
-  await broker.stop();
+  await rig.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -107,8 +103,8 @@ describe.skipIf(!haveShared).each(ENCODERS)('track fusion end to end with the %s
     const config = writeDoorConfig(join(dir, `config-${encoder}.json`), {
       stateDir,
       encoder,
-      cameraUrl: server.url,
-      broker,
+      cameraUrl: rig.server.url,
+      broker: rig.broker,
       deviceId: `fusion-${encoder}`,
       more: {
         match: { threshold },
@@ -117,7 +113,7 @@ describe.skipIf(!haveShared).each(ENCODERS)('track fusion end to end with the %s
         recognition: { mirror: 'always', unknownAfter: 10 },
       },
     });
-    const { events, end: endWatch } = await watchEvents(broker, `facegate/fusion-${encoder}/cameras/+/+`);
+    const { events, end: endWatch } = await watchEvents(rig.broker, `facegate/fusion-${encoder}/cameras/+/+`);
     const logs: { message: string; fields: Record<string, unknown> | undefined }[] = [];
     const daemon = new Daemon(config, (_level, message, fields) => logs.push({ message, fields }));
     await daemon.start();

@@ -11,16 +11,14 @@ import { writeSceneClip } from '../../src/demo.js';
 import { FaceEngine } from '../../src/inference/faces.js';
 import { decodeImage } from '../../src/vision/image.js';
 import { sharedFace, sharedFacesAvailable } from '../helpers/fixtures.js';
-import { Mosquitto, watchEvents } from '../helpers/mosquitto.js';
-import { playFile, RtspServer } from '../helpers/rtsp.js';
-import { enrollGallery, writeDoorConfig } from '../helpers/daemon.js';
+import { watchEvents } from '../helpers/mosquitto.js';
+import { doorRig, enrollGallery, writeDoorConfig, type DoorRig } from '../helpers/daemon.js';
 import { sleep, until } from '../helpers/wait.js';
 
 const haveShared = sharedFacesAvailable('the next person at the door, with ../shared/faces photos');
 const KNN = 'face_recognition/examples/knn_examples/train';
 let dir: string;
-let broker: Mosquitto;
-let server: RtspServer;
+let rig: DoorRig;
 
 /** `file` cut to a square around its face (twice its width) and scaled to 400 px: faces alike in place and size. */
 async function faceSquare(engine: FaceEngine, file: string, out: string): Promise<string> {
@@ -50,14 +48,12 @@ beforeAll(async () => {
     { photo: biden, seconds: 3 }, // no frame between them
     { photo: null, seconds: 4 },
   ]);
-  broker = await Mosquitto.start();
-  server = await RtspServer.start(playFile(join(dir, 'clip.mp4')), '/door');
+  rig = await doorRig(join(dir, 'clip.mp4'));
 });
 
 afterAll(async () => {
   if (!haveShared) return;
-  await server.stop();
-  await broker.stop();
+  await rig.stop();
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -71,11 +67,11 @@ describe.skipIf(!haveShared)('the next person at the door', () => {
     const config = writeDoorConfig(join(dir, 'config.json'), {
       stateDir,
       encoder: 'mobilefacenet',
-      cameraUrl: server.url,
-      broker,
+      cameraUrl: rig.server.url,
+      broker: rig.broker,
       deviceId: 'next-person',
     });
-    const { events, end } = await watchEvents(broker, 'facegate/next-person/cameras/+/match');
+    const { events, end } = await watchEvents(rig.broker, 'facegate/next-person/cameras/+/match');
     const daemon = new Daemon(config, () => {});
     await daemon.start();
     const matched = () => events.map((e) => (e.payload.person as { id: string }).id);

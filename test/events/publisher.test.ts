@@ -134,7 +134,8 @@ describe('MqttPublisher with a real Mosquitto', () => {
 
   it('names its broker in logs without the password in the URL', () => {
     const outbox = new Outbox(join(dir, `${Math.random()}.sqlite`), { maxEvents: 10, fsync: false });
-    const url = (auth: string) => `mqtt://${auth}127.0.0.1:1883/x`;
+    // Never connected: the test broker's own address, not a default port another broker may hold.
+    const url = (auth: string) => `mqtt://${auth}${new URL(broker.url).host}/x`;
     const cases: [string, string][] = [
       ['u:s3cret@', 'u:***@'],
       ['u:p%2Fw%40rd@', 'u:***@'],

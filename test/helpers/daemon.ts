@@ -10,7 +10,8 @@ import { ENCODER_THRESHOLDS, FaceEngine } from '../../src/inference/faces.js';
 import type { EncoderName } from '../../src/inference/model-manifest.js';
 import { DEFAULT_QUALITY_GATES } from '../../src/vision/quality.js';
 import { PROJECT_ROOT } from './fixtures.js';
-import { PASSWORD, USER, type Mosquitto } from './mosquitto.js';
+import { Mosquitto, PASSWORD, USER } from './mosquitto.js';
+import { playFile, RtspServer } from './rtsp.js';
 
 /** enrollPerson's policy with the encoder's pairs threshold. */
 export const enrollPolicy = (encoder: EncoderName) => ({
@@ -124,4 +125,20 @@ export function doorController(broker: Mosquitto, prefix: string, keyFile: strin
     }
   };
   return { lines, waitFor, stop: () => child.kill() };
+}
+
+export type DoorRig = { broker: Mosquitto; server: RtspServer; stop: () => Promise<void> };
+
+/** A door's broker (Mosquitto with a password) and camera (an RTSP server looping `clip` at /door). */
+export async function doorRig(clip: string): Promise<DoorRig> {
+  const broker = await Mosquitto.start();
+  const server = await RtspServer.start(playFile(clip), '/door');
+  return {
+    broker,
+    server,
+    stop: async () => {
+      await server.stop();
+      await broker.stop();
+    },
+  };
 }
